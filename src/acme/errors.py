@@ -1,0 +1,226 @@
+"""ACME errors: one documented tree, with the data in attributes.
+
+    Exception
+    ├── Error                       base of everything raised by acme itself
+    │   ├── DependencyError         an optional dependency is missing or too old
+    │   ├── ClientError             the client could not complete a request
+    │   │   ├── UnexpectedUpdate    the server changed a resource it should not have
+    │   │   ├── NonceError
+    │   │   │   ├── BadNonce        a Replay-Nonce value is malformed
+    │   │   │   └── MissingNonce    a response carried no Replay-Nonce
+    │   │   ├── PollError           polling gave up before every resource was final
+    │   │   ├── ConflictError       409: e.g. an account already exists for the key
+    │   │   ├── ARIError            renewal information could not be fetched
+    │   │   └── NetworkError        transport failure (DNS, connect, TLS, timeout, body cap)
+    │   ├── ValidationError         some authorizations failed validation
+    │   ├── TimeoutError            a deadline passed before the operation finished
+    │   ├── IssuanceError           the order became invalid during finalization
+    │   └── WildcardUnsupportedError
+    └── josepy DeserializationError
+        └── SchemaValidationError   a JSON document does not match its schema
+
+``acme.messages.Error`` (an RFC 7807 problem document received from the server) is also an
+exception; it lives with the other message classes.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from josepy import errors as jose_errors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme import messages
+
+__all__ = [
+    "ARIError",
+    "BadNonce",
+    "ClientError",
+    "ConflictError",
+    "DependencyError",
+    "Error",
+    "IssuanceError",
+    "MissingNonce",
+    "NetworkError",
+    "NonceError",
+    "PollError",
+    "SchemaValidationError",
+    "TimeoutError",
+    "UnexpectedUpdate",
+    "ValidationError",
+    "WildcardUnsupportedError",
+]
+
+
+class Error(Exception):
+    """Generic ACME error."""
+
+
+class DependencyError(Error):
+    """An optional dependency is missing or unusable."""
+
+
+class SchemaValidationError(jose_errors.DeserializationError):
+    """JSON schema validation error."""
+
+
+class ClientError(Error):
+    """The client could not complete a request."""
+
+
+class UnexpectedUpdate(ClientError):
+    """The server returned a resource update we did not ask for."""
+
+
+class NonceError(ClientError):
+    """Server response nonce error."""
+
+
+class BadNonce(NonceError):
+    """A malformed nonce (RFC 8555 section 6.5.1: base64url, no padding)."""
+
+    def __init__(self, nonce: str, error: Exception | str, *args: Any) -> None:
+        super().__init__(nonce, error, *args)
+        self.nonce = nonce
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"Invalid nonce ({self.nonce!r}): {self.error}"
+
+
+class MissingNonce(NonceError):
+    """The server response carried no ``Replay-Nonce`` header.
+
+    :ivar response: the response (a ``requests.Response`` or our core ``HTTPResponse``).
+    """
+
+    def __init__(self, response: Any, *args: Any) -> None:
+        super().__init__(response, *args)
+        self.response = response
+
+    def __str__(self) -> str:
+        method = getattr(getattr(self.response, "request", None), "method", None)
+        status = getattr(self.response, "status_code", None)
+        what = f"{method} request" if method else "request"
+        return f"Server {status} response to {what} did not include a Replay-Nonce header"
+
+
+class PollError(ClientError):
+    """Polling ended before every authorization was final.
+
+    :ivar set exhausted: resources that ran out of attempts (empty on a timeout).
+    :ivar dict updated: the last known state of every polled resource.
+    """
+
+    def __init__(self, exhausted: set[Any], updated: dict[Any, Any]) -> None:
+        self.exhausted = exhausted
+        self.updated = updated
+        super().__init__()
+
+    @property
+    def timeout(self) -> bool:
+        """True if polling stopped because time ran out."""
+        return not self.exhausted
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(exhausted={self.exhausted!r}, updated={self.updated!r})"
+
+    def __str__(self) -> str:
+        if self.timeout:
+            return f"Polling timed out with {len(self.updated)} resource(s) not final"
+        return f"Polling gave up on {len(self.exhausted)} resource(s)"
+
+
+class ValidationError(Error):
+    """Some authorizations ended ``invalid``.
+
+    :ivar failed_authzrs: the failed ``messages.AuthorizationResource`` objects.
+    """
+
+    def __init__(self, failed_authzrs: Sequence[messages.AuthorizationResource]) -> None:
+        self.failed_authzrs = list(failed_authzrs)
+        super().__init__()
+
+    def __str__(self) -> str:
+        lines = ["Authorization failed for:"]
+        for authzr in self.failed_authzrs:
+            ident = authzr.body.identifier.value
+            problems = [
+                str(chall.error) for chall in authzr.body.challenges if chall.error is not None
+            ]
+            lines.append(f"  {ident}: {'; '.join(problems) or authzr.body.status}")
+        return "\n".join(lines)
+
+
+class TimeoutError(Error):
+    """A deadline passed before the operation finished."""
+
+
+class IssuanceError(Error):
+    """The order became invalid during finalization.
+
+    :ivar error: the order's ``messages.Error`` problem document.
+    """
+
+    def __init__(self, error: messages.Error) -> None:
+        self.error = error
+        super().__init__(error)
+
+    def __str__(self) -> str:
+        return f"Issuance failed: {self.error}"
+
+
+class ConflictError(ClientError):
+    """HTTP 409 Conflict: for a new account, the key already has one.
+
+    :ivar str location: the existing resource's URL (``Location`` header).
+    """
+
+    def __init__(self, location: str | None) -> None:
+        self.location = location
+        super().__init__(location)
+
+    def __str__(self) -> str:
+        return f"Conflict with existing resource at {self.location}"
+
+
+class WildcardUnsupportedError(Error):
+    """The server does not support wildcard names."""
+
+
+class ARIError(ClientError):
+    """Renewal information (RFC 9773) could not be fetched.
+
+    :ivar str message: what went wrong.
+    :ivar retry_after: when to ask again (aware UTC datetime).
+    """
+
+    def __init__(self, message: str, retry_after: datetime.datetime) -> None:
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(message, retry_after)
+
+    def __str__(self) -> str:
+        return f"{self.message} (retry after {self.retry_after.isoformat()})"
+
+
+class NetworkError(ClientError):
+    """The request never produced a usable HTTP response.
+
+    Raised for DNS, connection, TLS and timeout failures and for bodies over the size cap; the
+    underlying exception is chained as ``__cause__``. The sync client raises a subclass that is
+    also a ``requests.exceptions.RequestException``, as acme 5.x callers expect.
+
+    :ivar str url: the URL requested.
+    :ivar str reason: a one-line description.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(url, reason)
+
+    def __str__(self) -> str:
+        return f"Request to {self.url} failed: {self.reason}"

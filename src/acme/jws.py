@@ -1,0 +1,72 @@
+"""ACME's JSON Web Signature profile (RFC 8555 section 6.2).
+
+Every ACME request body is a flattened JWS whose protected header carries ``alg``, ``nonce``,
+``url`` and exactly one of ``jwk`` (new accounts, revocation by certificate key) or ``kid`` (the
+account URL). This module adds those header fields to josepy's JWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from josepy import json_util, jwa, jwk
+from josepy import jws as jose_jws
+
+__all__ = ["JWS", "Header", "Signature"]
+
+# Every header field ACME uses is integrity protected (RFC 8555 section 6.2).
+_PROTECTED = frozenset({"alg", "jwk", "kid", "nonce", "url"})
+
+
+class Header(jose_jws.Header):
+    """JOSE header with the ACME fields ``nonce`` (bytes), ``kid`` and ``url``."""
+
+    # The nonce travels base64url encoded (RFC 8555 section 6.5.1) and is kept as raw bytes.
+    nonce: bytes | None = json_util.field(
+        "nonce",
+        omitempty=True,
+        encoder=json_util.encode_b64jose,
+        decoder=json_util.decode_b64jose,
+    )
+    kid: str | None = json_util.field("kid", omitempty=True)
+    url: str | None = json_util.field("url", omitempty=True)
+
+
+class Signature(jose_jws.Signature):
+    """JWS signature whose header class is the ACME `Header`."""
+
+    __slots__ = jose_jws.Signature._orig_slots
+    header_cls = Header
+    header: Header = json_util.field(
+        "header", omitempty=True, default=header_cls(), decoder=header_cls.from_json
+    )
+
+
+class JWS(jose_jws.JWS):
+    """ACME JWS: flattened serialization, one signature, everything protected."""
+
+    __slots__ = jose_jws.JWS._orig_slots
+    signature_cls = Signature
+
+    @classmethod
+    def sign(  # type: ignore[override]
+        cls,
+        payload: bytes,
+        key: jwk.JWK,
+        alg: jwa.JWASignature,
+        nonce: bytes | None,
+        url: str | None = None,
+        kid: str | None = None,
+    ) -> JWS:
+        """Sign ``payload``; the header gets ``kid`` when given, otherwise the public ``jwk``."""
+        extra: dict[str, Any] = {"nonce": nonce, "url": url, "kid": kid}
+        jws = super().sign(
+            payload,
+            key=key,
+            alg=alg,
+            protect=_PROTECTED,
+            include_jwk=kid is None,
+            **extra,
+        )
+        assert isinstance(jws, JWS)
+        return jws
