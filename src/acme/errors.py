@@ -117,7 +117,7 @@ class PollError(ClientError):
     def __init__(self, exhausted: set[Any], updated: dict[Any, Any]) -> None:
         self.exhausted = exhausted
         self.updated = updated
-        super().__init__()
+        super().__init__(exhausted, updated)
 
     @property
     def timeout(self) -> bool:
@@ -141,7 +141,7 @@ class ValidationError(Error):
 
     def __init__(self, failed_authzrs: Sequence[messages.AuthorizationResource]) -> None:
         self.failed_authzrs = list(failed_authzrs)
-        super().__init__()
+        super().__init__(self.failed_authzrs)
 
     def __str__(self) -> str:
         lines = ["Authorization failed for:"]

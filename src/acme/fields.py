@@ -42,7 +42,8 @@ def fixed(json_name: str, value: Any) -> Any:
 # RFC 3339 section 5.6 date-time, with any number of fractional digits (Go servers send 9).
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+    r"(?:([Zz])|([+-])(\d{2}):([0-5]\d))\Z",
+    re.ASCII,
 )
 
 

@@ -7,15 +7,29 @@ account URL). This module adds those header fields to josepy's JWS.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from josepy import errors as jose_errors
 from josepy import json_util, jwa, jwk
 from josepy import jws as jose_jws
+
+from acme import errors
 
 __all__ = ["JWS", "Header", "Signature"]
 
 # Every header field ACME uses is integrity protected (RFC 8555 section 6.2).
 _PROTECTED = frozenset({"alg", "jwk", "kid", "nonce", "url"})
+
+
+_NONCE = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _decode_nonce(value: Any) -> bytes:
+    """Decode a nonce: non-empty base64url with no padding (RFC 8555 section 6.5.1)."""
+    if not isinstance(value, str) or not _NONCE.match(value):
+        raise jose_errors.DeserializationError(f"Invalid nonce {value!r:.80}: expected base64url")
+    return json_util.decode_b64jose(value)
 
 
 class Header(jose_jws.Header):
@@ -26,7 +40,7 @@ class Header(jose_jws.Header):
         "nonce",
         omitempty=True,
         encoder=json_util.encode_b64jose,
-        decoder=json_util.decode_b64jose,
+        decoder=_decode_nonce,
     )
     kid: str | None = json_util.field("kid", omitempty=True)
     url: str | None = json_util.field("url", omitempty=True)
@@ -59,6 +73,8 @@ class JWS(jose_jws.JWS):
         kid: str | None = None,
     ) -> JWS:
         """Sign ``payload``; the header gets ``kid`` when given, otherwise the public ``jwk``."""
+        if kid is not None and not kid:
+            raise errors.Error("kid must be a non-empty account URL (or None to embed the jwk)")
         extra: dict[str, Any] = {"nonce": nonce, "url": url, "kid": kid}
         jws = super().sign(
             payload,
