@@ -15,7 +15,7 @@ from josepy import jwa, jwk
 from acme import challenges, errors
 
 # RFC 7638 section 3.1 example key and its SHA-256 thumbprint.
-RFC7638_KEY = jwk.JWK.from_json(
+_RFC7638_JWK = jwk.JWK.from_json(
     {
         "kty": "RSA",
         "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6"
@@ -25,6 +25,8 @@ RFC7638_KEY = jwk.JWK.from_json(
         "e": "AQAB",
     }
 )
+assert isinstance(_RFC7638_JWK, jwk.JWK)
+RFC7638_KEY: jwk.JWK = _RFC7638_JWK
 RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 # Tokens from the RFC 8555 section 8.3 and 8.4 examples.
@@ -263,7 +265,7 @@ def test_response_from_json_dispatch() -> None:
     assert type(generic) is challenges.KeyAuthorizationChallengeResponse
     typed = challenges.ChallengeResponse.from_json({"type": "dns-01", "keyAuthorization": "a.b"})
     assert type(typed) is challenges.DNS01Response
-    assert typed.key_authorization == "a.b"  # type: ignore[attr-defined]
+    assert typed.key_authorization == "a.b"
     with pytest.raises(jose_errors.UnrecognizedTypeError):
         challenges.ChallengeResponse.from_json({"type": "nope-01"})
     with pytest.raises(jose_errors.DeserializationError, match="http-01"):

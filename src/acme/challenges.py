@@ -282,6 +282,11 @@ class HTTP01(KeyAuthorizationChallenge):
 
     typ = "http-01"
     response_cls = HTTP01Response
+
+    def response(self, account_key: jwk.JWK) -> HTTP01Response:
+        """The ``http-01`` response (its JSON is ``{}``), holding the key authorization."""
+        return HTTP01Response(key_authorization=self.key_authorization(account_key))
+
     # RFC 8555 section 8.3: "/.well-known/acme-challenge/" followed by the token.
     URI_ROOT_PATH = ".well-known/acme-challenge"
 
@@ -320,6 +325,11 @@ class DNS01(KeyAuthorizationChallenge):
 
     typ = "dns-01"
     response_cls = DNS01Response
+
+    def response(self, account_key: jwk.JWK) -> DNS01Response:
+        """The ``dns-01`` response (its JSON is ``{}``), holding the key authorization."""
+        return DNS01Response(key_authorization=self.key_authorization(account_key))
+
     # RFC 8555 section 8.4: the record lives at "_acme-challenge." + the domain name.
     LABEL = "_acme-challenge"
 
@@ -388,6 +398,10 @@ class TLSALPN01(KeyAuthorizationChallenge):
     typ = "tls-alpn-01"
     response_cls = TLSALPN01Response
 
+    def response(self, account_key: jwk.JWK) -> TLSALPN01Response:
+        """The ``tls-alpn-01`` response (its JSON is ``{}``), holding the key authorization."""
+        return TLSALPN01Response(key_authorization=self.key_authorization(account_key))
+
     def validation(
         self,
         account_key: jwk.JWK,
@@ -401,9 +415,7 @@ class TLSALPN01(KeyAuthorizationChallenge):
         """
         if domain is None:
             raise errors.Error("tls-alpn-01 validation needs the domain (or IP) being validated")
-        response = self.response(account_key)
-        assert isinstance(response, TLSALPN01Response)
-        return response.gen_cert(domain, key=cert_key)
+        return self.response(account_key).gen_cert(domain, key=cert_key)
 
     @classmethod
     def is_supported(cls) -> bool:
