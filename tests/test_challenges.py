@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import pickle
 import subprocess
 import sys
 
@@ -339,3 +341,23 @@ def test_importing_challenges_does_not_warn() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_pickle_and_deepcopy_round_trip(account_key: jwk.JWK) -> None:
+    objects = [
+        _http01(),
+        _dns01(),
+        challenges.Challenge.from_json({"type": "new-01", "data": [1, {"a": None}]}),
+        _http01().response(account_key),
+        challenges.ChallengeResponse.from_json({}),
+    ]
+    for obj in objects:
+        restored = pickle.loads(pickle.dumps(obj))
+        assert type(restored) is type(obj)
+        assert restored == obj
+        assert copy.deepcopy(obj) == obj
+
+
+def test_non_string_key_authorization_refused() -> None:
+    with pytest.raises(jose_errors.DeserializationError, match="keyAuthorization"):
+        challenges.HTTP01Response.from_json({"type": "http-01", "keyAuthorization": 5})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
+import re
 from typing import Any, TypeAlias
 
 from cryptography import x509
@@ -38,6 +39,10 @@ _OCTET_STRING_32 = b"\x04\x20"
 # validation server with a slow clock still accepts it.
 _CHALLENGE_CERT_VALIDITY = datetime.timedelta(days=7)
 _CLOCK_SKEW = datetime.timedelta(days=1)
+
+
+# One DNS label (RFC 1035 section 2.3.4: 1 to 63 octets), lowercase LDH or "_".
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
 
 
 class InvalidInput(errors.Error, ValueError):
@@ -145,14 +150,22 @@ def parse_ip(value: str) -> IPAddress | None:
 def dns_name(name: Any) -> str:
     """``name`` as a lowercase A-label DNS name (RFC 8555 section 7.1.4: no Unicode in ACME).
 
-    A leading ``*.`` wildcard label is kept. U-labels are converted with the ``idna`` package
-    (IDNA 2008 with UTS #46 mapping) when installed, otherwise with the stdlib IDNA 2003 codec.
+    A leading ``*.`` wildcard label is kept and one trailing root dot dropped. U-labels are
+    converted with the ``idna`` package (IDNA 2008 with UTS #46 mapping) when installed,
+    otherwise with the stdlib IDNA 2003 codec. Labels are checked against RFC 1035 lengths and
+    the LDH characters (plus ``_``, which some private CAs allow).
     """
-    if not isinstance(name, str) or not name.strip(". "):
+    if not isinstance(name, str):
         raise InvalidInput(f"Not a domain name: {name!r:.100}")
     prefix, rest = ("*.", name[2:]) if name.startswith("*.") else ("", name)
+    rest = rest[:-1] if rest.endswith(".") else rest
     converted = rest.lower() if rest.isascii() else _to_alabel(rest)
-    if not converted or any(ch.isspace() for ch in converted) or "/" in converted:
+    labels = converted.split(".")
+    if (
+        not converted
+        or len(prefix + converted) > 253
+        or not all(_LABEL.match(label) for label in labels)
+    ):
         raise InvalidInput(f"Not a domain name: {name!r:.100}")
     return prefix + converted
 

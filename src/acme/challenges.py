@@ -86,6 +86,14 @@ def _decode_token(value: Any) -> bytes:
     return decoded
 
 
+def _decode_key_authorization(value: Any) -> str:
+    if not isinstance(value, str):
+        raise jose_errors.DeserializationError(
+            f"keyAuthorization must be a string, got {type(value).__name__}"
+        )
+    return value
+
+
 def _require_mapping(jobj: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(jobj, Mapping):
         raise jose_errors.DeserializationError(
@@ -100,6 +108,11 @@ def _require_jwk(account_key: Any) -> jwk.JWK:
             f"The account key must be a josepy JWK, got {type(account_key).__name__}"
         )
     return account_key
+
+
+def _rebuild(cls: type[Any], fields: dict[str, Any]) -> Any:
+    """Unpickle helper: josepy's immutable objects refuse the default attribute setting."""
+    return cls(**fields)
 
 
 class Challenge(json_util.TypedJSONObjectWithFields):
@@ -131,6 +144,9 @@ class Challenge(json_util.TypedJSONObjectWithFields):
         return type(self) is type(other) and super().__eq__(other)
 
     __hash__ = json_util.TypedJSONObjectWithFields.__hash__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), dict(self))
 
 
 class ChallengeResponse(json_util.TypedJSONObjectWithFields):
@@ -167,6 +183,9 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
 
     __hash__ = json_util.TypedJSONObjectWithFields.__hash__
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), dict(self))
+
 
 class UnrecognizedChallenge(Challenge):
     """A challenge of a type this library does not know; its JSON is kept unchanged.
@@ -188,6 +207,9 @@ class UnrecognizedChallenge(Challenge):
     @classmethod
     def from_json(cls, jobj: Mapping[str, Any]) -> UnrecognizedChallenge:
         return cls(jobj)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return UnrecognizedChallenge, (self.jobj,)
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.jobj, sort_keys=True, default=repr))
@@ -217,7 +239,9 @@ class KeyAuthorizationChallengeResponse(ChallengeResponse):
     section 7.5.1), because the server recomputes the key authorization itself.
     """
 
-    key_authorization: str | None = json_util.field("keyAuthorization", omitempty=True)
+    key_authorization: str | None = json_util.field(
+        "keyAuthorization", omitempty=True, decoder=_decode_key_authorization
+    )
 
     def verify(self, chall: KeyAuthorizationChallenge, account_public_key: jwk.JWK) -> bool:
         """Whether ``key_authorization`` is the one ``chall`` and the account key give."""
