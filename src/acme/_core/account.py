@@ -1,0 +1,130 @@
+"""Directory and account flows (RFC 8555 sections 7.1.1, 7.3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from josepy import jwa, jwk
+
+from acme import errors, jws, messages
+from acme._core.common import location, parse
+from acme._core.http import Flow
+from acme._core.session import Session, get, post
+
+__all__ = [
+    "change_key",
+    "deactivate_account",
+    "fetch_directory",
+    "new_account",
+    "query_account",
+    "update_account",
+]
+
+
+def fetch_directory(session: Session, url: str) -> Flow[messages.Directory]:
+    """GET the directory (section 7.1.1) and remember its ``newNonce`` URL."""
+    response = yield from get(session, url)
+    directory = parse(messages.Directory, response)
+    try:
+        session.new_nonce_url = directory["newNonce"]
+    except KeyError:
+        raise errors.ClientError(f"Directory at {url} has no newNonce URL") from None
+    return directory
+
+
+def _regr(
+    response: Any, uri: str, directory: messages.Directory | None
+) -> messages.RegistrationResource:
+    terms = None
+    if directory is not None and directory.meta is not None:
+        terms = directory.meta.terms_of_service
+    body = parse(messages.Registration, response)
+    return messages.RegistrationResource(body=body, uri=uri, terms_of_service=terms)
+
+
+def new_account(
+    session: Session, directory: messages.Directory, new_reg: messages.NewRegistration
+) -> Flow[messages.RegistrationResource]:
+    """Create an account (section 7.3); the key's existing account raises `ConflictError`.
+
+    With ``onlyReturnExisting`` set (section 7.3.1), the existing account is returned instead.
+    """
+    response = yield from post(session, directory["newAccount"], new_reg, embed_jwk=True)
+    uri = location(response)
+    if response.status_code == 200 and not new_reg.only_return_existing:
+        raise errors.ConflictError(uri)
+    regr = _regr(response, uri, directory)
+    session.account_url = uri
+    return regr
+
+
+def query_account(
+    session: Session,
+    directory: messages.Directory,
+    regr: messages.RegistrationResource | None = None,
+) -> Flow[messages.RegistrationResource]:
+    """Find the key's account with ``onlyReturnExisting`` (section 7.3.1)."""
+    lookup = messages.NewRegistration(only_return_existing=True)
+    response = yield from post(session, directory["newAccount"], lookup, embed_jwk=True)
+    uri = location(response)
+    body = parse(messages.Registration, response)
+    session.account_url = uri
+    terms = regr.terms_of_service if regr is not None else None
+    if terms is None and directory.meta is not None:
+        terms = directory.meta.terms_of_service
+    return messages.RegistrationResource(body=body, uri=uri, terms_of_service=terms)
+
+
+def update_account(
+    session: Session,
+    regr: messages.RegistrationResource,
+    update: messages.Registration | None = None,
+) -> Flow[messages.RegistrationResource]:
+    """Update the account's contacts (section 7.3.2). Only ``contact`` is sent."""
+    source = regr.body if update is None else update
+    payload = messages.UpdateRegistration(contact=source.contact)
+    response = yield from post(session, regr.uri, payload)
+    body = parse(messages.Registration, response)
+    return messages.RegistrationResource(
+        body=body, uri=regr.uri, terms_of_service=regr.terms_of_service
+    )
+
+
+def deactivate_account(
+    session: Session, regr: messages.RegistrationResource
+) -> Flow[messages.RegistrationResource]:
+    """Deactivate the account (section 7.3.6); the server refuses it from then on."""
+    payload = messages.UpdateRegistration(status=messages.STATUS_DEACTIVATED)
+    response = yield from post(session, regr.uri, payload)
+    body = parse(messages.Registration, response)
+    return messages.RegistrationResource(
+        body=body, uri=regr.uri, terms_of_service=regr.terms_of_service
+    )
+
+
+def change_key(
+    session: Session,
+    directory: messages.Directory,
+    new_key: jwk.JWK,
+    new_alg: jwa.JWASignature,
+) -> Flow[None]:
+    """Roll the account over to ``new_key`` (section 7.3.5); the session signs with it after.
+
+    The inner JWS is signed by the new key with its ``jwk`` and the same ``url``, no nonce;
+    its payload names the account and the old key. The outer JWS is an ordinary request.
+    """
+    if session.key is None or session.account_url is None:
+        raise errors.ClientError("Key rollover needs an account and its current key")
+    url = directory["keyChange"]
+    inner_payload = {"account": session.account_url, "oldKey": session.key.public_key().to_json()}
+    inner = jws.JWS.sign(
+        _json_bytes(inner_payload), key=new_key, alg=new_alg, nonce=None, url=url, kid=None
+    )
+    yield from post(session, url, inner.to_partial_json())
+    session.key = new_key
+    session.alg = new_alg
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj).encode()

@@ -1,0 +1,151 @@
+"""HTTP request/response values and the two effects a flow may yield.
+
+Rules of this module (layer 0, stdlib only):
+- A flow is a generator that yields `Send` (answered with an `HTTPResponse`) or `Sleep`
+  (answered with ``None``) and returns its result. Drivers do the I/O; flows decide everything.
+- Header names are case-insensitive; values are kept as the server sent them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Generator, Iterator, Mapping, MutableMapping
+from typing import Any, TypeVar
+
+__all__ = [
+    "Effect",
+    "Flow",
+    "HTTPRequest",
+    "HTTPResponse",
+    "Headers",
+    "Send",
+    "Sleep",
+    "parse_links",
+]
+
+T = TypeVar("T")
+
+
+class Headers(MutableMapping[str, str]):
+    """Case-insensitive header mapping; repeated headers are kept in `get_all`."""
+
+    def __init__(self, items: Mapping[str, str] | list[tuple[str, str]] | None = None) -> None:
+        self._items: dict[str, list[tuple[str, str]]] = {}
+        pairs = items.items() if isinstance(items, Mapping) else (items or [])
+        for name, value in pairs:
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a value, keeping earlier ones (``Link`` and ``Replay-Nonce`` may repeat)."""
+        self._items.setdefault(name.lower(), []).append((name, value))
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for _, value in self._items.get(name.lower(), [])]
+
+    def __getitem__(self, name: str) -> str:
+        values = self._items[name.lower()]
+        return ", ".join(value for _, value in values)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items[name.lower()] = [(name, value)]
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (pairs[0][0] for pairs in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class HTTPRequest:
+    """One HTTP request, as a flow wants it sent (redirects are never followed)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    body: bytes | None = None
+
+
+@dataclasses.dataclass
+class HTTPResponse:
+    """One HTTP response, body fully read. ``raw`` keeps the driver's own response object."""
+
+    status_code: int
+    headers: Headers
+    content: bytes
+    url: str
+    raw: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased (``""`` when absent)."""
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``ValueError`` if it is not JSON)."""
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, list[str]]:
+        """``Link`` header targets by relation (RFC 8288), resolved later by the caller."""
+        return parse_links(self.headers.get_all("Link"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Send:
+    """Effect: send ``request``; the driver answers with an `HTTPResponse`."""
+
+    request: HTTPRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class Sleep:
+    """Effect: wait ``seconds`` (>= 0); the driver answers with ``None``."""
+
+    seconds: float
+
+
+Effect = Send | Sleep
+Flow = Generator[Effect, Any, T]
+
+# RFC 8288: link-value = "<" URI-Reference ">" *( ";" link-param ); values may be quoted.
+_PARAM_RE = r'\s*;\s*([^;,=\s]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^;,]*)))?'
+_LINK = re.compile(r"\s*<([^>]*)>((?:" + _PARAM_RE + r")*)")
+_PARAM = re.compile(_PARAM_RE)
+
+
+def parse_links(values: list[str]) -> dict[str, list[str]]:
+    """Parse ``Link`` header values into ``{relation: [target, ...]}`` in order of appearance."""
+    links: dict[str, list[str]] = {}
+    for value in values:
+        pos = 0
+        while pos < len(value):
+            match = _LINK.match(value, pos)
+            if match is None:
+                break
+            target, params = match.group(1), match.group(2)
+            for param in _PARAM.finditer(params):
+                if param.group(1).lower() != "rel":
+                    continue
+                for rel in (param.group(2) or param.group(3) or "").split():
+                    links.setdefault(rel.lower(), []).append(target)
+            pos = match.end()
+            while pos < len(value) and value[pos] in ", ":
+                pos += 1
+    return links

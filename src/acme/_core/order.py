@@ -1,0 +1,198 @@
+"""Order, authorization and challenge flows (RFC 8555 sections 7.4, 7.5).
+
+Rules:
+- An order comes back with its authorizations fetched (acme 5.x callers rely on it).
+- Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
+  backoff; a wait that would pass the deadline raises `TimeoutError` at once.
+- Authorizations already ``valid`` when known are not polled again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography import x509
+
+from acme import crypto_util, errors, messages
+from acme._core.common import location, parse, wait
+from acme._core.http import Flow, HTTPResponse
+from acme._core.session import Session, post
+
+__all__ = [
+    "answer_challenge",
+    "begin_finalization",
+    "deactivate_authorization",
+    "fetch_authorization",
+    "identifiers_from_csr",
+    "new_authorization",
+    "new_order",
+    "poll_authorizations",
+    "poll_order",
+]
+
+
+def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
+    """The order identifiers a CSR asks for: its DNS names and IP addresses (RFC 8738)."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except (ValueError, TypeError) as error:
+        raise errors.ClientError(f"Invalid CSR: {error}") from None
+    identifiers = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+    if not identifiers:
+        raise errors.ClientError("The CSR names no DNS name or IP address")
+    return list(identifiers)
+
+
+def fetch_authorization(session: Session, url: str) -> Flow[messages.AuthorizationResource]:
+    """POST-as-GET one authorization (section 7.5)."""
+    authzr, _ = yield from poll_authorization(session, url)
+    return authzr
+
+
+def poll_authorization(
+    session: Session, url: str
+) -> Flow[tuple[messages.AuthorizationResource, HTTPResponse]]:
+    """POST-as-GET one authorization, returning the response too (for Retry-After)."""
+    response = yield from post(session, url, None)
+    body = parse(messages.Authorization, response)
+    return messages.AuthorizationResource(body=body, uri=url), response
+
+
+def new_order(
+    session: Session,
+    directory: messages.Directory,
+    csr_pem: bytes,
+    profile: str | None = None,
+    replaces: str | None = None,
+) -> Flow[messages.OrderResource]:
+    """Create an order for the CSR's identifiers and fetch its authorizations (7.4)."""
+    identifiers = identifiers_from_csr(csr_pem)
+    fields: dict[str, Any] = {"identifiers": identifiers}
+    if profile is not None:
+        fields["profile"] = profile
+    if replaces is not None:
+        fields["replaces"] = replaces
+    response = yield from post(session, directory["newOrder"], messages.NewOrder(**fields))
+    uri = location(response)
+    body = parse(messages.Order, response)
+    authorizations = []
+    for url in body.authorizations:
+        authorizations.append((yield from fetch_authorization(session, url)))
+    return messages.OrderResource(
+        body=body, uri=uri, csr_pem=csr_pem, authorizations=authorizations
+    )
+
+
+def new_authorization(
+    session: Session, directory: messages.Directory, identifier: messages.Identifier
+) -> Flow[messages.AuthorizationResource]:
+    """Pre-authorize an identifier (section 7.4.1), where the directory offers ``newAuthz``."""
+    try:
+        url = directory["newAuthz"]
+    except KeyError:
+        raise errors.ClientError("This server does not offer pre-authorization") from None
+    payload = messages.NewAuthorization(identifier=identifier)
+    response = yield from post(session, url, payload)
+    body = parse(messages.Authorization, response)
+    return messages.AuthorizationResource(body=body, uri=location(response))
+
+
+def answer_challenge(
+    session: Session, challb: messages.ChallengeBody, response: Any
+) -> Flow[messages.ChallengeResource]:
+    """Tell the server the challenge is ready (section 7.5.1): POST ``{}`` to its URL."""
+    http_response = yield from post(session, challb.uri, response)
+    body = parse(messages.ChallengeBody, http_response)
+    up = http_response.links.get("up")
+    if not up:
+        raise errors.ClientError('Challenge response has no Link rel="up" header')
+    return messages.ChallengeResource(body=body, authzr_uri=up[0])
+
+
+def deactivate_authorization(
+    session: Session, authzr: messages.AuthorizationResource
+) -> Flow[messages.AuthorizationResource]:
+    """Deactivate an authorization (section 7.5.2)."""
+    payload = messages.UpdateAuthorization(status=messages.STATUS_DEACTIVATED)
+    response = yield from post(session, authzr.uri, payload)
+    return messages.AuthorizationResource(
+        body=parse(messages.Authorization, response), uri=authzr.uri
+    )
+
+
+def poll_authorizations(
+    session: Session, orderr: messages.OrderResource, deadline: float
+) -> Flow[messages.OrderResource]:
+    """Poll the order's authorizations until each is final (section 7.5.1).
+
+    :raises acme.errors.ValidationError: if any authorization ended ``invalid``.
+    :raises acme.errors.TimeoutError: if ``deadline`` (monotonic) would pass first.
+    """
+    known = {authzr.uri: authzr for authzr in orderr.authorizations or ()}
+    urls = list(orderr.body.authorizations) or list(known)
+    done = {url: known[url] for url in urls if url in known and _is_final(known[url])}
+    pending = [url for url in urls if url not in done]
+    attempt = 0
+    retry_after: float | None = None
+    while pending:
+        yield from wait(
+            session, _next_wait(session, attempt, retry_after), deadline, "authorization"
+        )
+        attempt += 1
+        retry_after = None
+        for url in pending:
+            authzr, response = yield from poll_authorization(session, url)
+            if _is_final(authzr):
+                done[url] = authzr
+            else:
+                hint = session.retry_after(response)
+                if hint is not None and (retry_after is None or hint > retry_after):
+                    retry_after = hint
+        pending = [url for url in urls if url not in done]
+    authzrs = [done[url] for url in urls]
+    failed = [a for a in authzrs if a.body.status != messages.STATUS_VALID]
+    if failed:
+        raise errors.ValidationError(failed)
+    return orderr.update(authorizations=authzrs)
+
+
+def _is_final(authzr: messages.AuthorizationResource) -> bool:
+    """Only ``pending`` authorizations can still change (section 7.1.6)."""
+    return authzr.body.status not in (messages.STATUS_PENDING, messages.STATUS_PROCESSING)
+
+
+def _next_wait(session: Session, attempt: int, retry_after: float | None) -> float:
+    return session.policy.delay(attempt, retry_after, session.rand)
+
+
+def begin_finalization(
+    session: Session, orderr: messages.OrderResource
+) -> Flow[messages.OrderResource]:
+    """Send the CSR to the order's finalize URL (section 7.4)."""
+    if orderr.csr_pem is None:
+        raise errors.ClientError("The order has no CSR to finalize with")
+    try:
+        csr = x509.load_pem_x509_csr(orderr.csr_pem)
+    except (ValueError, TypeError) as error:
+        raise errors.ClientError(f"Invalid CSR: {error}") from None
+    payload = messages.CertificateRequest(csr=csr)
+    response = yield from post(session, orderr.body.finalize, payload)
+    return orderr.update(body=parse(messages.Order, response))
+
+
+def poll_order(
+    session: Session, orderr: messages.OrderResource, deadline: float
+) -> Flow[messages.OrderResource]:
+    """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`."""
+    attempt = 0
+    body = orderr.body
+    retry_after: float | None = None
+    while body.status != messages.STATUS_VALID:
+        if body.status == messages.STATUS_INVALID:
+            raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
+        yield from wait(session, _next_wait(session, attempt, retry_after), deadline, "order")
+        attempt += 1
+        response = yield from post(session, orderr.uri, None)
+        body = parse(messages.Order, response)
+        retry_after = session.retry_after(response)
+    return orderr.update(body=body)

@@ -1,0 +1,250 @@
+"""Requests as flows: nonces, JWS signing, badNonce retries, response checks (RFC 8555 section 6).
+
+Rules:
+- Every POST body is a JWS with ``nonce``, ``url`` (equal to the request URL) and either ``kid``
+  (once an account exists) or ``jwk`` (section 6.2). Fetches are POST-as-GET (section 6.3).
+- Every response refills the nonce pool; ``newNonce`` is asked only when the pool is empty.
+- On ``badNonce`` the request is signed again with the nonce from the error response, at most
+  `Session.max_nonce_attempts` times in all (section 6.5).
+- Problem documents become `acme.messages.Error` raised with the HTTP status and Retry-After
+  kept; 409 becomes `ConflictError`; a 3xx on a signed request is an error, never followed.
+- Every URL we request must be https, or http to a loopback host when explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+import json
+import random
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from josepy import json_util, jwa, jwk
+
+from acme import errors, jws, messages
+from acme._core.http import Flow, HTTPRequest, HTTPResponse, Send
+from acme._core.nonces import NoncePool
+from acme._core.retry import PollPolicy, parse_retry_after
+
+__all__ = [
+    "JOSE_CONTENT_TYPE",
+    "JSON_CONTENT_TYPE",
+    "JSON_ERROR_CONTENT_TYPE",
+    "PEM_CHAIN_CONTENT_TYPE",
+    "Session",
+    "check_response",
+    "check_url",
+    "get",
+    "head",
+    "post",
+]
+
+JSON_CONTENT_TYPE = "application/json"
+JOSE_CONTENT_TYPE = "application/jose+json"
+JSON_ERROR_CONTENT_TYPE = "application/problem+json"
+PEM_CHAIN_CONTENT_TYPE = "application/pem-certificate-chain"
+_MAX_GET_REDIRECTS = 5
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclasses.dataclass
+class Session:
+    """Protocol state shared by every flow of one client: key, account, nonces, clock, policy.
+
+    ``clock`` is monotonic seconds (deadlines), ``now`` aware UTC wall time (HTTP dates), and
+    ``rand`` feeds the polling jitter; all three are injectable for tests.
+    """
+
+    key: jwk.JWK | None = None
+    alg: jwa.JWASignature = jwa.RS256
+    account_url: str | None = None
+    new_nonce_url: str | None = None
+    user_agent: str = "acme-python"
+    allow_insecure_loopback: bool = False
+    policy: PollPolicy = dataclasses.field(default_factory=PollPolicy)
+    nonces: NoncePool = dataclasses.field(default_factory=NoncePool)
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime.datetime] = _utcnow
+    rand: Callable[[], float] = random.random
+    max_nonce_attempts: int = 5
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"User-Agent": self.user_agent, **extra}
+
+    def retry_after(self, response: HTTPResponse) -> float | None:
+        """Seconds the server asked us to wait, if it did."""
+        return parse_retry_after(response.headers.get("Retry-After"), self.now())
+
+
+def check_url(session: Session, url: Any) -> str:
+    """Return ``url`` if we may request it: https, or loopback http when allowed.
+
+    :raises acme.errors.ClientError: for any other URL the server handed us.
+    """
+    if not isinstance(url, str):
+        raise errors.ClientError(f"Expected a URL, got {url!r:.100}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError as error:
+        raise errors.ClientError(f"Malformed URL {url!r:.200}: {error}") from None
+    if not host:
+        raise errors.ClientError(f"URL without a host: {url!r:.200}")
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and session.allow_insecure_loopback and _is_loopback(host):
+        return url
+    raise errors.ClientError(f"Refusing non-https URL {url!r:.200}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_response(session: Session, response: HTTPResponse) -> HTTPResponse:
+    """Raise the right error for an unsuccessful response; return it otherwise."""
+    if response.status_code == 409:
+        conflict = errors.ConflictError(response.headers.get("Location"))
+        conflict.error = _problem(session, response)  # type: ignore[attr-defined]
+        raise conflict
+    if response.ok and not 300 <= response.status_code < 400:
+        return response
+    problem = _problem(session, response)
+    if problem is not None:
+        raise problem
+    if 300 <= response.status_code < 400:
+        raise errors.ClientError(
+            f"Unexpected redirect ({response.status_code}) from {response.url} to "
+            f"{response.headers.get('Location')!r:.200}: ACME requests are never redirected"
+        )
+    raise errors.ClientError(
+        f"{response.status_code} response from {response.url}: {response.text[:200]!r}"
+    )
+
+
+def _problem(session: Session, response: HTTPResponse) -> messages.Error | None:
+    """The response's problem document as a `messages.Error`, or ``None`` if it has none."""
+    if response.content_type not in (JSON_ERROR_CONTENT_TYPE, JSON_CONTENT_TYPE):
+        return None
+    try:
+        problem = messages.Error.from_json(response.json())
+    except ValueError:
+        return None
+    except errors.Error:
+        return None
+    except Exception:  # josepy DeserializationError and friends: not a problem document
+        return None
+    retry_after = session.retry_after(response)
+    when = None
+    if retry_after is not None:
+        when = session.now() + datetime.timedelta(seconds=max(0.0, retry_after))
+    return problem.update(http_status=response.status_code, retry_after=when)
+
+
+def head(session: Session, url: str) -> Flow[HTTPResponse]:
+    """HEAD ``url`` (used for ``newNonce``, section 7.2); keeps any nonce it brings."""
+    request = HTTPRequest("HEAD", check_url(session, url), session.headers())
+    response: HTTPResponse = yield Send(request)
+    session.nonces.add_from(response)
+    return response
+
+
+def get(session: Session, url: str, accept: str | None = None) -> Flow[HTTPResponse]:
+    """Unsigned GET (directory, certificate chains for 5.x callers), following a few redirects."""
+    url = check_url(session, url)
+    for _ in range(_MAX_GET_REDIRECTS + 1):
+        headers = session.headers(**({"Accept": accept} if accept else {}))
+        response: HTTPResponse = yield Send(HTTPRequest("GET", url, headers))
+        session.nonces.add_from(response)
+        location = response.headers.get("Location")
+        if response.status_code in (301, 302, 303, 307, 308) and location:
+            url = check_url(session, urllib.parse.urljoin(url, location))
+            continue
+        return check_response(session, response)
+    raise errors.ClientError(f"Too many redirects starting at {url!r:.200}")
+
+
+def _nonce(session: Session) -> Flow[str]:
+    nonce = session.nonces.pop()
+    if nonce is not None:
+        return nonce
+    if session.new_nonce_url is None:
+        raise errors.ClientError("No nonce available and the directory has no newNonce URL")
+    response = yield from head(session, session.new_nonce_url)
+    if not response.ok:
+        check_response(session, response)
+    nonce = session.nonces.pop()
+    if nonce is None:
+        raise errors.MissingNonce(response)
+    return nonce
+
+
+def post(
+    session: Session,
+    url: str,
+    payload: Any,
+    *,
+    embed_jwk: bool = False,
+    key: jwk.JWK | None = None,
+    alg: jwa.JWASignature | None = None,
+    accept: str | None = None,
+) -> Flow[HTTPResponse]:
+    """Sign ``payload`` and POST it to ``url``; return the (successful) response.
+
+    ``payload`` is a josepy object, a JSON-ready dict, or ``None`` for POST-as-GET (an empty
+    payload, section 6.3). ``embed_jwk`` signs with the public key in the header instead of
+    the account URL (newAccount, revocation by certificate key); ``key``/``alg`` override the
+    session's (revocation by certificate key).
+    """
+    url = check_url(session, url)
+    key = key or session.key
+    if key is None:
+        raise errors.ClientError("This network object has no key: it can GET but not POST")
+    alg = alg or session.alg
+    kid = None if embed_jwk else session.account_url
+    if not embed_jwk and kid is None:
+        raise errors.ClientError("No account: register or look up an account first")
+    body = _encode_payload(payload)
+    headers = session.headers(**{"Content-Type": JOSE_CONTENT_TYPE})
+    if accept:
+        headers["Accept"] = accept
+    last_error: messages.Error | None = None
+    nonce = ""
+    for _ in range(max(1, session.max_nonce_attempts)):
+        nonce = yield from _nonce(session)
+        signed = jws.JWS.sign(body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid)
+        request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())
+        response: HTTPResponse = yield Send(request)
+        session.nonces.add_from(response)
+        try:
+            return check_response(session, response)
+        except messages.Error as error:
+            if error.code != "badNonce":
+                raise
+            last_error = error
+    assert last_error is not None
+    raise errors.BadNonce(nonce, last_error)
+
+
+def _nonce_bytes(nonce: str) -> bytes:
+    return json_util.decode_b64jose(nonce)
+
+
+def _encode_payload(payload: Any) -> bytes:
+    if payload is None:
+        return b""
+    if hasattr(payload, "json_dumps"):
+        return str(payload.json_dumps()).encode()
+    return json.dumps(payload).encode()
