@@ -39,6 +39,7 @@ from acme._sync_transport import DEFAULT_MAX_BODY, RequestsTransport
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
+    "DER_CONTENT_TYPE",  # noqa: F822 - served (with a warning) by __getattr__
     "BackwardsCompatibleClientV2",
     "Client",
     "ClientBase",
@@ -64,6 +65,8 @@ class ClientNetwork:
     ``verify_ssl`` is a bool or a CA bundle path. Without a key the object can GET but not
     POST; with a key and no account it signs with an embedded ``jwk`` (revocation by
     certificate key). ``allow_insecure_loopback`` lets tests use ``http://127.0.0.1`` URLs.
+    A request rejected for ``badNonce`` is signed again with the server's fresh nonce, up to
+    ``max_nonce_attempts`` attempts in all (RFC 8555 section 6.5).
     """
 
     JSON_CONTENT_TYPE = JSON_CONTENT_TYPE
@@ -83,6 +86,7 @@ class ClientNetwork:
         allow_insecure_loopback: bool = False,
         poll_policy: PollPolicy | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        max_nonce_attempts: int = 5,
     ) -> None:
         jwk_key = coerce_jwk(key) if key is not None else None
         if alg is None:
@@ -93,6 +97,7 @@ class ClientNetwork:
             user_agent=user_agent,
             allow_insecure_loopback=allow_insecure_loopback,
             policy=poll_policy or PollPolicy(),
+            max_nonce_attempts=max_nonce_attempts,
         )
         self.transport = RequestsTransport(verify_ssl, float(timeout), max_body)
         self._account: messages.RegistrationResource | None = None
