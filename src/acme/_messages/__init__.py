@@ -1,0 +1,1 @@
+"""Private implementation of `acme.messages`; import the public names from there."""
