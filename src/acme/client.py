@@ -18,9 +18,8 @@ from josepy import jwa, jwk
 
 from acme import errors, messages
 from acme._core import account as account_flows
-from acme._core import certificate as cert_flows
-from acme._core import order as order_flows
-from acme._core.common import alg_for_key, to_monotonic
+from acme._core.api import ClientFlows
+from acme._core.common import alg_for_key
 from acme._core.drive import run_sync
 from acme._core.http import Flow, HTTPResponse
 from acme._core.nonces import REPLAY_NONCE_HEADER
@@ -34,7 +33,7 @@ from acme._core.session import (
     head,
     post,
 )
-from acme._legacy import coerce_certificate, coerce_csr_pem, coerce_jwk
+from acme._legacy import coerce_jwk
 from acme._sync_transport import DEFAULT_MAX_BODY, RequestsTransport
 
 __all__ = [
@@ -100,8 +99,7 @@ class ClientNetwork:
             max_nonce_attempts=max_nonce_attempts,
         )
         self.transport = RequestsTransport(verify_ssl, float(timeout), max_body)
-        self._account: messages.RegistrationResource | None = None
-        self.account = account
+        self.session.set_account(account)
 
     @property
     def key(self) -> jwk.JWK | None:
@@ -121,12 +119,11 @@ class ClientNetwork:
 
     @property
     def account(self) -> messages.RegistrationResource | None:
-        return self._account
+        return cast("messages.RegistrationResource | None", self.session.account)
 
     @account.setter
     def account(self, regr: messages.RegistrationResource | None) -> None:
-        self._account = regr
-        self.session.account_url = regr.uri if regr is not None else None
+        self.session.set_account(regr)
 
     @property
     def verify_ssl(self) -> bool | str:
@@ -195,65 +192,65 @@ class ClientBase:
     def __init__(self, directory: messages.Directory, net: ClientNetwork) -> None:
         self.directory = directory
         self.net = net
-        if "newNonce" in directory:
-            net.session.new_nonce_url = directory["newNonce"]
+        self._flows = ClientFlows(directory, net.session)
 
     def _run(self, flow: Flow[T]) -> T:
         return self.net.run(flow)
 
 
 class ClientV2(ClientBase):
-    """ACME (RFC 8555) client: accounts, orders, challenges, certificates, renewal info."""
+    """ACME (RFC 8555) client: accounts, orders, challenges, certificates, renewal info.
+
+    Each method drives the flow of the same name in ``acme._core.api.ClientFlows``; the
+    asyncio client drives the very same flows.
+    """
 
     @classmethod
     def get_directory(cls, url: str, net: ClientNetwork) -> messages.Directory:
         """Fetch the directory at ``url``."""
         return net.run(account_flows.fetch_directory(net.session, url))
 
-    # Accounts (RFC 8555 section 7.3).
-
-    def new_account(self, new_account: messages.NewRegistration) -> messages.RegistrationResource:
-        """Register; raises `ConflictError` (with the URL) if the key already has an account."""
-        regr = self._run(account_flows.new_account(self.net.session, self.directory, new_account))
-        self.net.account = regr
-        return regr
-
-    def query_registration(
-        self, regr: messages.RegistrationResource
-    ) -> messages.RegistrationResource:
-        """Fetch the key's account (``onlyReturnExisting``) and make it the current one."""
-        flow = account_flows.query_account(self.net.session, self.directory, regr)
-        self.net.account = self._run(flow)
-        return self.net.account
-
-    def update_registration(
-        self,
-        regr: messages.RegistrationResource,
-        update: messages.Registration | None = None,
-    ) -> messages.RegistrationResource:
-        """Update the account's contacts."""
-        new = self._run(account_flows.update_account(self.net.session, regr, update))
-        self.net.account = new
-        return new
-
-    def deactivate_registration(
-        self, regr: messages.RegistrationResource
-    ) -> messages.RegistrationResource:
-        """Deactivate the account for good."""
-        return self._run(account_flows.deactivate_account(self.net.session, regr))
-
     def external_account_required(self) -> bool:
         """Whether the server requires external account binding (section 7.3.4)."""
         meta = self.directory.meta
         return bool(meta is not None and meta.external_account_required)
 
+    def poll(
+        self, authzr: messages.AuthorizationResource
+    ) -> tuple[messages.AuthorizationResource, requests.Response]:
+        """Fetch an authorization once; returns it with the HTTP response."""
+        new, response = self._run(self._flows.poll(authzr))
+        return new, _raw(response)
+
+    def orders(self, regr: messages.RegistrationResource | None = None) -> Iterator[str]:
+        """The URLs of the account's orders, across every page of the orders list."""
+        return iter(self._run(self._flows.orders(regr)))
+
+    def new_account(self, new_account: messages.NewRegistration) -> messages.RegistrationResource:
+        """Register; raises `ConflictError` (with the URL) if the key already has an account."""
+        return self._run(self._flows.new_account(new_account))
+
+    def query_registration(
+        self, regr: messages.RegistrationResource
+    ) -> messages.RegistrationResource:
+        """Fetch the key's account (``onlyReturnExisting``) and make it the current one."""
+        return self._run(self._flows.query_registration(regr))
+
+    def update_registration(
+        self, regr: messages.RegistrationResource, update: messages.Registration | None = None
+    ) -> messages.RegistrationResource:
+        """Update the account's contacts."""
+        return self._run(self._flows.update_registration(regr, update))
+
+    def deactivate_registration(
+        self, regr: messages.RegistrationResource
+    ) -> messages.RegistrationResource:
+        """Deactivate the account for good."""
+        return self._run(self._flows.deactivate_registration(regr))
+
     def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
-        key = coerce_jwk(new_key)
-        alg = new_alg or alg_for_key(key)
-        self._run(account_flows.change_key(self.net.session, self.directory, key, alg))
-
-    # Orders and authorizations (sections 7.4, 7.5).
+        self._run(self._flows.change_key(new_key, new_alg))
 
     def new_order(
         self, csr_pem: Any, profile: str | None = None, replaces: Any = None
@@ -262,124 +259,64 @@ class ClientV2(ClientBase):
 
         ``replaces`` (RFC 9773) is an ARI certificate identifier or the certificate itself.
         """
-        replaces_id = _replaces_id(replaces)
-        flow = order_flows.new_order(
-            self.net.session, self.directory, coerce_csr_pem(csr_pem), profile, replaces_id
-        )
-        return self._run(flow)
+        return self._run(self._flows.new_order(csr_pem, profile, replaces))
 
     def new_authorization(self, identifier: messages.Identifier) -> messages.AuthorizationResource:
         """Pre-authorize an identifier (section 7.4.1)."""
-        return self._run(
-            order_flows.new_authorization(self.net.session, self.directory, identifier)
-        )
-
-    def poll(
-        self, authzr: messages.AuthorizationResource
-    ) -> tuple[messages.AuthorizationResource, requests.Response]:
-        """Fetch an authorization once; returns it with the HTTP response."""
-        new, response = self._run(order_flows.poll_authorization(self.net.session, authzr.uri))
-        return new, _raw(response)
+        return self._run(self._flows.new_authorization(identifier))
 
     def poll_authorizations(
         self, orderr: messages.OrderResource, deadline: Any
     ) -> messages.OrderResource:
         """Poll until every authorization is final; `ValidationError` if any failed."""
-        until = to_monotonic(self.net.session, deadline)
-        return self._run(order_flows.poll_authorizations(self.net.session, orderr, until))
+        return self._run(self._flows.poll_authorizations(orderr, deadline))
 
     def answer_challenge(
         self, challb: messages.ChallengeBody, response: Any
     ) -> messages.ChallengeResource:
         """Tell the server a challenge is ready to be validated."""
-        return self._run(order_flows.answer_challenge(self.net.session, challb, response))
+        return self._run(self._flows.answer_challenge(challb, response))
 
     def deactivate_authorization(
         self, authzr: messages.AuthorizationResource
     ) -> messages.AuthorizationResource:
         """Deactivate an authorization."""
-        return self._run(order_flows.deactivate_authorization(self.net.session, authzr))
-
-    # Finalization and download.
+        return self._run(self._flows.deactivate_authorization(authzr))
 
     def begin_finalization(self, orderr: messages.OrderResource) -> messages.OrderResource:
         """Submit the order's CSR."""
-        return self._run(order_flows.begin_finalization(self.net.session, orderr))
+        return self._run(self._flows.begin_finalization(orderr))
 
     def poll_finalization(
-        self,
-        orderr: messages.OrderResource,
-        deadline: Any,
-        fetch_alternative_chains: bool = False,
+        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
-        until = to_monotonic(self.net.session, deadline)
-        session = self.net.session
-
-        def flow() -> Flow[messages.OrderResource]:
-            valid = yield from order_flows.poll_order(session, orderr, until)
-            return (
-                yield from cert_flows.download_certificate(session, valid, fetch_alternative_chains)
-            )
-
-        return self._run(flow())
+        return self._run(self._flows.poll_finalization(orderr, deadline, fetch_alternative_chains))
 
     def finalize_order(
-        self,
-        orderr: messages.OrderResource,
-        deadline: Any,
-        fetch_alternative_chains: bool = False,
+        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
-        return self.poll_finalization(
-            self.begin_finalization(orderr), deadline, fetch_alternative_chains
-        )
+        return self._run(self._flows.finalize_order(orderr, deadline, fetch_alternative_chains))
 
     def poll_and_finalize(
         self, orderr: messages.OrderResource, deadline: Any = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
-        if deadline is None:
-            deadline = datetime.datetime.now() + datetime.timedelta(seconds=90)
-        orderr = self.poll_authorizations(orderr, deadline)
-        return self.finalize_order(orderr, deadline)
-
-    def orders(self, regr: messages.RegistrationResource | None = None) -> Iterator[str]:
-        """The URLs of the account's orders, across every page of the orders list."""
-        regr = regr or self.net.account
-        url = regr.body.orders if regr is not None else None
-        if not url:
-            raise errors.ClientError("The account object names no orders list")
-        return iter(self._run(cert_flows.list_orders(self.net.session, url)))
-
-    # Revocation and renewal information.
+        return self._run(self._flows.poll_and_finalize(orderr, deadline))
 
     def revoke(self, cert: Any, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
-        certificate = coerce_certificate(cert)
-        self._run(cert_flows.revoke(self.net.session, self.directory, certificate, rsn))
+        self._run(self._flows.revoke(cert, rsn))
 
     def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
-        flow = cert_flows.renewal_info(self.net.session, self.directory, coerce_certificate(cert))
-        info, retry = self._run(flow)
-        return info, self.net.session.now() + datetime.timedelta(seconds=retry)
+        return self._run(self._flows.renewal_info(cert))
 
     def renewal_time(self, cert_pem: bytes) -> tuple[datetime.datetime | None, datetime.datetime]:
-        """acme 5.x form: a random (aware) time in the suggested window, or ``None`` when the
-        server has no ARI, and the naive local time to ask again."""
-        naive_now = datetime.datetime.now()
-        if "renewalInfo" not in self.directory:
-            return None, naive_now + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
-        try:
-            info, retry_at = self.renewal_info(cert_pem)
-        except errors.ARIError as error:
-            error.retry_after = _naive_local(error.retry_after)
-            raise
-        window = info.suggested_window
-        span = max(0.0, (window.end - window.start).total_seconds())
-        chosen = window.start + datetime.timedelta(seconds=self.net.session.rand() * span)
-        return chosen, _naive_local(retry_at)
+        """A random aware time in the suggested window (``None`` without ARI) and the naive
+        local time to ask again, as acme 5.x returns them."""
+        return self._run(self._flows.renewal_time(cert_pem))
 
     @classmethod
     def retry_after(cls, response: Any, default: int) -> datetime.datetime:
@@ -389,20 +326,6 @@ class ClientV2(ClientBase):
         if seconds is None or seconds < 0:
             seconds = default
         return datetime.datetime.now() + datetime.timedelta(seconds=seconds)
-
-
-def _naive_local(when: datetime.datetime) -> datetime.datetime:
-    if when.tzinfo is None:
-        return when
-    return when.astimezone().replace(tzinfo=None)
-
-
-def _replaces_id(replaces: Any) -> str | None:
-    if replaces is None or isinstance(replaces, str):
-        return replaces
-    from acme import _ari
-
-    return _ari.certificate_identifier(coerce_certificate(replaces))
 
 
 class BackwardsCompatibleClientV2(ClientV2):

@@ -26,7 +26,7 @@ def parse(cls: type[M], response: HTTPResponse) -> M:
             f"{response.url} answered with a body that is not JSON: {error}"
         ) from error
     try:
-        return cls.from_json(jobj)  # type: ignore[no-any-return]
+        return cls.from_json(jobj)
     except (jose_errors.DeserializationError, errors.Error) as error:
         raise errors.ClientError(
             f"{response.url} answered with a malformed {cls.__name__}: {error}"

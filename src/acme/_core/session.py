@@ -74,6 +74,13 @@ class Session:
     now: Callable[[], datetime.datetime] = _utcnow
     rand: Callable[[], float] = random.random
     max_nonce_attempts: int = 5
+    #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.
+    account: Any = None
+
+    def set_account(self, regr: Any) -> None:
+        """Make ``regr`` the account requests are signed for (``kid``), or none."""
+        self.account = regr
+        self.account_url = regr.uri if regr is not None else None
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"User-Agent": self.user_agent, **extra}
