@@ -1,0 +1,139 @@
+"""The async shell's transports: httpx (default) or aiohttp, one keep-alive pool each.
+
+Each request has a total deadline (connect plus whole body) enforced with ``asyncio.wait_for``,
+bodies are size-capped, redirects are never followed, and every foreign exception becomes
+`acme.errors.NetworkError` chained to its cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+from acme import errors
+from acme._core.http import Headers, HTTPRequest, HTTPResponse
+
+__all__ = ["AiohttpTransport", "AsyncTransport", "HttpxTransport", "ssl_context"]
+
+_CHUNK = 64 * 1024
+
+
+def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """An SSL context trusting ``verify`` (a CA bundle path), the system store (True), or
+    nothing (False, for loopback tests only)."""
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return ssl.create_default_context()
+
+
+class AsyncTransport:
+    """Interface: ``await send(request) -> HTTPResponse`` and ``await close()``."""
+
+    requests_sent = 0
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def _bounded(self, request: HTTPRequest, timeout: float, coro: Any) -> HTTPResponse:
+        self.requests_sent += 1
+        try:
+            result: HTTPResponse = await asyncio.wait_for(coro, timeout)
+        except errors.NetworkError:
+            raise
+        except asyncio.TimeoutError as error:
+            raise errors.NetworkError(
+                request.url, f"no complete response in {timeout} s"
+            ) from error
+        except (OSError, ssl.SSLError, ValueError) as error:
+            raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
+        return result
+
+
+def _cap(url: str, body: bytearray, max_body: int) -> None:
+    if len(body) > max_body:
+        raise errors.NetworkError(url, f"body exceeds {max_body} bytes")
+
+
+class HttpxTransport(AsyncTransport):
+    """httpx.AsyncClient transport (HTTP/1.1, or HTTP/2 with ``http2=True`` and ``h2``)."""
+
+    def __init__(
+        self, verify: bool | str, timeout: float, max_body: int, http2: bool = False
+    ) -> None:
+        import httpx
+
+        self._httpx = httpx
+        self.timeout = timeout
+        self.max_body = max_body
+        self.client = httpx.AsyncClient(
+            verify=ssl_context(verify),
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            http2=http2,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        try:
+            return await self._bounded(request, self.timeout, self._send(request))
+        except self._httpx.HTTPError as error:
+            raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
+
+    async def _send(self, request: HTTPRequest) -> HTTPResponse:
+        async with self.client.stream(
+            request.method, request.url, headers=dict(request.headers), content=request.body
+        ) as raw:
+            body = bytearray()
+            async for chunk in raw.aiter_raw(_CHUNK):
+                body += chunk
+                _cap(request.url, body, self.max_body)
+            headers = Headers(list(raw.headers.multi_items()))
+            return HTTPResponse(raw.status_code, headers, bytes(body), request.url, raw)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class AiohttpTransport(AsyncTransport):
+    """aiohttp.ClientSession transport (HTTP/1.1). Create it inside a running event loop."""
+
+    def __init__(self, verify: bool | str, timeout: float, max_body: int) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self.timeout = timeout
+        self.max_body = max_body
+        connector = aiohttp.TCPConnector(ssl=ssl_context(verify), limit=64)
+        self.client = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=True
+        )
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        try:
+            return await self._bounded(request, self.timeout, self._send(request))
+        except self._aiohttp.ClientError as error:
+            raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
+
+    async def _send(self, request: HTTPRequest) -> HTTPResponse:
+        async with self.client.request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            data=request.body,
+            allow_redirects=False,
+        ) as raw:
+            body = bytearray()
+            async for chunk in raw.content.iter_chunked(_CHUNK):
+                body += chunk
+                _cap(request.url, body, self.max_body)
+            headers = Headers(list(raw.headers.items()))
+            return HTTPResponse(raw.status, headers, bytes(body), request.url, raw)
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,257 @@
+"""The asyncio ACME client: the `acme.client` API as coroutines, on the same protocol core.
+
+Install with ``pip install acme[async]``. `AsyncClientNetwork` keeps one keep-alive connection
+pool (httpx by default, aiohttp on request) that every coroutine shares, so hundreds of orders
+can run concurrently on one account; ``async with`` closes it. Every method drives the same
+flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives here.
+
+    async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
+        acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
+        await acme.new_account(registration)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar, cast
+
+from josepy import jwa, jwk
+
+from acme import messages
+from acme._async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
+from acme._core import account as account_flows
+from acme._core.api import ClientFlows
+from acme._core.common import alg_for_key
+from acme._core.drive import run_async
+from acme._core.http import Flow, HTTPResponse
+from acme._core.retry import PollPolicy
+from acme._core.session import JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE, Session, get, head, post
+from acme._legacy import coerce_jwk
+from acme._sync_transport import DEFAULT_MAX_BODY
+
+__all__ = ["AsyncClientNetwork", "AsyncClientV2"]
+
+T = TypeVar("T")
+
+
+class AsyncClientNetwork:
+    """Signs and sends requests for one account key over one shared connection pool.
+
+    Same arguments as `acme.client.ClientNetwork`, plus ``http_library`` ("httpx" or
+    "aiohttp") and ``http2`` (httpx only; needs the ``h2`` package).
+    """
+
+    def __init__(
+        self,
+        key: Any = None,
+        account: messages.RegistrationResource | None = None,
+        alg: jwa.JWASignature | None = None,
+        verify_ssl: bool | str = True,
+        user_agent: str = "acme-python",
+        timeout: float = 45,
+        *,
+        allow_insecure_loopback: bool = False,
+        poll_policy: PollPolicy | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_nonce_attempts: int = 5,
+        http_library: Literal["httpx", "aiohttp"] = "httpx",
+        http2: bool = False,
+    ) -> None:
+        jwk_key = coerce_jwk(key) if key is not None else None
+        if alg is None:
+            alg = alg_for_key(jwk_key) if jwk_key is not None else jwa.RS256
+        self.session = Session(
+            key=jwk_key,
+            alg=alg,
+            user_agent=user_agent,
+            allow_insecure_loopback=allow_insecure_loopback,
+            policy=poll_policy or PollPolicy(),
+            max_nonce_attempts=max_nonce_attempts,
+        )
+        self.session.set_account(account)
+        self.transport: AsyncTransport
+        if http_library == "aiohttp":
+            self.transport = AiohttpTransport(verify_ssl, float(timeout), max_body)
+        else:
+            self.transport = HttpxTransport(verify_ssl, float(timeout), max_body, http2=http2)
+
+    @property
+    def key(self) -> jwk.JWK | None:
+        return self.session.key
+
+    @property
+    def account(self) -> messages.RegistrationResource | None:
+        return cast("messages.RegistrationResource | None", self.session.account)
+
+    @account.setter
+    def account(self, regr: messages.RegistrationResource | None) -> None:
+        self.session.set_account(regr)
+
+    async def run(self, flow: Flow[T]) -> T:
+        """Drive one core flow on this network's transport."""
+        return await run_async(flow, self.transport.send, asyncio.sleep)
+
+    async def head(self, url: str) -> HTTPResponse:
+        return await self.run(head(self.session, url))
+
+    async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
+        accept = content_type if content_type != JSON_CONTENT_TYPE else None
+        return await self.run(get(self.session, url, accept=accept))
+
+    async def post(self, url: str, obj: Any, content_type: str = JOSE_CONTENT_TYPE) -> HTTPResponse:
+        accept = (
+            content_type if content_type not in (JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE) else None
+        )
+        embed = self.session.account_url is None
+        return await self.run(post(self.session, url, obj, embed_jwk=embed, accept=accept))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.transport.close()
+
+    async def __aenter__(self) -> AsyncClientNetwork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncClientV2:
+    """The `acme.client.ClientV2` operations as coroutines; see there for each method."""
+
+    def __init__(self, directory: messages.Directory, net: AsyncClientNetwork) -> None:
+        self.directory = directory
+        self.net = net
+        self._flows = ClientFlows(directory, net.session)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        return await self.net.run(flow)
+
+    @classmethod
+    async def get_directory(cls, url: str, net: AsyncClientNetwork) -> messages.Directory:
+        """Fetch the directory at ``url``."""
+        return await net.run(account_flows.fetch_directory(net.session, url))
+
+    def external_account_required(self) -> bool:
+        """Whether the server requires external account binding (section 7.3.4)."""
+        meta = self.directory.meta
+        return bool(meta is not None and meta.external_account_required)
+
+    async def poll(
+        self, authzr: messages.AuthorizationResource
+    ) -> tuple[messages.AuthorizationResource, HTTPResponse]:
+        """Fetch an authorization once; returns it with the HTTP response."""
+        return await self._run(self._flows.poll(authzr))
+
+    async def orders(self, regr: messages.RegistrationResource | None = None) -> list[str]:
+        """The URLs of the account's orders, across every page of the orders list."""
+        return await self._run(self._flows.orders(regr))
+
+    async def new_account(
+        self, new_account: messages.NewRegistration
+    ) -> messages.RegistrationResource:
+        """Register; raises `ConflictError` (with the URL) if the key already has an account."""
+        return await self._run(self._flows.new_account(new_account))
+
+    async def query_registration(
+        self, regr: messages.RegistrationResource
+    ) -> messages.RegistrationResource:
+        """Fetch the key's account (``onlyReturnExisting``) and make it the current one."""
+        return await self._run(self._flows.query_registration(regr))
+
+    async def update_registration(
+        self, regr: messages.RegistrationResource, update: messages.Registration | None = None
+    ) -> messages.RegistrationResource:
+        """Update the account's contacts."""
+        return await self._run(self._flows.update_registration(regr, update))
+
+    async def deactivate_registration(
+        self, regr: messages.RegistrationResource
+    ) -> messages.RegistrationResource:
+        """Deactivate the account for good."""
+        return await self._run(self._flows.deactivate_registration(regr))
+
+    async def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+        """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
+        await self._run(self._flows.change_key(new_key, new_alg))
+
+    async def new_order(
+        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+    ) -> messages.OrderResource:
+        """Order a certificate for the CSR's names; authorizations come back fetched.
+
+        ``replaces`` (RFC 9773) is an ARI certificate identifier or the certificate itself.
+        """
+        return await self._run(self._flows.new_order(csr_pem, profile, replaces))
+
+    async def new_authorization(
+        self, identifier: messages.Identifier
+    ) -> messages.AuthorizationResource:
+        """Pre-authorize an identifier (section 7.4.1)."""
+        return await self._run(self._flows.new_authorization(identifier))
+
+    async def poll_authorizations(
+        self, orderr: messages.OrderResource, deadline: Any
+    ) -> messages.OrderResource:
+        """Poll until every authorization is final; `ValidationError` if any failed."""
+        return await self._run(self._flows.poll_authorizations(orderr, deadline))
+
+    async def answer_challenge(
+        self, challb: messages.ChallengeBody, response: Any
+    ) -> messages.ChallengeResource:
+        """Tell the server a challenge is ready to be validated."""
+        return await self._run(self._flows.answer_challenge(challb, response))
+
+    async def deactivate_authorization(
+        self, authzr: messages.AuthorizationResource
+    ) -> messages.AuthorizationResource:
+        """Deactivate an authorization."""
+        return await self._run(self._flows.deactivate_authorization(authzr))
+
+    async def begin_finalization(self, orderr: messages.OrderResource) -> messages.OrderResource:
+        """Submit the order's CSR."""
+        return await self._run(self._flows.begin_finalization(orderr))
+
+    async def poll_finalization(
+        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+    ) -> messages.OrderResource:
+        """Poll a finalized order until valid, then download its chain(s)."""
+        return await self._run(
+            self._flows.poll_finalization(orderr, deadline, fetch_alternative_chains)
+        )
+
+    async def finalize_order(
+        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+    ) -> messages.OrderResource:
+        """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
+        return await self._run(
+            self._flows.finalize_order(orderr, deadline, fetch_alternative_chains)
+        )
+
+    async def poll_and_finalize(
+        self, orderr: messages.OrderResource, deadline: Any = None
+    ) -> messages.OrderResource:
+        """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
+        return await self._run(self._flows.poll_and_finalize(orderr, deadline))
+
+    async def revoke(self, cert: Any, rsn: int) -> None:
+        """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
+        await self._run(self._flows.revoke(cert, rsn))
+
+    async def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+        """RFC 9773 renewal information and the aware UTC time to ask again."""
+        return await self._run(self._flows.renewal_info(cert))
+
+    async def renewal_time(
+        self, cert_pem: bytes
+    ) -> tuple[datetime.datetime | None, datetime.datetime]:
+        """A random aware time in the suggested window (``None`` without ARI) and the naive
+        local time to ask again, as acme 5.x returns them."""
+        return await self._run(self._flows.renewal_time(cert_pem))
