@@ -1,4 +1,4 @@
-"""The async shell's transports: httpx (default) or aiohttp, one keep-alive pool each.
+"""The async shell's transports: aiohttp (default) or httpx, one keep-alive pool each.
 
 Each request has a total deadline (connect plus whole body) enforced with ``asyncio.wait_for``,
 bodies are size-capped, redirects are never followed, and every foreign exception becomes
