@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -99,6 +99,8 @@ class ClientNetwork:
             max_nonce_attempts=max_nonce_attempts,
         )
         self.transport = RequestsTransport(verify_ssl, float(timeout), max_body)
+        #: How the shell waits; tests replace it (with ``session.clock``) to run without sleeping.
+        self.sleep: Callable[[float], None] = time.sleep
         self.session.set_account(account)
 
     @property
@@ -135,7 +137,7 @@ class ClientNetwork:
 
     def run(self, flow: Flow[T]) -> T:
         """Drive one core flow with this network's transport (blocking)."""
-        return run_sync(flow, self.transport.send, time.sleep)
+        return run_sync(flow, self.transport.send, self.sleep)
 
     def head(self, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
