@@ -2,7 +2,7 @@
 
 Rules:
 - A downloaded chain must be ``application/pem-certificate-chain``, hold only CERTIFICATE
-  blocks, and its leaf must carry the CSR's public key and exactly its names (RFC 8555 11.4).
+  blocks, and its leaf must carry the CSR's public key and every name it asked for (11.4).
 - A failed alternate chain is logged and skipped: it never costs the primary chain.
 - Renewal information is an unauthenticated GET (RFC 9773 section 4.2); its Retry-After is
   clamped to [1 minute, 1 day], and errors ask for a retry after 6 hours (section 4.3).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import re
-import threading
 
 from josepy import json_util
 
@@ -32,19 +31,18 @@ def is_valid_nonce(value: str) -> bool:
 class NoncePool:
     """Most-recent-first nonce store, bounded so a chatty server cannot grow it.
 
-    Thread-safe: several sync threads (or coroutines) may share one account and its pool.
+    Safe to share between threads without a lock: ``deque.append`` and ``deque.pop`` are
+    atomic, and an empty pool is detected by the pop itself, not by a separate check.
     """
 
     def __init__(self, capacity: int = 32) -> None:
         self._nonces: collections.deque[str] = collections.deque(maxlen=capacity)
-        self._lock = threading.Lock()
 
     def add(self, value: str | None) -> bool:
         """Keep ``value`` if it is a valid nonce; return whether it was kept."""
         if value is None or not is_valid_nonce(value.strip()):
             return False
-        with self._lock:
-            self._nonces.append(value.strip())
+        self._nonces.append(value.strip())
         return True
 
     def add_from(self, response: HTTPResponse) -> bool:
@@ -53,12 +51,13 @@ class NoncePool:
 
     def pop(self) -> str | None:
         """Take the freshest nonce, or ``None`` when the pool is empty."""
-        with self._lock:
-            return self._nonces.pop() if self._nonces else None
+        try:
+            return self._nonces.pop()
+        except IndexError:
+            return None
 
     def clear(self) -> None:
-        with self._lock:
-            self._nonces.clear()
+        self._nonces.clear()
 
     def __len__(self) -> int:
         return len(self._nonces)
