@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -299,7 +300,7 @@ def test_polling_starts_fast_and_backs_off_without_real_sleep() -> None:
     session = make_session(clock)
     done = drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
     assert done.authorizations[0].body.status == messages.STATUS_VALID
-    assert clock.sleeps == pytest.approx([0.01, 0.025, 0.0625, 0.15625])
+    assert clock.sleeps == pytest.approx([0.005, 0.0125, 0.03125, 0.078125])
     assert server.count("POST", "/authz/1") == 4
 
 
@@ -309,7 +310,7 @@ def test_polling_honours_retry_after() -> None:
     drive(
         order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
     )
-    assert clock.sleeps == pytest.approx([0.01, 7.0])
+    assert clock.sleeps == pytest.approx([0.005, 7.0])
 
 
 def test_a_wait_past_the_deadline_raises_at_once() -> None:
@@ -321,7 +322,7 @@ def test_a_wait_past_the_deadline_raises_at_once() -> None:
             server,
             clock,
         )
-    assert clock.sleeps == pytest.approx([0.01])  # never slept the 100 s it could not afford
+    assert clock.sleeps == pytest.approx([0.005])  # never slept the 100 s it could not afford
 
 
 def test_invalid_authorization_raises_validation_error() -> None:
@@ -614,3 +615,26 @@ def test_client_v2_runs_on_an_injected_transport_and_clock() -> None:
     assert len(clock.sleeps) == 3
     assert sum(clock.sleeps) < 0.2
     net.close()
+
+
+@pytest.mark.parametrize("validation_seconds", [0.004, 0.5, 2.0, 2.5])
+def test_polite_against_a_slow_validator(validation_seconds: float) -> None:
+    """Fast and polite at once: at most 8 polls for a validation of up to 2.5 s, and a server
+    that validates within 5 ms is polled exactly once."""
+    clock, server = FakeClock(), FakeServer()
+    ready_at = clock.mono + validation_seconds
+    server.route(
+        "POST /authz/1",
+        lambda req, hdr: reply(200, _authz("valid" if clock.mono >= ready_at else "pending")),
+    )
+    _, orderr = _order_with_authz([])
+    session = make_session(clock)
+    session.rand = random.Random(7).random  # real jitter, reproducible
+    session.policy = PollPolicy()
+    drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
+    polls = server.count("POST", "/authz/1")
+    assert polls <= 8
+    if validation_seconds < 0.0045:
+        assert polls == 1
+    # Never much later than needed: the last wait is under 2.5x the time already spent.
+    assert clock.mono - ready_at <= 1.6 * validation_seconds + 0.01
