@@ -91,3 +91,28 @@ def test_the_checker_catches_a_violation(tmp_path: pathlib.Path) -> None:
         "socket",
         "socket.create_connection",
     }
+
+
+def test_importing_the_client_loads_no_heavy_dependency() -> None:
+    """``import acme.client`` stays cheap: josepy, cryptography and requests load on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, acme.client\n"
+        "heavy = ['requests', 'josepy', 'cryptography', 'urllib3', 'acme.messages']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert loaded == ""
+    # Negative control: creating a network object does load them.
+    code2 = code.replace(
+        "import sys, acme.client\n", "import sys, acme.client\nacme.client.ClientNetwork()\n"
+    )
+    loaded2 = subprocess.run(
+        [sys.executable, "-c", code2], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert "requests" in loaded2.split(",")
+    assert "josepy" in loaded2.split(",")

@@ -13,11 +13,10 @@ import urllib.parse
 import requests
 
 from acme import errors
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
 
-DEFAULT_MAX_BODY = 8 * 1024 * 1024  # far above any ACME object or chain; bounds hostile bodies
 _CHUNK = 64 * 1024
 
 

@@ -25,11 +25,10 @@ from acme._core import account as account_flows
 from acme._core.api import ClientFlows
 from acme._core.common import alg_for_key
 from acme._core.drive import run_async
-from acme._core.http import Flow, HTTPResponse
+from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
 from acme._core.retry import PollPolicy
 from acme._core.session import JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE, Session, get, head, post
 from acme._legacy import coerce_jwk
-from acme._sync_transport import DEFAULT_MAX_BODY
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 

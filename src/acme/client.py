@@ -2,6 +2,9 @@
 
 Every method runs a flow of the sans-I/O core (``acme._core``) with `requests` and
 `time.sleep`; no protocol decision lives here. The asyncio client drives the same flows.
+
+Importing this module is cheap: josepy, cryptography and requests are imported when the first
+network object is created, not at ``import acme.client`` (most of the import cost of acme 5.x).
 """
 
 from __future__ import annotations
@@ -11,30 +14,25 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import requests
-from josepy import jwa, jwk
-
-from acme import errors, messages
-from acme._core import account as account_flows
-from acme._core.api import ClientFlows
-from acme._core.common import alg_for_key
 from acme._core.drive import run_sync
-from acme._core.http import Flow, HTTPResponse
-from acme._core.nonces import REPLAY_NONCE_HEADER
-from acme._core.retry import PollPolicy, parse_retry_after
-from acme._core.session import (
+from acme._core.http import (
+    DEFAULT_MAX_BODY,
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     JSON_ERROR_CONTENT_TYPE,
-    Session,
-    get,
-    head,
-    post,
+    REPLAY_NONCE_HEADER,
 )
-from acme._legacy import coerce_jwk
-from acme._sync_transport import DEFAULT_MAX_BODY, RequestsTransport
+from acme._core.retry import parse_retry_after
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+    from josepy import jwa, jwk
+
+    from acme import messages
+    from acme._core.http import Flow, HTTPResponse
+    from acme._core.retry import PollPolicy
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
@@ -87,6 +85,14 @@ class ClientNetwork:
         max_body: int = DEFAULT_MAX_BODY,
         max_nonce_attempts: int = 5,
     ) -> None:
+        from josepy import jwa
+
+        from acme._core.common import alg_for_key
+        from acme._core.retry import PollPolicy
+        from acme._core.session import Session
+        from acme._legacy import coerce_jwk
+        from acme._sync_transport import RequestsTransport
+
         jwk_key = coerce_jwk(key) if key is not None else None
         if alg is None:
             alg = alg_for_key(jwk_key) if jwk_key is not None else jwa.RS256
@@ -109,6 +115,8 @@ class ClientNetwork:
 
     @key.setter
     def key(self, value: Any) -> None:
+        from acme._legacy import coerce_jwk
+
         self.session.key = coerce_jwk(value) if value is not None else None
 
     @property
@@ -141,12 +149,16 @@ class ClientNetwork:
 
     def head(self, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
+        from acme._core.session import head
+
         return _raw(self.run(head(self.session, url)))
 
     def get(
         self, url: str, content_type: str = JSON_CONTENT_TYPE, **kwargs: Any
     ) -> requests.Response:
         """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
+        from acme._core.session import get
+
         accept = content_type if content_type != JSON_CONTENT_TYPE else None
         return _raw(self.run(get(self.session, url, accept=accept)))
 
@@ -159,6 +171,8 @@ class ClientNetwork:
         **kwargs: Any,
     ) -> requests.Response:
         """Sign ``obj`` (``None`` for POST-as-GET) and POST it; errors raise."""
+        from acme._core.session import post
+
         if new_nonce_url is not None:
             self.session.new_nonce_url = new_nonce_url
         accept = (
@@ -185,13 +199,15 @@ class ClientNetwork:
 
 def _raw(response: HTTPResponse) -> requests.Response:
     """The driver's own response object (a `requests.Response`, as 5.x callers expect)."""
-    return cast(requests.Response, response.raw if response.raw is not None else response)
+    return cast("requests.Response", response.raw if response.raw is not None else response)
 
 
 class ClientBase:
     """Shared base of the ACME clients (acme 1.x name): a directory and a network."""
 
     def __init__(self, directory: messages.Directory, net: ClientNetwork) -> None:
+        from acme._core.api import ClientFlows
+
         self.directory = directory
         self.net = net
         self._flows = ClientFlows(directory, net.session)
@@ -210,7 +226,9 @@ class ClientV2(ClientBase):
     @classmethod
     def get_directory(cls, url: str, net: ClientNetwork) -> messages.Directory:
         """Fetch the directory at ``url``."""
-        return net.run(account_flows.fetch_directory(net.session, url))
+        from acme._core.account import fetch_directory
+
+        return net.run(fetch_directory(net.session, url))
 
     def external_account_required(self) -> bool:
         """Whether the server requires external account binding (section 7.3.4)."""
@@ -349,5 +367,7 @@ class Client(ClientBase):
     """ACMEv1 client (acme 1.x). ACMEv1 servers no longer exist; this refuses to start."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from acme import errors
+
         warnings.warn("acme.client.Client (ACMEv1) is deprecated", DeprecationWarning, stacklevel=2)
         raise errors.Error("ACMEv1 is not supported by any CA any more: use ClientV2")

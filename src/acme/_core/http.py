@@ -15,6 +15,12 @@ from collections.abc import Generator, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
+    "JOSE_CONTENT_TYPE",
+    "JSON_CONTENT_TYPE",
+    "JSON_ERROR_CONTENT_TYPE",
+    "PEM_CHAIN_CONTENT_TYPE",
+    "REPLAY_NONCE_HEADER",
     "Effect",
     "Flow",
     "HTTPRequest",
@@ -26,6 +32,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+JSON_CONTENT_TYPE = "application/json"
+JOSE_CONTENT_TYPE = "application/jose+json"  # RFC 8555 section 6.2
+JSON_ERROR_CONTENT_TYPE = "application/problem+json"  # RFC 7807, RFC 8555 section 6.7
+PEM_CHAIN_CONTENT_TYPE = "application/pem-certificate-chain"  # RFC 8555 section 9.1
+REPLAY_NONCE_HEADER = "Replay-Nonce"  # RFC 8555 section 6.5.1
+#: Bodies larger than this are refused: far above any ACME object or chain, bounds hostile ones.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
 
 class Headers(MutableMapping[str, str]):

@@ -12,11 +12,10 @@ import re
 
 from josepy import json_util
 
-from acme._core.http import HTTPResponse
+from acme._core.http import REPLAY_NONCE_HEADER, HTTPResponse
 
 __all__ = ["REPLAY_NONCE_HEADER", "NoncePool", "is_valid_nonce"]
 
-REPLAY_NONCE_HEADER = "Replay-Nonce"
 # RFC 8555 section 6.5.1: base64url (RFC 4648 section 5) without padding; we cap the length.
 _NONCE = re.compile(r"[A-Za-z0-9_-]{1,512}\Z")
 

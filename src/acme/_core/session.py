@@ -26,7 +26,16 @@ from typing import Any
 from josepy import json_util, jwa, jwk
 
 from acme import errors, jws, messages
-from acme._core.http import Flow, HTTPRequest, HTTPResponse, Send
+from acme._core.http import (
+    JOSE_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    JSON_ERROR_CONTENT_TYPE,
+    PEM_CHAIN_CONTENT_TYPE,
+    Flow,
+    HTTPRequest,
+    HTTPResponse,
+    Send,
+)
 from acme._core.nonces import NoncePool
 from acme._core.retry import PollPolicy, parse_retry_after
 
@@ -43,10 +52,6 @@ __all__ = [
     "post",
 ]
 
-JSON_CONTENT_TYPE = "application/json"
-JOSE_CONTENT_TYPE = "application/jose+json"
-JSON_ERROR_CONTENT_TYPE = "application/problem+json"
-PEM_CHAIN_CONTENT_TYPE = "application/pem-certificate-chain"
 _MAX_GET_REDIRECTS = 5
 
 
