@@ -26,5 +26,16 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# `make demo`: create .venv if missing, install the package alone (no test tools), then issue,
+# verify, check and revoke a certificate against the in-process test CA on loopback.
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(BIN)/python -m acme demo
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""The ``acme`` command line (``python -m acme``): demo, issue, revoke, renewal-info, account,
+serve-test-ca.
+
+`main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
+when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted.
+Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe
+
+__all__ = ["main"]
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
+    # Imported on demand so `acme --help` stays fast and a usage error costs no imports.
+    if command == "issue":
+        from acme.cli._issue import run_issue
+
+        return run_issue
+    if command in ("demo", "serve-test-ca"):
+        from acme.cli import _demo
+
+        return _demo.run_demo if command == "demo" else _demo.run_serve_test_ca
+    from acme.cli import _commands
+
+    handlers = {
+        "revoke": _commands.run_revoke,
+        "renewal-info": _commands.run_renewal_info,
+        "account": _commands.run_account,
+    }
+    return handlers[command]
+
+
+def _prog(args: argparse.Namespace) -> str:
+    parts = ["acme", getattr(args, "command", None), getattr(args, "action", None)]
+    return " ".join(part for part in parts if part)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from acme.cli._parser import build_parser
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed as one line
+        return done.code if isinstance(done.code, int) else 2
+    reporter = Reporter(quiet=args.quiet)
+    try:
+        if hasattr(args, "directory") and not args.directory:
+            raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
+        return _handler(args.command)(args, reporter)
+    except KeyboardInterrupt:
+        print("acme: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as error:
+        status = error.status if isinstance(error, CLIError) else 1
+        prog = _prog(args)
+        if status == 2:
+            print(f"{prog}: error: {describe(error)}; see {prog} --help", file=sys.stderr)
+        else:
+            print(f"acme: error: {describe(error)}", file=sys.stderr)
+        return status

@@ -1,0 +1,300 @@
+"""Challenge solvers for ``acme issue``: how the CA's validation request gets its answer.
+
+- http-01 (RFC 8555 section 8.3): our `acme.standalone` server, or files in a webroot folder
+  that an existing web server publishes at ``/.well-known/acme-challenge/<token>``.
+- tls-alpn-01 (RFC 8737): our `acme.standalone` TLS-ALPN server.
+- dns-01 (RFC 8555 section 8.4): a hook command, run as ``CMD present NAME VALUE`` before the
+  challenge is answered and ``CMD cleanup NAME VALUE`` afterwards, where NAME is the TXT record's
+  name (``_acme-challenge.<domain>``, no final dot) and VALUE its content. The hook must return
+  once the record is published (exit status 0), within ``timeout`` seconds.
+
+Each solver is a context manager: leaving it removes every file, record and listener it made,
+also when issuance failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, TypeVar
+
+from josepy import jwk
+
+from acme import challenges, messages, standalone
+from acme.cli._output import CLIError, Reporter, one_line
+
+__all__ = ["DNSHook", "Solver", "StandaloneHTTP01", "StandaloneTLSALPN01", "Webroot"]
+
+# RFC 8555 section 8.1: a token is base64url without padding; anything else could escape the
+# webroot (a hostile server sending "../x"), so it is refused.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
+
+
+C = TypeVar("C", bound=challenges.Challenge)
+
+
+def _typed(challb: messages.ChallengeBody, kind: type[C]) -> C:
+    """``challb.chall`` as ``kind`` (the solver picked it by that type)."""
+    chall = challb.chall
+    if not isinstance(chall, kind):
+        raise CLIError(f"expected a {kind.typ} challenge, got {chall.typ}")
+    return chall
+
+
+class Solver:
+    """Base class: answers one challenge type for a set of identifiers."""
+
+    challenge_type: type[challenges.KeyAuthorizationChallenge] = challenges.HTTP01
+    label = "http-01"
+
+    def start(self) -> None:
+        """Get ready (bind listeners); called before any `add`."""
+
+    def add(
+        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+    ) -> None:
+        """Publish the answer to ``challb`` for ``identifier``."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Remove what `add` published and stop listeners; safe to call twice."""
+
+    def __enter__(self) -> Solver:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+
+def _listen_error(kind: str, address: str, port: int, error: OSError) -> CLIError:
+    where = f"{address or '*'}:{port}"
+    hint = ""
+    if port < 1024:
+        hint = " (ports below 1024 need privileges; or use --webroot)"
+    return CLIError(f"cannot listen for {kind} on {where}: {error.strerror or error}{hint}")
+
+
+class _Listener:
+    """One standalone server (or a dual-stack pair) running in background threads."""
+
+    def __init__(self, make_single: Any, make_dual: Any, address: str, port: int) -> None:
+        self.dual = None
+        self.single = None
+        self.thread: threading.Thread | None = None
+        if address == "":
+            self.dual = make_dual(("", port))
+            self.dual.serve_forever()
+        else:
+            self.single = make_single((address, port), ":" in address)
+            self.thread = threading.Thread(
+                target=self.single.serve_forever, name="acme-cli-solver", daemon=True
+            )
+            self.thread.start()
+
+    @property
+    def port(self) -> int:
+        if self.dual is not None:
+            return int(self.dual.getsocknames()[0][1])
+        assert self.single is not None
+        return int(self.single.socket.getsockname()[1])
+
+    def close(self) -> None:
+        if self.dual is not None:
+            self.dual.shutdown_and_server_close()
+            self.dual = None
+        if self.single is not None:
+            self.single.shutdown()
+            self.single.server_close()
+            self.single = None
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+
+class StandaloneHTTP01(Solver):
+    """http-01 answered by `acme.standalone.HTTP01Server` on ``address``:``port``.
+
+    ``address`` "" listens on every IPv6 and IPv4 address; port 0 picks a free port (`port`).
+    """
+
+    def __init__(self, address: str = "", port: int = 80) -> None:
+        self.address = address
+        self.requested_port = port
+        self.resources: set[Any] = set()
+        self._listener: _Listener | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (after `start`)."""
+        assert self._listener is not None, "start() first"
+        return self._listener.port
+
+    def start(self) -> None:
+        try:
+            self._listener = _Listener(
+                lambda addr, ipv6: standalone.HTTP01Server(addr, self.resources, ipv6=ipv6),
+                lambda addr: standalone.HTTP01DualNetworkedServers(addr, self.resources),
+                self.address,
+                self.requested_port,
+            )
+        except OSError as error:
+            raise _listen_error("http-01", self.address, self.requested_port, error) from error
+
+    def add(
+        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+    ) -> None:
+        response, validation = challb.response_and_validation(account_key)
+        self.resources.add(
+            standalone.HTTP01RequestHandler.HTTP01Resource(
+                chall=challb.chall, response=response, validation=validation
+            )
+        )
+
+    def cleanup(self) -> None:
+        self.resources.clear()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
+class StandaloneTLSALPN01(Solver):
+    """tls-alpn-01 answered by `acme.standalone.TLSALPN01Server` (RFC 8737 section 3)."""
+
+    challenge_type = challenges.TLSALPN01
+    label = "tls-alpn-01"
+
+    def __init__(self, address: str = "", port: int = 443) -> None:
+        self.address = address
+        self.requested_port = port
+        self.certs: dict[str, Any] = {}
+        self._listener: _Listener | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (after `start`)."""
+        assert self._listener is not None, "start() first"
+        return self._listener.port
+
+    def start(self) -> None:
+        try:
+            self._listener = _Listener(
+                lambda addr, ipv6: standalone.TLSALPN01Server(addr, self.certs, ipv6=ipv6),
+                lambda addr: standalone.TLSALPN01DualNetworkedServers(addr, self.certs),
+                self.address,
+                self.requested_port,
+            )
+        except OSError as error:
+            raise _listen_error("tls-alpn-01", self.address, self.requested_port, error) from error
+
+    def add(
+        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+    ) -> None:
+        chall = _typed(challb, challenges.TLSALPN01)
+        cert, key = chall.validation(account_key, domain=identifier.value)
+        self.certs[identifier.value] = (key, cert)
+
+    def cleanup(self) -> None:
+        self.certs.clear()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
+class Webroot(Solver):
+    """http-01 files under ``root/.well-known/acme-challenge/`` for a running web server."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise CLIError(f"webroot {root} is not a folder", 2)
+        self.root = root
+        self._files: list[Path] = []
+        self._made_dirs: list[Path] = []
+
+    def add(
+        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+    ) -> None:
+        chall = _typed(challb, challenges.HTTP01)
+        token = chall.encode("token")
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise CLIError(f"the CA sent an http-01 token that is not base64url: {token!r:.80}")
+        folder = self.root / ".well-known" / "acme-challenge"
+        for parent in (self.root / ".well-known", folder):
+            if not parent.is_dir():
+                parent.mkdir(mode=0o755)
+                self._made_dirs.append(parent)
+        path = folder / token
+        path.write_text(chall.validation(account_key), encoding="ascii")
+        path.chmod(0o644)  # the web server's user must be able to read it
+        self._files.append(path)
+
+    def cleanup(self) -> None:
+        for path in self._files:
+            path.unlink(missing_ok=True)
+        self._files.clear()
+        for folder in reversed(self._made_dirs):
+            with contextlib.suppress(OSError):  # not empty: someone else uses it
+                folder.rmdir()
+        self._made_dirs.clear()
+
+
+class DNSHook(Solver):
+    """dns-01 TXT records published by a user command (see the module docstring)."""
+
+    challenge_type = challenges.DNS01
+    label = "dns-01"
+
+    def __init__(self, command: str, reporter: Reporter, timeout: float = 300.0) -> None:
+        try:
+            self.argv = shlex.split(command)
+        except ValueError as error:
+            raise CLIError(f"--dns-hook: cannot parse {command!r}: {error}", 2) from error
+        if not self.argv:
+            raise CLIError("--dns-hook needs a command", 2)
+        self.reporter = reporter
+        self.timeout = timeout
+        self._records: list[tuple[str, str]] = []
+
+    def _run(self, action: str, name: str, value: str) -> None:
+        argv = [*self.argv, action, name, value]
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            reason = f"did not finish in {self.timeout:g}s"
+            raise CLIError(f"dns hook {action} {name} {reason}") from None
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise CLIError(f"cannot run dns hook {self.argv[0]}: {reason}") from error
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()
+            reason = f": {one_line(said[-1], 200)}" if said else ""
+            raise CLIError(f"dns hook {action} {name} exited with status {done.returncode}{reason}")
+
+    def add(
+        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+    ) -> None:
+        chall = _typed(challb, challenges.DNS01)
+        name = chall.validation_domain_name(identifier.value)
+        value = chall.validation(account_key)
+        self.reporter.step(f"dns hook: present {name}")
+        self._records.append((name, value))  # cleaned up even if "present" half-worked
+        self._run("present", name, value)
+
+    def cleanup(self) -> None:
+        records, self._records = self._records, []
+        for name, value in records:
+            try:
+                self._run("cleanup", name, value)
+            except CLIError as error:
+                self.reporter.warn(f"{error.reason} (remove the TXT record yourself)")
