@@ -9,6 +9,7 @@ demo`` and ``acme serve-test-ca`` run as real subprocesses, as a user would run 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import http.server
 import os
@@ -261,10 +262,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def web_server(root: Path) -> Iterator[int]:
+def web_server(root: Path, port: int = 0) -> Iterator[int]:
     """A static web server for ``root`` on 127.0.0.1 (what --webroot expects); yields its port."""
     handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -455,6 +456,42 @@ def test_standalone_port_in_use_is_a_clean_error(
     assert status == 1
     line = assert_one_line_error(err)
     assert f"cannot listen for http-01 on 127.0.0.1:{port}" in line
+    assert not (tmp_path / "cfg").exists()  # failed before asking anything of the CA
+
+
+def test_profile_and_replaces(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, webroot_ca: tuple[ACMETestServer, Path]
+) -> None:
+    server, root = webroot_ca
+    common = [*_ca_args(server, tmp_path), "--agree-tos", "--webroot", root]
+    first = ["--key-file", tmp_path / "1.key", "--chain-file", tmp_path / "1.pem"]
+    status, _, err = run(capsys, "issue", *common, *first, "p.demo.test")
+    assert status == 0, err
+    old = x509.load_pem_x509_certificates((tmp_path / "1.pem").read_bytes())[0]
+    assert old.not_valid_after_utc - old.not_valid_before_utc > datetime.timedelta(days=80)
+
+    second = ["--key-file", tmp_path / "2.key", "--chain-file", tmp_path / "2.pem"]
+    status, _, err = run(
+        capsys, "issue", *common, *second, "--profile", "shortlived", "--replaces",
+        tmp_path / "1.pem", "p.demo.test",
+    )  # fmt: skip
+    assert status == 0, err
+    new = x509.load_pem_x509_certificates((tmp_path / "2.pem").read_bytes())[0]
+    assert new.not_valid_after_utc - new.not_valid_before_utc < datetime.timedelta(days=7)
+
+    # RFC 9773 section 5: a certificate is replaced once; the CA refuses a second order.
+    third = ["--key-file", tmp_path / "3.key", "--chain-file", tmp_path / "3.pem"]
+    status, _, err = run(
+        capsys, "issue", *common, *third, "--replaces", tmp_path / "1.pem", "p.demo.test"
+    )
+    assert status == 1
+    assert "alreadyReplaced" in assert_one_line_error(err)
+    status, _, err = run(
+        capsys, "issue", *common, *third, "--profile", "no-such-profile", "p.demo.test"
+    )
+    assert status == 1
+    assert "invalidProfile" in assert_one_line_error(err)
+    assert not (tmp_path / "3.key").exists()
 
 
 def test_tls_alpn01_with_the_standalone_server(
@@ -612,9 +649,8 @@ def test_serve_test_ca_then_issue_against_it(
         assert bundle[0] == "ca-bundle"
         status, out, err = run(
             capsys, "issue", "--directory", directory[1], "--ca-bundle", bundle[1],
-            "--config-dir", tmp_path / "cfg", "--agree-tos", "--bind", "127.0.0.1",
-            "--http-port", unused_port, "--key-file", tmp_path / "k", "--chain-file",
-            tmp_path / "c", "served.demo.test",
+            "--config-dir", tmp_path / "cfg", "--agree-tos", "--http-port", unused_port,
+            "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c", "served.demo.test",
         )  # fmt: skip
         assert status == 0, err
         assert "certificate issued for served.demo.test" in out

@@ -8,6 +8,7 @@ download (7.4, 7.4.2), with a progress line per step and the time each phase too
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import ipaddress
@@ -187,14 +188,17 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         eab_kid=args.eab_kid,
         eab_hmac_key=args.eab_hmac_key,
     )
-    acme, _, _ = open_account(
-        AccountStore(args.config_dir),
-        directory_url,
-        reporter,
-        ca_bundle=args.ca_bundle,
-        create=options,
-    )
-    with acme.net:
+    with contextlib.ExitStack() as stack:
+        solver.start()  # a busy port fails here, before anything is asked of the CA
+        stack.callback(solver.cleanup)
+        acme, _, _ = open_account(
+            AccountStore(args.config_dir),
+            directory_url,
+            reporter,
+            ca_bundle=args.ca_bundle,
+            create=options,
+        )
+        stack.enter_context(acme.net)
         issued = obtain(
             acme,
             csr_pem,

@@ -49,6 +49,9 @@ def describe(error: BaseException) -> str:
     """A one-line, human-readable reason for an expected failure."""
     if isinstance(error, CLIError):
         return one_line(error.reason)
+    problem = getattr(error, "error", None)  # the 409 problem kept on ConflictError
+    if isinstance(error, errors.ConflictError) and isinstance(problem, messages.Error):
+        return describe(problem)
     if isinstance(error, errors.ValidationError):
         parts = []
         for authzr in error.failed_authzrs:

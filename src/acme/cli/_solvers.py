@@ -52,7 +52,7 @@ class Solver:
     label = "http-01"
 
     def start(self) -> None:
-        """Get ready (bind listeners); called before any `add`."""
+        """Get ready (bind listeners) before any `add`; a second call does nothing."""
 
     def add(
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
@@ -135,6 +135,8 @@ class StandaloneHTTP01(Solver):
         return self._listener.port
 
     def start(self) -> None:
+        if self._listener is not None:
+            return
         try:
             self._listener = _Listener(
                 lambda addr, ipv6: standalone.HTTP01Server(addr, self.resources, ipv6=ipv6),
@@ -181,6 +183,8 @@ class StandaloneTLSALPN01(Solver):
         return self._listener.port
 
     def start(self) -> None:
+        if self._listener is not None:
+            return
         try:
             self._listener = _Listener(
                 lambda addr, ipv6: standalone.TLSALPN01Server(addr, self.certs, ipv6=ipv6),
