@@ -13,6 +13,7 @@ import datetime
 import functools
 import http.server
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -492,6 +493,26 @@ def test_profile_and_replaces(
     assert status == 1
     assert "invalidProfile" in assert_one_line_error(err)
     assert not (tmp_path / "3.key").exists()
+
+
+def test_progress_lines_while_polling(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A CA that keeps authorizations pending and the order processing for a few polls."""
+    root = tmp_path / "www"
+    root.mkdir()
+    options = {"validation_delay_polls": 2, "processing_polls": 1, "poll_retry_after": 1}
+    with web_server(root) as port, ACMETestServer(http_port=port, **options) as server:
+        status, out, err = run(
+            capsys, "issue", *_ca_args(server, tmp_path), "--agree-tos", "--webroot", root,
+            "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c", "slow.demo.test",
+        )  # fmt: skip
+    assert status == 0, err
+    validation = [line for line in err.splitlines() if "validation: still pending" in line]
+    finalization = [line for line in err.splitlines() if "finalization: still pending" in line]
+    assert len(validation) >= 2
+    assert len(finalization) >= 1
+    assert re.search(r"checking again in \d+ ms$", validation[0])  # no hint yet: a short step
+    assert "checking again in 1.0 s" in validation[1]  # then the CA's Retry-After
+    assert "certificate issued for slow.demo.test" in out
 
 
 def test_tls_alpn01_with_the_standalone_server(

@@ -93,7 +93,8 @@ class Reporter:
 
     def waiting(self, seconds: float) -> None:
         """Called before each poll wait: say what is pending and when the next check is."""
-        self.step(f"  {self.phase}: still pending, checking again in {seconds:.2f}s")
+        when = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+        self.step(f"  {self.phase}: still pending, checking again in {when}")
 
     def warn(self, message: str) -> None:
         """A warning line (printed even when quiet)."""
