@@ -1,0 +1,40 @@
+"""An in-process ACME CA for tests and demos: `ACMEServerCore` and the HTTPS `ACMETestServer`.
+
+FOR TESTS AND DEMOS ONLY -- NEVER USE IN PRODUCTION. The CA keys are generated in memory,
+certificates chain to a throwaway root, and nothing is audited or persisted.
+
+- `ACMEServerCore` is a pure function-like server (``core.handle(HTTPRequest) ->
+  HTTPResponse``) with an injected clock, validator and random source: pass ``core.handle`` as
+  the transport of client flows in unit tests.
+- `ACMETestServer` runs a core behind a loopback HTTPS listener with its own root, real
+  http-01 / tls-alpn-01 / dns-01 validation (`ChallengeValidator`) or ``always_valid=True``.
+- The pytest plugin (`acme.testing.pytest_plugin`, registered as a ``pytest11`` entry point)
+  provides the ``acme_test_server`` and ``acme_test_server_factory`` fixtures.
+"""
+
+from __future__ import annotations
+
+from acme.testing._ca import CertificateAuthority
+from acme.testing._faults import Faults
+from acme.testing._server_core import (
+    DEFAULT_PROFILES,
+    RESOURCES,
+    ACMEServerCore,
+    Validator,
+    always_valid,
+)
+from acme.testing._shell import ACMETestServer
+from acme.testing._validation import ChallengeValidator, DNSRecordStore
+
+__all__ = [
+    "DEFAULT_PROFILES",
+    "RESOURCES",
+    "ACMEServerCore",
+    "ACMETestServer",
+    "CertificateAuthority",
+    "ChallengeValidator",
+    "DNSRecordStore",
+    "Faults",
+    "Validator",
+    "always_valid",
+]

@@ -1,0 +1,238 @@
+"""Finalization, certificates, revocation and renewal information of the test server.
+
+RFC 8555 sections 7.4 (finalize, CSR checks), 7.4.2 (download, alternate chains), 7.6
+(revocation) and RFC 9773 section 4 (renewalInfo).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from typing import TYPE_CHECKING, Any, cast
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from acme import _ari
+from acme._core import states
+from acme.testing import _orders
+from acme.testing._ca import PublicKey
+from acme.testing._jose import b64decode_strict
+from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move, rfc3339
+from acme.testing._problems import PEM_CHAIN, Problem, Reply
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme.testing._server_core import ACMEServerCore
+
+__all__ = ["advance_processing", "certificate", "finalize", "renewal_info", "revoke"]
+
+_MIN_RSA_BITS = 2048
+_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+# RFC 5280 section 5.3.1 reasons a subscriber may give (not certificateHold or the CA ones).
+_ALLOWED_REASONS = frozenset({0, 1, 3, 4, 5})
+
+
+def _spki(key: Any) -> bytes:
+    return cast(
+        bytes,
+        key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
+
+
+def _csr_identifiers(csr: x509.CertificateSigningRequest) -> set[tuple[str, str]]:
+    """The identifiers a CSR asks for: SAN DNS names and IPs, plus any common name."""
+    found: set[tuple[str, str]] = set()
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = x509.SubjectAlternativeName([])
+    for name in san:
+        if isinstance(name, x509.DNSName):
+            found.add(("dns", name.value))
+        elif isinstance(name, x509.IPAddress):
+            found.add(("ip", str(name.value)))
+        else:
+            raise Problem("badCSR", f"The CSR asks for an unsupported name {name!r:.100}")
+    for attribute in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = str(attribute.value)
+        kind = "ip" if _is_ip(value) else "dns"
+        found.add((kind, value))
+    return found
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_csr(record: Order, account: Account, csr_b64: Any) -> x509.CertificateSigningRequest:
+    """RFC 8555 section 7.4: a valid CSR for exactly the order's identifiers."""
+    der = b64decode_strict(csr_b64, '"csr"') if csr_b64 is not None else None
+    if not der:
+        raise Problem("malformed", 'finalize needs a "csr" (base64url DER)')
+    try:
+        csr = x509.load_der_x509_csr(der)
+    except ValueError as error:
+        raise Problem("badCSR", f"The CSR does not parse: {error}") from None
+    if not csr.is_signature_valid:
+        raise Problem("badCSR", "The CSR signature does not verify")
+    key = csr.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < _MIN_RSA_BITS:
+            raise Problem("badCSR", f"RSA keys must have at least {_MIN_RSA_BITS} bits")
+    elif not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _CURVES):
+        raise Problem("badCSR", "The CSR key must be RSA or EC (P-256, P-384, P-521)")
+    if _spki(key) == _spki(account.key.key):  # section 11.1: never certify the account key
+        raise Problem("badCSR", "The CSR key must differ from the account key")
+    wanted = set(record.identifiers)
+    asked = _csr_identifiers(csr)
+    if asked != wanted:
+        missing = sorted(value for _, value in wanted - asked)
+        extra = sorted(value for _, value in asked - wanted)
+        raise Problem(
+            "badCSR",
+            f"The CSR names differ from the order's identifiers: missing {missing}, extra {extra}",
+        )
+    return csr
+
+
+def finalize(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+    """POST a CSR to an order's finalize URL (RFC 8555 section 7.4)."""
+    account = signed.account_required
+    record: Order = core.owned(core.orders, signed.params[0], account, "order")
+    payload = signed.json_object()
+    _orders.refresh_order(core, record)
+    if record.status != "ready":
+        raise Problem("orderNotReady", f"The order is {record.status}, not ready", 403)
+    if record.profile is not None and record.profile not in core.profiles:
+        raise Problem("invalidProfile", f"Profile {record.profile!r} is no longer offered")
+    csr = _check_csr(record, account, payload.get("csr"))  # badCSR leaves the order ready
+    move(states.ORDER, record, "processing")
+    record.csr = csr
+    record.polls_left = core.processing_polls
+    if record.polls_left <= 0:
+        _issue(core, record)
+    return _orders.order_reply(core, record, location=record.url)
+
+
+def advance_processing(core: ACMEServerCore, record: Order) -> None:
+    """One poll of a ``processing`` order: issue when ``processing_polls`` have passed."""
+    if record.status == "processing":
+        record.polls_left -= 1
+        if record.polls_left <= 0:
+            _issue(core, record)
+
+
+def _issue(core: ACMEServerCore, record: Order) -> None:
+    assert record.csr is not None
+    start = record.not_before or core.now()
+    end = record.not_after or start + core.profile_lifetime(record.profile)
+    leaf = core.ca.issue(
+        cast(PublicKey, record.csr.public_key()),
+        [value for typ, value in record.identifiers if typ == "dns"],
+        [value for typ, value in record.identifiers if typ == "ip"],
+        start,
+        end,
+        core.rng.getrandbits(120) + 1,  # positive, under RFC 5280's 20 octets
+    )
+    ident = core.new_id()
+    core.certificates[ident] = IssuedCertificate(
+        id=ident,
+        url=core.url(f"/cert/{ident}"),
+        account_id=record.account_id,
+        order_id=record.id,
+        certificate=leaf,
+        chains=core.ca.chains(leaf),
+        ari_id=_ari.certificate_identifier(leaf),
+        identifiers=list(record.identifiers),
+    )
+    record.cert_id = ident
+    record.csr = None
+    move(states.ORDER, record, "valid")
+
+
+def certificate(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+    """Download a chain; ``Link: rel="alternate"`` names the others (section 7.4.2)."""
+    record: IssuedCertificate = core.owned(
+        core.certificates, signed.params[0], signed.account_required, "certificate"
+    )
+    signed.require_empty()
+    index = int(signed.params[1]) if len(signed.params) > 1 else 0
+    if index >= len(record.chains):
+        raise Problem("malformed", "No such alternate chain", 404)
+    urls = [record.url] + [f"{record.url}/{n}" for n in range(1, len(record.chains))]
+    headers = [("Link", f'<{url}>;rel="alternate"') for n, url in enumerate(urls) if n != index]
+    return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN, headers)
+
+
+def revoke(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+    """revokeCert, by the issuing account (or one authorized for every name) or by the
+    certificate's own key (RFC 8555 section 7.6)."""
+    payload = signed.json_object()
+    der = b64decode_strict(payload.get("certificate"), '"certificate"')
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError as error:
+        raise Problem("malformed", f'"certificate" does not parse: {error}') from None
+    record = next(
+        (
+            c
+            for c in core.certificates.values()
+            if c.certificate.serial_number == cert.serial_number
+        ),
+        None,
+    )
+    if record is None or record.certificate != cert:
+        raise Problem("malformed", "This server did not issue that certificate", 404)
+    reason = payload.get("reason")
+    if reason is not None and (
+        isinstance(reason, bool) or not isinstance(reason, int) or reason not in _ALLOWED_REASONS
+    ):
+        raise Problem(
+            "badRevocationReason",
+            f"Reason {str(reason)[:20]} is not allowed; use one of {sorted(_ALLOWED_REASONS)}",
+        )
+    if signed.account is None:
+        if _spki(cert.public_key()) != _spki(signed.key.key):
+            raise Problem("unauthorized", "The JWS key is not the certificate's key", 403)
+    elif record.account_id != signed.account.id and not all(
+        _orders.find_valid_authz(core, signed.account.id, typ, value)
+        for typ, value in record.identifiers
+    ):
+        raise Problem("unauthorized", "This account may not revoke that certificate", 403)
+    if record.revoked:
+        raise Problem("alreadyRevoked", "The certificate is already revoked")
+    record.revoked = True
+    record.revoked_reason = reason
+    return Reply(200)
+
+
+def renewal_info(core: ACMEServerCore, cert_id: str) -> Reply:
+    """RFC 9773 section 4: the suggested renewal window, with ``Retry-After``."""
+    aki, dot, serial = cert_id.partition(".")
+    if not dot:
+        raise Problem("malformed", "A renewalInfo path is base64url(AKI) '.' base64url(serial)")
+    b64decode_strict(aki, "The AKI part")
+    b64decode_strict(serial, "The serial part")
+    record = next((c for c in core.certificates.values() if c.ari_id == cert_id), None)
+    if record is None:
+        raise Problem("malformed", f"No certificate {cert_id[:100]!r} was issued here", 404)
+    now = core.now()
+    if record.window is not None:
+        start, end = record.window
+    elif record.revoked:  # renew now: the window lies in the past (RFC 9773 section 4.2)
+        start, end = now - datetime.timedelta(days=1), now - datetime.timedelta(seconds=1)
+    else:
+        not_before = record.certificate.not_valid_before_utc
+        lifetime = record.certificate.not_valid_after_utc - not_before
+        start, end = not_before + lifetime * 2 / 3, not_before + lifetime * 5 / 6
+    end = max(end, start + datetime.timedelta(seconds=1))  # end must follow start
+    window = {"start": rfc3339(start), "end": rfc3339(end)}
+    return Reply.json({"suggestedWindow": window}, retry_after=core.renewal_retry_after)

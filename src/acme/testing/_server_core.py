@@ -1,0 +1,456 @@
+"""The pure core of the test ACME server: one `HTTPRequest` in, one `HTTPResponse` out.
+
+FOR TESTS AND DEMOS ONLY, never production: keys live in memory and nothing is audited.
+
+Rules (what a real CA checks, RFC 8555 section 6):
+- Every POST body is a flattened JWS with content type ``application/jose+json`` (else 415),
+  a supported ``alg`` (else badSignatureAlgorithm with ``algorithms``), exactly one of ``jwk``
+  (newAccount, revokeCert only) and ``kid`` (everything else), a nonce this server issued and
+  nobody used yet (else badNonce), and a ``url`` equal to the request URL (else unauthorized).
+- A ``kid`` must name an existing account (else accountDoesNotExist) that is ``valid`` (else
+  unauthorized, section 7.3.6). Fetches are POST-as-GET with an empty payload (section 6.3);
+  plain GET is allowed only for the directory, newNonce and renewalInfo (else 405).
+- Every response carries a fresh ``Replay-Nonce`` and, except the directory, a
+  ``Link: <directory>;rel="index"`` (section 7.1); refusals are RFC 7807 problem documents.
+
+Theory of operation: the core is deterministic given its clock, random source, validator and
+fault seed. It never sleeps and does no I/O itself (the injected validator may). Challenge
+validation runs inside `ACMEServerCore.handle`, either when the client answers the challenge or
+``validation_delay_polls`` polls later; an order stays ``processing`` for ``processing_polls``
+polls. `handle` is serialized by a lock so the threaded HTTPS shell can share one core.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import datetime
+import logging
+import random
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from josepy import jwk
+
+from acme import _ari, messages
+from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme.testing import _accounts, _certs, _jose, _orders
+from acme.testing._ca import CertificateAuthority
+from acme.testing._faults import FaultDice, Faults
+from acme.testing._model import Account, Authorization, IssuedCertificate, Order, SignedRequest
+from acme.testing._problems import Problem, Reply
+
+__all__ = ["DEFAULT_PROFILES", "RESOURCES", "ACMEServerCore", "Validator", "always_valid"]
+
+logger = logging.getLogger(__name__)
+
+#: ``validator(challenge type, identifier, token, expected key authorization, account key)``
+#: returns None when the challenge is fulfilled, or the problem to record on it.
+Validator = Callable[[str, messages.Identifier, str, str, jwk.JWK], messages.Error | None]
+
+#: Profiles offered by default (draft-ietf-acme-profiles section 3) and their lifetimes.
+DEFAULT_PROFILES: Mapping[str, str] = {
+    "classic": "The default: 90-day certificates from the acme.testing CA",
+    "shortlived": "6-day certificates from the acme.testing CA",
+}
+_PROFILE_LIFETIMES = {
+    "classic": datetime.timedelta(days=90),
+    "shortlived": datetime.timedelta(days=6),
+}
+
+_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(pattern + r"\Z"), name)
+    for pattern, name in [
+        (r"/directory", "directory"),
+        (r"/new-nonce", "newNonce"),
+        (r"/new-account", "newAccount"),
+        (r"/new-order", "newOrder"),
+        (r"/new-authz", "newAuthz"),
+        (r"/revoke-cert", "revokeCert"),
+        (r"/key-change", "keyChange"),
+        (r"/renewal-info/([^/]*)", "renewalInfo"),
+        (r"/acct/([\w-]+)", "account"),
+        (r"/acct/([\w-]+)/orders", "orders"),
+        (r"/order/([\w-]+)", "order"),
+        (r"/order/([\w-]+)/finalize", "finalize"),
+        (r"/authz/([\w-]+)", "authz"),
+        (r"/chall/([\w-]+)", "challenge"),
+        (r"/cert/([\w-]+)(?:/(\d+))?", "certificate"),
+        (r"/terms", "terms"),
+    ]
+]
+#: Resource names, as used by `Faults.resources` (directory keys where there is one).
+RESOURCES = tuple(dict.fromkeys(name for _, name in _ROUTES))
+
+_HANDLERS: dict[str, Callable[[ACMEServerCore, SignedRequest], Reply]] = {
+    "newAccount": _accounts.new_account,
+    "account": _accounts.account,
+    "keyChange": _accounts.key_change,
+    "orders": _accounts.orders_list,
+    "newOrder": _orders.new_order,
+    "newAuthz": _orders.new_authz,
+    "order": _orders.order,
+    "authz": _orders.authorization,
+    "challenge": _orders.challenge,
+    "finalize": _certs.finalize,
+    "certificate": _certs.certificate,
+    "revokeCert": _certs.revoke,
+}
+_JWK_RESOURCES = frozenset({"newAccount", "revokeCert"})  # RFC 8555 section 6.2
+_MAX_NONCES = 10_000
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def always_valid(
+    challenge_type: str,
+    identifier: messages.Identifier,
+    token: str,
+    key_authorization: str,
+    account_key: jwk.JWK,
+) -> messages.Error | None:
+    """The validator of unit tests: every challenge the client answers is fulfilled."""
+    return None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+class ACMEServerCore:
+    """A strict RFC 8555 server as a function: call `handle` with each request.
+
+    Usable directly as the transport of the client's flows (``core.handle``). Knobs are
+    public attributes and may be changed between requests.
+
+    :param base_url: scheme and authority (and optional path prefix) every URL starts with.
+    :param validator: checks answered challenges; `always_valid` when None.
+    :param clock: returns the current time as an aware UTC datetime.
+    :param rng: source of ids, tokens, nonces and serial numbers (seed it for repeatability).
+    :param ca: the issuing CA; a fresh one (with ``alternate_chains``) when None.
+    :param terms_of_service: ToS URL in the directory (default ``<base>/terms``); when set,
+        newAccount requires ``termsOfServiceAgreed`` (RFC 8555 section 7.3). None disables.
+    :param profiles: profile names and descriptions (draft-ietf-acme-profiles); ``{}`` offers
+        none. ``default_profile`` is given to orders that ask for none.
+    :param eab_keys: external account MAC keys by key id (raw bytes, or base64url text as
+        handed to users); ``external_account_required`` defaults to whether any are set.
+    :param challenge_types: challenge types offered (wildcards only ever get dns-01, IP
+        addresses never get it, RFC 8738 section 7).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        validator: Validator | None = None,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+        rng: random.Random | None = None,
+        ca: CertificateAuthority | None = None,
+        alternate_chains: int = 0,
+        terms_of_service: str | None = "",
+        profiles: Mapping[str, str] | None = None,
+        default_profile: str | None = "",
+        eab_keys: Mapping[str, bytes | str] | None = None,
+        external_account_required: bool | None = None,
+        pre_authorization: bool = True,
+        reuse_authorizations: bool = True,
+        challenge_types: tuple[str, ...] = ("http-01", "dns-01", "tls-alpn-01"),
+        validation_delay_polls: int = 0,
+        processing_polls: int = 0,
+        orders_page_size: int = 10,
+        poll_retry_after: int | None = None,
+        renewal_retry_after: int = 21600,
+        certificate_lifetime: datetime.timedelta = datetime.timedelta(days=90),
+        faults: Faults | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.clock = clock
+        self.now()  # fail early on a naive clock
+        self.validator: Validator = validator or always_valid
+        self.rng = rng or random.Random()
+        self.ca = ca or CertificateAuthority(now=self.now(), alternate_chains=alternate_chains)
+        self.terms_of_service = (
+            f"{self.base_url}/terms" if terms_of_service == "" else (terms_of_service)
+        )
+        self.profiles = dict(DEFAULT_PROFILES if profiles is None else profiles)
+        if default_profile == "":
+            default_profile = next(iter(self.profiles), None)
+        if default_profile is not None and default_profile not in self.profiles:
+            raise ValueError(f"default_profile {default_profile!r} is not in profiles")
+        self.default_profile = default_profile
+        self.eab_keys = {
+            kid: _jose.b64decode_strict(key, "EAB key") if isinstance(key, str) else bytes(key)
+            for kid, key in (eab_keys or {}).items()
+        }
+        self.external_account_required = (
+            bool(self.eab_keys) if external_account_required is None else external_account_required
+        )
+        self.pre_authorization = pre_authorization
+        self.reuse_authorizations = reuse_authorizations
+        self.challenge_types = tuple(challenge_types)
+        self.validation_delay_polls = validation_delay_polls
+        self.processing_polls = processing_polls
+        self.orders_page_size = orders_page_size
+        self.poll_retry_after = poll_retry_after
+        self.renewal_retry_after = renewal_retry_after
+        self.certificate_lifetime = certificate_lifetime
+        self._faults = faults or Faults()
+        self.dice = FaultDice(self._faults)
+        #: Exceptions raised by server bugs or validators (each answered with a 500): tests
+        #: assert this stays empty.
+        self.internal_errors: list[BaseException] = []
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[str, Order] = {}
+        self.authorizations: dict[str, Authorization] = {}
+        self.certificates: dict[str, IssuedCertificate] = {}
+        self._nonces: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._lock = threading.RLock()
+
+    # -- configuration and helpers used by the handler modules ---------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        """Replace the fault knobs; their random streams restart from the seed."""
+        self._faults = value
+        self.dice = FaultDice(value)
+
+    @property
+    def directory_url(self) -> str:
+        return f"{self.base_url}/directory"
+
+    def now(self) -> datetime.datetime:
+        now = self.clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("The test server's clock returned a naive datetime")
+        return now
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def new_id(self) -> str:
+        return _b64(self.rng.getrandbits(96).to_bytes(12, "big"))
+
+    def new_token(self) -> str:
+        """A challenge token with 256 bits of entropy (RFC 8555 section 8.3 asks for 128)."""
+        return _b64(self.rng.getrandbits(256).to_bytes(32, "big"))
+
+    def profile_lifetime(self, profile: str | None) -> datetime.timedelta:
+        return _PROFILE_LIFETIMES.get(profile or "", self.certificate_lifetime)
+
+    def account_by_key(self, key: jwk.JWK) -> Account | None:
+        for account in self.accounts.values():
+            if _jose.same_key(account.key, key):
+                return account
+        return None
+
+    def owned(self, store: Mapping[str, Any], ident: str, account: Account, what: str) -> Any:
+        """The record ``ident`` of ``store`` if ``account`` owns it."""
+        record = store.get(ident)
+        if record is None:
+            raise Problem("malformed", f"No such {what}", 404)
+        if record.account_id != account.id:
+            raise Problem("unauthorized", f"This {what} belongs to another account", 403)
+        return record
+
+    def certificate_record(self, cert: Any) -> IssuedCertificate:
+        """The issued-certificate record for a certificate (object, PEM or DER) or its id."""
+        ari_id = cert if isinstance(cert, str) and "-----" not in cert else None
+        ari_id = ari_id or _ari.certificate_identifier(cert)
+        for record in self.certificates.values():
+            if record.ari_id == ari_id:
+                return record
+        raise KeyError(f"No certificate {ari_id!r} was issued by this server")
+
+    def set_renewal_window(
+        self, cert: Any, start: datetime.datetime, end: datetime.datetime
+    ) -> None:
+        """Make renewalInfo suggest ``[start, end)`` for ``cert`` (RFC 9773 section 4.2)."""
+        if end <= start:
+            raise ValueError("A renewal window must end after it starts (RFC 9773 4.2)")
+        with self._lock:
+            self.certificate_record(cert).window = (start, end)
+
+    def is_revoked(self, cert: Any) -> bool:
+        """Whether ``cert`` (object, PEM, DER or RFC 9773 id) was revoked here."""
+        with self._lock:
+            return self.certificate_record(cert).revoked
+
+    def resource_of(self, url: str) -> str | None:
+        """The resource name a URL addresses, or None if it is not one of ours."""
+        try:
+            return self._route(url)[0]
+        except Problem:
+            return None
+
+    # -- the request pipeline ------------------------------------------------------------
+
+    def handle(self, request: HTTPRequest) -> HTTPResponse:
+        """Answer one request (thread-safe; never raises for bad input)."""
+        with self._lock:
+            resource = "unknown"
+            try:
+                resource, params = self._route(request.url)
+                reply = self._dispatch(request, resource, params)
+            except Problem as problem:
+                reply = problem.reply()
+            except Exception as error:  # a server bug: answer as a real CA would, and keep it
+                logger.exception("acme.testing internal error on %s", request.url)
+                self.internal_errors.append(error)
+                reply = Problem("serverInternal", f"{type(error).__name__}: {error}", 500).reply()
+            return self._finish(request, resource, reply)
+
+    def _route(self, url: str) -> tuple[str, tuple[str, ...]]:
+        if not url.startswith(self.base_url + "/"):
+            raise Problem("malformed", f"{url[:200]!r} is not a resource of this server", 404)
+        path = url[len(self.base_url) :].partition("#")[0].partition("?")[0]
+        for pattern, name in _ROUTES:
+            match = pattern.match(path)
+            if match and (name != "newAuthz" or self.pre_authorization):
+                return name, tuple(group for group in match.groups() if group is not None)
+        raise Problem("malformed", f"No resource at {path[:200]!r}", 404)
+
+    def _dispatch(self, request: HTTPRequest, resource: str, params: tuple[str, ...]) -> Reply:
+        faults = self._faults
+        if self.dice.roll("error", faults.error_rate, resource):
+            code = "rateLimited" if faults.error_status == 429 else "serverInternal"
+            headers = (
+                () if faults.retry_after is None else (("Retry-After", str(faults.retry_after)),)
+            )
+            raise Problem(code, "Injected fault", faults.error_status, headers=headers)
+        method = request.method.upper()
+        if method == "GET" and resource in ("directory", "renewalInfo", "terms", "newNonce"):
+            if resource == "directory":
+                return Reply.json(self._directory())
+            if resource == "newNonce":
+                return Reply(204, headers=[("Cache-Control", "no-store")])  # section 7.2
+            if resource == "terms":
+                return Reply(200, b"acme.testing: a test CA. No terms; no trust.\n", "text/plain")
+            return _certs.renewal_info(self, params[0])
+        if method == "HEAD" and resource == "newNonce":
+            return Reply(200, headers=[("Cache-Control", "no-store")])
+        if method != "POST" or resource in ("renewalInfo", "terms"):
+            raise Problem(
+                "malformed",
+                f"{method[:10]} is not allowed here (RFC 8555 section 6.3)",
+                405,
+                headers=(("Allow", "GET" if resource in ("renewalInfo", "terms") else "POST"),),
+            )
+        signed = self._verify(request, resource, params)
+        if resource == "directory":
+            signed.require_empty()
+            return Reply.json(self._directory())
+        if resource == "newNonce":
+            signed.require_empty()
+            return Reply(204, headers=[("Cache-Control", "no-store")])
+        return _HANDLERS[resource](self, signed)
+
+    def _verify(
+        self, request: HTTPRequest, resource: str, params: tuple[str, ...]
+    ) -> SignedRequest:
+        """Every check of RFC 8555 section 6.2-6.5 on a POST; returns the verified request."""
+        headers = Headers(dict(request.headers))
+        content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if content_type != "application/jose+json":
+            raise Problem(
+                "malformed",
+                f"Content-Type must be application/jose+json, not {content_type[:60]!r}",
+                415,
+            )
+        parsed = _jose.parse_jws(request.body or b"")
+        header = parsed.protected
+        alg_name, _ = _jose.signature_algorithm(header)
+        if "jwk" in header and "kid" in header:
+            raise Problem("malformed", 'The JWS header has both "jwk" and "kid"')
+        if "jwk" in header and resource not in _JWK_RESOURCES:
+            raise Problem("malformed", f'{resource} requests must be signed with "kid", not "jwk"')
+        if "jwk" not in header and resource == "newAccount":
+            raise Problem("malformed", 'newAccount requests must carry the key in "jwk"')
+        if "jwk" not in header and "kid" not in header:
+            raise Problem("malformed", 'The JWS header needs "kid" (or "jwk" where allowed)')
+        self._use_nonce(header.get("nonce"))
+        if header.get("url") != request.url:
+            raise Problem(
+                "unauthorized",
+                f"The JWS url {str(header.get('url'))[:200]!r} is not the request URL",
+                401,
+            )
+        account = None
+        if "jwk" in header:
+            key = _jose.parse_jwk(header["jwk"], alg_name)
+        else:
+            account = self._account_for_kid(header["kid"])
+            key = account.key
+        _jose.verify_signature(parsed, key, alg_name)
+        if self.dice.roll("nonce", self._faults.bad_nonce_rate, resource):
+            raise Problem("badNonce", "Injected fault: please retry with the fresh nonce")
+        return SignedRequest(
+            request.url, resource, params, headers, header, parsed.payload, key, account
+        )
+
+    def _account_for_kid(self, kid: Any) -> Account:
+        prefix = self.url("/acct/")
+        if not isinstance(kid, str) or not kid.startswith(prefix):
+            raise Problem("accountDoesNotExist", f"No account at {str(kid)[:200]!r}", 400)
+        account = self.accounts.get(kid[len(prefix) :])
+        if account is None or account.url != kid:
+            raise Problem("accountDoesNotExist", f"No account at {kid[:200]!r}", 400)
+        if account.status != "valid":  # RFC 8555 section 7.3.6
+            raise Problem("unauthorized", f"Account {kid} is {account.status}", 401)
+        return account
+
+    def _new_nonce(self) -> str:
+        nonce = _b64(self.rng.getrandbits(128).to_bytes(16, "big"))
+        self._nonces[nonce] = None
+        while len(self._nonces) > _MAX_NONCES:
+            self._nonces.popitem(last=False)
+        return nonce
+
+    def _use_nonce(self, nonce: Any) -> None:
+        """Accept each issued nonce exactly once (RFC 8555 section 6.5)."""
+        if not isinstance(nonce, str):
+            raise Problem("badNonce", 'The JWS header has no "nonce"')
+        if self._nonces.pop(nonce, "missing") == "missing":
+            raise Problem("badNonce", f"Nonce {nonce[:40]!r} is unknown or already used")
+
+    def _finish(self, request: HTTPRequest, resource: str, reply: Reply) -> HTTPResponse:
+        headers = Headers()
+        if reply.content_type:
+            headers["Content-Type"] = reply.content_type
+        for name, value in reply.headers:
+            headers.add(name, value)
+        headers["Replay-Nonce"] = self._new_nonce()  # RFC 8555 section 6.5
+        if resource != "directory":
+            headers.add("Link", f'<{self.directory_url}>;rel="index"')  # section 7.1
+        body = b"" if request.method.upper() == "HEAD" else reply.body
+        return HTTPResponse(reply.status, headers, body, request.url)
+
+    def _directory(self) -> dict[str, Any]:
+        """The directory object (RFC 8555 section 7.1.1, RFC 9773 section 3, profiles 3)."""
+        directory: dict[str, Any] = {
+            "newNonce": self.url("/new-nonce"),
+            "newAccount": self.url("/new-account"),
+            "newOrder": self.url("/new-order"),
+            "revokeCert": self.url("/revoke-cert"),
+            "keyChange": self.url("/key-change"),
+            "renewalInfo": self.url("/renewal-info"),
+        }
+        if self.pre_authorization:
+            directory["newAuthz"] = self.url("/new-authz")
+        meta: dict[str, Any] = {"externalAccountRequired": self.external_account_required}
+        if self.terms_of_service:
+            meta["termsOfService"] = self.terms_of_service
+        if self.profiles:
+            meta["profiles"] = dict(self.profiles)
+        directory["meta"] = meta
+        return directory
