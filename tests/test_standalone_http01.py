@@ -139,7 +139,7 @@ def test_dual_servers_share_one_real_port() -> None:
     chall, _, resource = http01(10)
     resources = {resource}
     with standalone.HTTP01DualNetworkedServers(("", 0), resources) as servers:
-        servers.serve_forever()
+        servers.serve_forever(poll_interval=0.05)
         names = servers.getsocknames()
         ports = {name[1] for name in names}
         assert len(ports) == 1

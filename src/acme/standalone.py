@@ -192,11 +192,17 @@ class BaseDualNetworkedServers:
             assert last_error is not None
             raise last_error
 
-    def serve_forever(self) -> None:
-        """Start one thread running ``serve_forever`` per server; returns at once."""
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Start one thread running ``serve_forever`` per server; returns at once.
+
+        ``poll_interval`` [new]: how often each loop checks for shutdown, i.e. the longest
+        `shutdown_and_server_close` waits for it.
+        """
         for server in self.servers:
             thread = threading.Thread(
-                target=server.serve_forever, name=f"acme-standalone-{len(self.threads)}"
+                target=server.serve_forever,
+                kwargs={"poll_interval": poll_interval},
+                name=f"acme-standalone-{len(self.threads)}",
             )
             thread.start()
             self.threads.append(thread)
