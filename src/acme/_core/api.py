@@ -109,10 +109,14 @@ class ClientFlows:
         return (yield from order_flows.begin_finalization(self.session, orderr))
 
     def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool
+        self,
+        orderr: messages.OrderResource,
+        deadline: Any,
+        fetch_alternative_chains: bool,
+        retry_after: float | None = None,
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
-        valid = yield from order_flows.poll_order(self.session, orderr, until)
+        valid = yield from order_flows.poll_order(self.session, orderr, until, retry_after)
         return (
             yield from cert_flows.download_certificate(
                 self.session, valid, fetch_alternative_chains
@@ -123,8 +127,8 @@ class ClientFlows:
         self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
-        orderr = yield from order_flows.begin_finalization(self.session, orderr)
-        return (yield from self.poll_finalization(orderr, until, fetch_alternative_chains))
+        orderr, hint = yield from order_flows.finalize(self.session, orderr)
+        return (yield from self.poll_finalization(orderr, until, fetch_alternative_chains, hint))
 
     def poll_and_finalize(
         self, orderr: messages.OrderResource, deadline: Any

@@ -23,6 +23,7 @@ __all__ = [
     "begin_finalization",
     "deactivate_authorization",
     "fetch_authorization",
+    "finalize",
     "identifiers_from_csr",
     "new_authorization",
     "new_order",
@@ -169,6 +170,14 @@ def begin_finalization(
     session: Session, orderr: messages.OrderResource
 ) -> Flow[messages.OrderResource]:
     """Send the CSR to the order's finalize URL (section 7.4)."""
+    finalized, _ = yield from finalize(session, orderr)
+    return finalized
+
+
+def finalize(
+    session: Session, orderr: messages.OrderResource
+) -> Flow[tuple[messages.OrderResource, float | None]]:
+    """Send the CSR; return the updated order and the response's Retry-After, if any."""
     if orderr.csr_pem is None:
         raise errors.ClientError("The order has no CSR to finalize with")
     try:
@@ -177,16 +186,21 @@ def begin_finalization(
         raise errors.ClientError(f"Invalid CSR: {error}") from None
     payload = messages.CertificateRequest(csr=csr)
     response = yield from post(session, orderr.body.finalize, payload)
-    return orderr.update(body=parse(messages.Order, response))
+    return orderr.update(body=parse(messages.Order, response)), session.retry_after(response)
 
 
 def poll_order(
-    session: Session, orderr: messages.OrderResource, deadline: float
+    session: Session,
+    orderr: messages.OrderResource,
+    deadline: float,
+    retry_after: float | None = None,
 ) -> Flow[messages.OrderResource]:
-    """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`."""
+    """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`.
+
+    ``retry_after`` is the finalize response's hint for the first wait, if it gave one.
+    """
     attempt = 0
     body = orderr.body
-    retry_after: float | None = None
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
