@@ -451,6 +451,9 @@ def test_challenge_body_proxies_its_challenge() -> None:
     assert built.url == "https://ca.example/c/1"
     assert built.status is None
     assert built.to_json() == {"type": "dns-01", "token": TOKEN, "url": "https://ca.example/c/1"}
+    moved = built.update(uri="https://ca.example/c/9")
+    assert moved.url == moved.uri == "https://ca.example/c/9"
+    assert built.url == "https://ca.example/c/1"
 
 
 def test_challenge_body_with_unknown_type_keeps_its_json() -> None:

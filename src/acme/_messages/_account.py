@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from josepy import b64, interfaces, jwa, jwk
 
@@ -31,6 +31,8 @@ __all__ = [
     "RegistrationResource",
     "UpdateRegistration",
 ]
+
+R = TypeVar("R", bound="Registration")
 
 
 def _public_jwk(key: Any) -> Any:
@@ -85,12 +87,12 @@ class Registration(ResourceBody):
 
     @classmethod
     def from_data(
-        cls,
+        cls: type[R],
         phone: str | None = None,
         email: str | Iterable[str] | None = None,
         external_account_binding: Any = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> R:
         """A registration whose ``contact`` holds ``tel:`` and ``mailto:`` URLs.
 
         ``email`` may be one address, a comma separated string of them, or an iterable.

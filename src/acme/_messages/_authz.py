@@ -13,7 +13,6 @@ from acme import challenges as acme_challenges
 from acme import fields
 from acme._messages._base import (
     DECODE_ERRORS,
-    InvalidArgument,
     Resource,
     ResourceBody,
     ResourceWithURI,
@@ -44,8 +43,8 @@ class ChallengeBody(ResourceBody):
 
     The JSON is one flat object: the challenge's own fields (``type``, ``token``, ...) and
     ``url``, ``status``, ``validated``, ``error``. Attributes not found here are looked up on
-    ``chall`` (``challb.token``, ``challb.typ``, ``challb.response(key)``); ``uri`` is an alias
-    of ``url`` (also as a constructor argument).
+    ``chall`` (``challb.token``, ``challb.response(key)``); ``uri`` is an alias of ``url``
+    (also as a constructor and ``update()`` argument, where it takes precedence).
     """
 
     __slots__ = ("chall",)
@@ -58,9 +57,7 @@ class ChallengeBody(ResourceBody):
 
     def __init__(self, **kwargs: Any) -> None:
         if "uri" in kwargs:
-            uri = kwargs.pop("uri")
-            if kwargs.setdefault("url", uri) != uri:
-                raise InvalidArgument("ChallengeBody: uri and url are one field; give one")
+            kwargs["url"] = kwargs.pop("uri")  # the alias wins, so update(uri=...) works
         super().__init__(**kwargs)
 
     @classmethod
