@@ -138,6 +138,8 @@ EXPECTED: dict[str, list[str]] = {
         "HTTP01RequestHandler",
         "TLSServer",
         "TLSALPN01Server",
+        # [new] the dual-stack tls-alpn-01 server issue 4 asks for
+        "TLSALPN01DualNetworkedServers",
     ],
     "acme.util": ["map_keys"],
 }

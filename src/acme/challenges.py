@@ -299,6 +299,20 @@ class HTTP01Response(KeyAuthorizationChallengeResponse):
     # Trailing whitespace the validator ignores around the served key authorization.
     WHITESPACE_CUTSET = "\n\r\t "
 
+    def simple_verify(
+        self,
+        chall: HTTP01,
+        domain: str,
+        account_public_key: jwk.JWK,
+        port: int | None = None,
+        timeout: float = 30,
+    ) -> bool:
+        """Self-check: GET the resource (``port`` overrides 80) within ``timeout`` seconds
+        and compare it to the key authorization; False (logged) on any failure."""
+        from acme import _probes  # network code: loaded only when used
+
+        return _probes.http01_simple_verify(self, chall, domain, account_public_key, port, timeout)
+
 
 @Challenge.register
 class HTTP01(KeyAuthorizationChallenge):
@@ -341,6 +355,12 @@ class DNS01Response(KeyAuthorizationChallengeResponse):
     """dns-01 response (RFC 8555 section 8.4)."""
 
     typ = "dns-01"
+
+    def simple_verify(self, chall: DNS01, domain: str, account_public_key: jwk.JWK) -> bool:
+        """Check the key authorization only (as acme 5.x): DNS is not queried."""
+        from acme import _probes
+
+        return _probes.dns01_simple_verify(self, chall, domain, account_public_key)
 
 
 @Challenge.register
@@ -413,6 +433,30 @@ class TLSALPN01Response(KeyAuthorizationChallengeResponse):
         """
         certificate = _x509.coerce_certificate(cert)
         return _x509.check_tls_alpn01_cert(domain, self.h, certificate)
+
+    def probe_cert(
+        self, domain: str, host: str | None = None, port: int | None = None
+    ) -> x509.Certificate:
+        """The certificate served for ``domain`` over ALPN acme-tls/1 at ``host:port``."""
+        from acme import _probes
+
+        return _probes.tlsalpn01_probe_cert(domain, host, port)
+
+    def simple_verify(
+        self,
+        chall: TLSALPN01,
+        domain: str,
+        account_public_key: jwk.JWK,
+        cert: Any = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> bool:
+        """Self-check: key authorization, then ``cert`` (probed when None) via `verify_cert`."""
+        from acme import _probes
+
+        return _probes.tlsalpn01_simple_verify(
+            self, chall, domain, account_public_key, cert, host, port
+        )
 
 
 @Challenge.register

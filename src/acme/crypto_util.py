@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Format",
+    "SSLSocket",  # noqa: F822 - served lazily by __getattr__ (network code)
     "dump_cryptography_chain",
     "dump_pyopenssl_chain",
     "gen_ss_cert",
@@ -37,6 +38,7 @@ __all__ = [
     "get_names_from_subject_and_extensions",
     "make_csr",
     "make_self_signed_cert",
+    "probe_sni",
 ]
 
 # Default lifetime of a self-signed certificate: one week, as in acme 1.x and 5.x.
@@ -72,6 +74,10 @@ else:
                 stacklevel=2,
             )
             return _Format
+        if name == "SSLSocket":  # acme 1.x server socket, now on the standard library
+            from acme import _probes
+
+            return _probes.SSLSocket
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -349,3 +355,22 @@ def dump_pyopenssl_chain(chain: list[Any], filetype: int = 1) -> bytes:
         stacklevel=2,
     )
     return dump_cryptography_chain(chain, _encoding(filetype))
+
+
+def probe_sni(
+    name: bytes | str,
+    host: bytes | str,
+    port: int = 443,
+    timeout: float = 300,
+    method: Any = None,
+    source_address: tuple[str, int] = ("", 0),
+    alpn_protocols: Any = None,
+) -> x509.Certificate:
+    """Deprecated (acme 1.x): the certificate ``host:port`` presents for SNI ``name``.
+
+    Not verified (it is a probe); ``timeout`` bounds the whole probe; raises `acme.errors.Error`.
+    """
+    warnings.warn("acme.crypto_util.probe_sni is deprecated", DeprecationWarning, stacklevel=2)
+    from acme import _probes  # network code: loaded only when used
+
+    return _probes.probe_sni(name, host, port, timeout, method, source_address, alpn_protocols)
