@@ -339,6 +339,33 @@ def test_issue_with_webroot_writes_key_and_chain_and_reuses_the_account(
     assert _mode(accounts[0] / "account.key") == 0o600
 
 
+def test_saved_account_unknown_to_a_restarted_ca(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A CA that forgot the account (a test CA restarted on the same URL): issue registers the
+    saved key again; commands that only use an account say what to do."""
+    args = ["--agree-tos", "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c"]
+    with ACMETestServer(always_valid=True) as first:
+        port = first.port
+        status, _, err = run(capsys, "issue", *_ca_args(first, tmp_path), *args, "r.demo.test")
+        assert status == 0, err
+        status, before, err = run(capsys, "account", "show", *_ca_args(first, tmp_path))
+    with ACMETestServer(always_valid=True, port=port) as second:
+        ca = _ca_args(second, tmp_path)
+        status, _, err = run(capsys, "account", "show", *ca)
+        assert status == 1
+        assert "no account for the key saved in" in assert_one_line_error(err)
+        status, _, err = run(capsys, "issue", *ca, *args, "--force", "r.demo.test")
+        assert status == 0, err
+        assert "registering it again" in err
+        status, after, err = run(capsys, "account", "show", *ca)
+        assert status == 0, err
+    account_line = [line for line in before.splitlines() if line.startswith("account")]
+    assert account_line
+    assert account_line[0] not in after  # a new account URL, same saved key
+    assert _thumbprint_line(before) == _thumbprint_line(after)
+
+
 def _load_key(path: Path) -> Any:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 

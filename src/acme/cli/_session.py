@@ -140,12 +140,10 @@ def open_account(
     try:
         if stored is not None and stored.uri is not None:
             reporter.step(f"using the saved account {stored.uri}")
-            regr = acme.query_registration(
-                messages.RegistrationResource(body=messages.Registration(), uri=stored.uri)
-            )
-            if regr.uri != stored.uri or regr.body.contact != stored.contact:
-                store.save_registration(stored, regr.uri, regr.body.contact)
-            return acme, stored, regr
+            found = _find_saved(acme, stored, store, create is not None)
+            if found is not None:
+                return acme, stored, found
+            reporter.step("the CA does not know the saved account key; registering it again")
         if create is None:
             folder = stored.folder if stored else store.folder(directory_url)
             raise CLIError(f"the account key in {folder} is not registered")
@@ -166,6 +164,29 @@ def open_account(
     except BaseException:
         acme.net.close()
         raise
+
+
+def _find_saved(
+    acme: client.ClientV2, stored: StoredAccount, store: AccountStore, may_register: bool
+) -> messages.RegistrationResource | None:
+    """The saved key's account (RFC 8555 section 7.3.1), or None if the CA has none for it and
+    ``may_register`` (e.g. a test CA restarted on the same URL); then the caller registers."""
+    try:
+        regr = acme.query_registration(
+            messages.RegistrationResource(body=messages.Registration(), uri=stored.uri or "")
+        )
+    except messages.Error as error:
+        if error.code != "accountDoesNotExist":
+            raise
+        if may_register:
+            return None
+        raise CLIError(
+            f"the CA has no account for the key saved in {stored.folder} "
+            "(register again with `acme account register`)"
+        ) from error
+    if regr.uri != stored.uri or regr.body.contact != stored.contact:
+        store.save_registration(stored, regr.uri, regr.body.contact)
+    return regr
 
 
 def _new_registration(acme: client.ClientV2, options: AccountOptions) -> messages.NewRegistration:
