@@ -39,3 +39,9 @@ demo: $(DEMO_STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# `make bench`: the benchmark suite (benchmarks/README.md): ours vs acme 5.9 vs a bare-bones
+# limit against Pebble on loopback; not part of `make test`. BENCH_ARGS=--quick for a short run.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
