@@ -361,3 +361,9 @@ def test_pickle_and_deepcopy_round_trip(account_key: jwk.JWK) -> None:
 def test_non_string_key_authorization_refused() -> None:
     with pytest.raises(jose_errors.DeserializationError, match="keyAuthorization"):
         challenges.HTTP01Response.from_json({"type": "http-01", "keyAuthorization": 5})
+
+
+def test_unrecognized_challenge_reports_its_own_type() -> None:
+    chall = challenges.Challenge.from_json({"type": "future-01", "url": "https://x/c"})
+    assert isinstance(chall, challenges.UnrecognizedChallenge)
+    assert chall.typ == "future-01"

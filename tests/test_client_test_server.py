@@ -101,8 +101,9 @@ def test_replaces_links_the_renewal_to_the_old_certificate(
     assert renewed.body.replaces == _ari.certificate_identifier(old)
     with pytest.raises(errors.ConflictError) as again:  # RFC 9773 alreadyReplaced is a 409
         acme.new_order(_csr(["renew.test"]), replaces=old)
-    problem = again.value.error  # type: ignore[attr-defined]
-    assert problem.code == "alreadyReplaced"
+    assert again.value.error is not None
+    assert again.value.error.code == "alreadyReplaced"
+    assert "alreadyReplaced" in str(again.value)
 
 
 def test_pre_authorization(acme_test_server: ACMETestServer) -> None:

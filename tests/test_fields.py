@@ -96,7 +96,7 @@ def test_encode_is_utc_z() -> None:
     assert stamped.to_json() == {
         "type": "dns-01",
         "validated": "2025-01-02T04:00:00Z",
-        "expires": "2025-01-02T04:00:00.000250Z",
+        "expires": "2025-01-02T04:00:00.00025Z",  # no trailing zeros, like the RFC's 07.99Z
     }
 
 

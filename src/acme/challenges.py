@@ -204,6 +204,11 @@ class UnrecognizedChallenge(Challenge):
         """The original JSON object (a copy, so the challenge stays immutable)."""
         return copy.deepcopy(self.jobj)
 
+    @property
+    def typ(self) -> Any:  # type: ignore[override]
+        """The challenge's own ``type`` string (the class has none of its own)."""
+        return self.jobj.get("type")
+
     @classmethod
     def from_json(cls, jobj: Mapping[str, Any]) -> UnrecognizedChallenge:
         return cls(jobj)

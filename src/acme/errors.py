@@ -175,15 +175,21 @@ class IssuanceError(Error):
 class ConflictError(ClientError):
     """HTTP 409 Conflict: for a new account, the key already has one.
 
-    :ivar str location: the existing resource's URL (``Location`` header).
+    :ivar str location: the existing resource's URL (``Location`` header), if any.
+    :ivar error: the problem document the server sent with the 409 (a ``messages.Error``,
+        e.g. RFC 9773 ``alreadyReplaced``), or None.
     """
 
-    def __init__(self, location: str | None) -> None:
+    def __init__(self, location: str | None, error: messages.Error | None = None) -> None:
         self.location = location
+        self.error = error
         super().__init__(location)
 
     def __str__(self) -> str:
-        return f"Conflict with existing resource at {self.location}"
+        if self.error is not None and self.location is None:
+            return f"Conflict: {self.error}"
+        text = f"Conflict with existing resource at {self.location}"
+        return f"{text}: {self.error}" if self.error is not None else text
 
 
 class WildcardUnsupportedError(Error):

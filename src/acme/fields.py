@@ -87,8 +87,10 @@ def format_rfc3339(value: datetime.datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise jose_errors.SerializationError(f"Refusing to serialize naive datetime {value}")
     utc = value.astimezone(datetime.timezone.utc)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return utc.strftime(spec)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:  # as few fraction digits as needed: 07.99Z, as the RFC examples write
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
 class RFC3339Field(json_util.Field):

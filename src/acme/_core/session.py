@@ -128,9 +128,7 @@ def _is_loopback(host: str) -> bool:
 def check_response(session: Session, response: HTTPResponse) -> HTTPResponse:
     """Raise the right error for an unsuccessful response; return it otherwise."""
     if response.status_code == 409:
-        conflict = errors.ConflictError(response.headers.get("Location"))
-        conflict.error = _problem(session, response)  # type: ignore[attr-defined]
-        raise conflict
+        raise errors.ConflictError(response.headers.get("Location"), _problem(session, response))
     if response.ok and not 300 <= response.status_code < 400:
         return response
     problem = _problem(session, response)
