@@ -638,3 +638,36 @@ def test_polite_against_a_slow_validator(validation_seconds: float) -> None:
         assert polls == 1
     # Never much later than needed: the last wait is under 2.5x the time already spent.
     assert clock.mono - ready_at <= 1.6 * validation_seconds + 0.01
+
+
+def test_an_impossible_status_change_is_an_unexpected_update() -> None:
+    """RFC 8555 section 7.1.6 as data (acme._core.states) guards what polls may observe."""
+    clock = FakeClock()
+    server, orderr = _order_with_authz([])
+    pending = messages.AuthorizationResource(
+        body=messages.Authorization.from_json(_authz("pending")), uri=f"{BASE}/authz/1"
+    )
+    server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("bogus-status")))
+    with pytest.raises(errors.UnexpectedUpdate, match="bogus-status"):
+        drive(
+            order_flows.poll_authorizations(
+                make_session(clock), orderr.update(authorizations=[pending]), clock.mono + 60
+            ),
+            server,
+            clock,
+        )
+    # An order cannot go back from processing to pending.
+    regressed = {"status": "pending", "identifiers": [], "authorizations": [], "finalize": "x"}
+    server.route("POST /order/1", lambda req, hdr: reply(200, regressed))
+    processing = orderr.update(body=orderr.body.update(status=messages.STATUS_PROCESSING))
+    with pytest.raises(errors.UnexpectedUpdate, match="processing"):
+        drive(
+            order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
+        )
+    # Negative control: processing -> valid is fine.
+    finished = {**regressed, "status": "valid", "certificate": f"{BASE}/cert/1"}
+    server.route("POST /order/1", lambda req, hdr: reply(200, finished))
+    done = drive(
+        order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
+    )
+    assert done.body.status == messages.STATUS_VALID

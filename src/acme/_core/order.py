@@ -5,6 +5,8 @@ Rules:
 - Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
   backoff; a wait that would pass the deadline raises `TimeoutError` at once.
 - Authorizations already ``valid`` when known are not polled again.
+- Every observed status change must be a path of RFC 8555 section 7.1.6 (`states`), else
+  `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from acme import crypto_util, errors, messages
+from acme._core import states
 from acme._core.common import location, parse, wait
 from acme._core.http import Flow, HTTPResponse
 from acme._core.session import Session, post
@@ -143,6 +146,11 @@ def poll_authorizations(
         retry_after = None
         for url in pending:
             authzr, response = yield from poll_authorization(session, url)
+            if url in known:
+                states.check_transition(
+                    states.AUTHORIZATION, known[url].body.status, authzr.body.status
+                )
+            known[url] = authzr
             if _is_final(authzr):
                 done[url] = authzr
             else:
@@ -207,6 +215,7 @@ def poll_order(
         yield from wait(session, _next_wait(session, attempt, retry_after), deadline, "order")
         attempt += 1
         response = yield from post(session, orderr.uri, None)
-        body = parse(messages.Order, response)
+        previous, body = body, parse(messages.Order, response)
+        states.check_transition(states.ORDER, previous.status, body.status)
         retry_after = session.retry_after(response)
     return orderr.update(body=body)
