@@ -225,6 +225,11 @@ def render(table: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         parts += [values[6].ljust(widths[6]), values[7]]
         return "  ".join(parts).rstrip()
 
+    for incident in meta.get("incidents", []):
+        lines.append(
+            f"incident: {incident['client']} {incident['workload']} failed "
+            f"({incident['error'][:120]}); re-run on a fresh Pebble; logs: {incident['evidence']}"
+        )
     section = None
     for r, c in zip(table, cells, strict=True):
         if r["section"] != section:

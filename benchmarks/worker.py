@@ -225,16 +225,18 @@ class Runner:
                 return chain
 
             mark, rss0 = self.log.mark(), rss_kib()
-            t0, c0 = time.perf_counter(), time.process_time()
-            if self.args.workload == "threads":
-                with concurrent.futures.ThreadPoolExecutor(self.args.threads) as pool:
-                    chains = list(pool.map(issue, csrs))
-            else:
-                chains = [issue(csr) for csr in csrs]
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            rss = (rss0, rss_kib("VmHWM"))
-            counts = self.log.since(mark)
-            client.close()
+            try:
+                t0, c0 = time.perf_counter(), time.process_time()
+                if self.args.workload == "threads":
+                    with concurrent.futures.ThreadPoolExecutor(self.args.threads) as pool:
+                        chains = list(pool.map(issue, csrs))
+                else:
+                    chains = [issue(csr) for csr in csrs]
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                rss = (rss0, rss_kib("VmHWM"))
+                counts = self.log.since(mark)
+            finally:
+                client.close()
             conn1 = connections()
             for chain, (names, _, _) in zip(chains, csrs, strict=True):
                 check_chain(chain, names)
@@ -282,12 +284,14 @@ class Runner:
                 return chain
 
         mark, rss0 = self.log.mark(), rss_kib()
-        t0, c0 = time.perf_counter(), time.process_time()
-        chains = await asyncio.gather(*(issue(csr) for csr in csrs))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rss = (rss0, rss_kib("VmHWM"))
-        counts = self.log.since(mark)
-        await client.close()
+        try:
+            t0, c0 = time.perf_counter(), time.process_time()
+            chains = await asyncio.gather(*(issue(csr) for csr in csrs))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            rss = (rss0, rss_kib("VmHWM"))
+            counts = self.log.since(mark)
+        finally:
+            await client.close()
         conn1 = connections()
         for chain, (names, _, _) in zip(chains, csrs, strict=True):
             check_chain(chain, names)

@@ -325,8 +325,7 @@ def test_legacy_dns_challenge_warns_and_validates(account_key: jwk.JWK) -> None:
     # Negative controls: the wrong key, and a different challenge.
     assert not response.check_validation(chall, RFC7638_KEY)
     assert not response.check_validation(other, account_key.public_key())
-    with pytest.warns(DeprecationWarning, match="pre-RFC 8555"):
-        parsed = challenges.ChallengeResponse.from_json(response.to_json())
+    parsed = challenges.ChallengeResponse.from_json(response.to_json())  # parsing: no warning
     assert isinstance(parsed, challenges.DNSResponse)
     assert parsed.to_json()["type"] == "dns"
     assert parsed.check_validation(chall, account_key.public_key())
@@ -367,3 +366,15 @@ def test_unrecognized_challenge_reports_its_own_type() -> None:
     chall = challenges.Challenge.from_json({"type": "future-01", "url": "https://x/c"})
     assert isinstance(chall, challenges.UnrecognizedChallenge)
     assert chall.typ == "future-01"
+
+
+def test_legacy_dns_parsed_from_a_server_does_not_warn() -> None:
+    """Deprecation warnings are for the caller's own use of legacy classes, not for JSON."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chall = challenges.Challenge.from_json({"type": "dns", "token": "DGyRejmCefe7v4NfDGDKfA"})
+    assert isinstance(chall, challenges.DNS)
+    with pytest.warns(DeprecationWarning, match="dns-01"):
+        challenges.DNS(token=b"x" * 16)

@@ -436,4 +436,5 @@ def test_shutdown_within_2s_with_clients_connected() -> None:
         tls_servers.shutdown_and_server_close()
     gc.collect()  # a leaked socket would raise ResourceWarning here (an error under pytest)
     if fds_before is not None:
-        assert open_fds() == fds_before
+        # Nothing leaked; earlier tests' garbage may even have been closed meanwhile.
+        assert open_fds() <= fds_before

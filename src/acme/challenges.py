@@ -136,7 +136,7 @@ class Challenge(json_util.TypedJSONObjectWithFields):
             raise jose_errors.DeserializationError(
                 f"Expected a {cls.__name__} challenge, got type {typ!r:.80}"
             )
-        challenge: Challenge = type_cls(**type_cls.fields_from_json(jobj))
+        challenge: Challenge = type_cls(**type_cls.fields_from_json(jobj), **_parsed(type_cls))
         return challenge
 
     def __eq__(self, other: object) -> bool:
@@ -175,7 +175,7 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
                 raise jose_errors.DeserializationError(
                     f"Expected a {cls.__name__}, got type {typ!r:.80}"
                 )
-        response: ChallengeResponse = target(**target.fields_from_json(jobj))
+        response: ChallengeResponse = target(**target.fields_from_json(jobj), **_parsed(target))
         return response
 
     def __eq__(self, other: object) -> bool:
@@ -496,6 +496,21 @@ class TLSALPN01(KeyAuthorizationChallenge):
         return True
 
 
+# Objects built by from_json (what a server sent) are not the caller's use of a legacy class:
+# the legacy classes warn only when constructed by the caller.
+_PARSED_FLAG = "_acme_parsed"
+
+
+def _parsed(cls: type[Any]) -> dict[str, Any]:
+    """Extra constructor arguments for a class built from JSON (only the legacy ones take it)."""
+    return {_PARSED_FLAG: True} if cls in (DNS, DNSResponse) else {}
+
+
+def _legacy_init(kwargs: dict[str, Any]) -> None:
+    if not kwargs.pop(_PARSED_FLAG, False):
+        _warn_legacy_dns()
+
+
 def _warn_legacy_dns() -> None:
     warnings.warn(
         'The pre-RFC 8555 "dns" challenge is deprecated: use dns-01 (DNS01)',
@@ -512,7 +527,7 @@ class DNS(_TokenChallenge):
     LABEL = "_acme-challenge"
 
     def __init__(self, **kwargs: Any) -> None:
-        _warn_legacy_dns()
+        _legacy_init(kwargs)
         super().__init__(**kwargs)
 
     def gen_validation(self, account_key: jwk.JWK, alg: jwa.JWASignature = jwa.RS256) -> Any:
@@ -549,7 +564,7 @@ class DNSResponse(ChallengeResponse):
     validation: Any = json_util.field("validation", decoder=jose_jws.JWS.from_json)
 
     def __init__(self, **kwargs: Any) -> None:
-        _warn_legacy_dns()
+        _legacy_init(kwargs)
         super().__init__(**kwargs)
 
     def check_validation(self, chall: DNS, account_public_key: jwk.JWK) -> bool:
