@@ -21,15 +21,13 @@ import ipaddress
 import json
 import logging
 import re
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from josepy import b64, json_util, jwa, jwk
+from josepy import b64, json_util, jwk
 from josepy import errors as jose_errors
-from josepy import jws as jose_jws
 
 from acme import _x509, errors
 
@@ -496,77 +494,11 @@ class TLSALPN01(KeyAuthorizationChallenge):
         return True
 
 
-# Objects built by from_json (what a server sent) are not the caller's use of a legacy class:
-# the legacy classes warn only when constructed by the caller.
-_PARSED_FLAG = "_acme_parsed"
+# The pre-RFC "dns" challenge (acme 1.x) lives in its own module; importing it registers it.
+from acme._legacy_dns import DNS, DNSResponse  # noqa: E402
 
 
 def _parsed(cls: type[Any]) -> dict[str, Any]:
-    """Extra constructor arguments for a class built from JSON (only the legacy ones take it)."""
-    return {_PARSED_FLAG: True} if cls in (DNS, DNSResponse) else {}
-
-
-def _legacy_init(kwargs: dict[str, Any]) -> None:
-    if not kwargs.pop(_PARSED_FLAG, False):
-        _warn_legacy_dns()
-
-
-def _warn_legacy_dns() -> None:
-    warnings.warn(
-        'The pre-RFC 8555 "dns" challenge is deprecated: use dns-01 (DNS01)',
-        DeprecationWarning,
-        stacklevel=3,
-    )
-
-
-@Challenge.register
-class DNS(_TokenChallenge):
-    """Deprecated pre-RFC "dns" challenge, validated with a JWS over the challenge."""
-
-    typ = "dns"
-    LABEL = "_acme-challenge"
-
-    def __init__(self, **kwargs: Any) -> None:
-        _legacy_init(kwargs)
-        super().__init__(**kwargs)
-
-    def gen_validation(self, account_key: jwk.JWK, alg: jwa.JWASignature = jwa.RS256) -> Any:
-        """This challenge, as sorted JSON, signed with ``account_key`` (a josepy JWS)."""
-        payload = self.json_dumps(sort_keys=True).encode("utf-8")
-        return jose_jws.JWS.sign(payload, key=_require_jwk(account_key), alg=alg)
-
-    def check_validation(self, validation: Any, account_public_key: jwk.JWK) -> bool:
-        """Whether ``validation`` is this challenge signed by ``account_public_key``."""
-        if not isinstance(validation, jose_jws.JWS):
-            return False
-        if not validation.verify(key=_require_jwk(account_public_key)):
-            return False
-        try:
-            signed = json.loads(validation.payload.decode("utf-8"))
-        except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
-            return False
-        return bool(signed == self.to_json())
-
-    def gen_response(self, account_key: jwk.JWK, alg: jwa.JWASignature = jwa.RS256) -> DNSResponse:
-        """A `DNSResponse` carrying `gen_validation`."""
-        return DNSResponse(validation=self.gen_validation(account_key, alg=alg))
-
-    def validation_domain_name(self, name: str) -> str:
-        """``_acme-challenge.<name>``."""
-        return f"{self.LABEL}.{name}"
-
-
-@ChallengeResponse.register
-class DNSResponse(ChallengeResponse):
-    """Deprecated response to the pre-RFC "dns" challenge."""
-
-    typ = "dns"
-    validation: Any = json_util.field("validation", decoder=jose_jws.JWS.from_json)
-
-    def __init__(self, **kwargs: Any) -> None:
-        _legacy_init(kwargs)
-        super().__init__(**kwargs)
-
-    def check_validation(self, chall: DNS, account_public_key: jwk.JWK) -> bool:
-        """Whether the carried validation is ``chall`` signed by ``account_public_key``."""
-        return chall.check_validation(self.validation, account_public_key)
+    """Extra constructor arguments for a class built from JSON: only the legacy classes take
+    one, so that what a server sent does not count as the caller's use of a legacy class."""
+    return {"_acme_parsed": True} if cls in (DNS, DNSResponse) else {}
