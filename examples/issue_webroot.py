@@ -4,8 +4,9 @@
 The web server that serves ``--webroot`` on port 80 of every name must already be running:
 this script writes ``<webroot>/.well-known/acme-challenge/<token>`` files and removes them after.
 
-    python examples/issue_webroot.py --directory https://acme-staging-v02.api.letsencrypt.org/directory \
-        --webroot /var/www/html --email admin@example.com --out ./certs example.com www.example.com
+    python examples/issue_webroot.py \
+        --directory https://acme-staging-v02.api.letsencrypt.org/directory \
+        --webroot /var/www/html --email admin@example.com --out ./certs example.com
 
 The account key is kept in ``<out>/account.pem`` and reused; the certificate key (mode 0600) and
 the full chain are written to ``<out>/privkey.pem`` and ``<out>/fullchain.pem``.
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    for name in ("privkey.pem", "fullchain.pem"):
+        if (args.out / name).exists():
+            print(f"{args.out / name} exists: refusing to overwrite it", file=sys.stderr)
+            return 1
     account_key = jwk.JWKEC(key=_load_or_create_key(args.out / "account.pem"))
     verify: bool | str = args.ca_bundle or True
     with client.ClientNetwork(account_key, verify_ssl=verify, user_agent="acme-example") as net:
