@@ -671,3 +671,32 @@ def test_an_impossible_status_change_is_an_unexpected_update() -> None:
         order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
     )
     assert done.body.status == messages.STATUS_VALID
+
+
+@pytest.mark.parametrize("method", ["finalize_order", "poll_and_finalize"])
+def test_composed_operations_keep_the_callers_deadline(method: str) -> None:
+    """A deadline converted once must not be read again as 'seconds from now' (a clock at
+    10 000 s would otherwise stretch a 5 s deadline to hours)."""
+    clock = FakeClock()
+    clock.mono = 10_000.0
+    server = FakeServer()
+    stuck = {
+        "status": "processing",
+        "identifiers": [],
+        "authorizations": [],
+        "finalize": f"{BASE}/f",
+    }
+    server.route("POST /f", lambda req, hdr: reply(200, stuck))
+    server.route("POST /order/1", lambda req, hdr: reply(200, stuck))
+    _, csr = _key_and_csr(["a.test"])
+    body = messages.Order.from_json({**stuck, "status": "ready"})
+    orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    flow = (
+        flows.finalize_order(orderr, 5.0, False)
+        if method == "finalize_order"
+        else flows.poll_and_finalize(orderr, 5.0)
+    )
+    with pytest.raises(errors.TimeoutError):
+        drive(flow, server, clock)
+    assert clock.mono - 10_000.0 <= 5.0

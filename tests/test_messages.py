@@ -600,8 +600,8 @@ def test_order_resource_round_trip() -> None:
     restored = messages.OrderResource.json_loads(orderr.json_dumps())
     assert restored == orderr
     assert restored.csr_pem == csr_pem
-    assert restored.authorizations == (authzr,)
-    assert restored.alternative_fullchains_pem == ("alt1", "alt2")
+    assert restored.authorizations == [authzr]  # a list, as acme 5.x callers mutate it
+    assert restored.alternative_fullchains_pem == ["alt1", "alt2"]
 
 
 class _LegacyX509Req:
@@ -687,3 +687,11 @@ def test_public_classes_live_in_acme_messages() -> None:
         if isinstance(value, type):
             assert value.__module__ == "acme.messages", name
     assert messages.Directory.Meta.__qualname__ == "Directory.Meta"
+
+
+def test_resource_with_a_plain_dict_body_serializes() -> None:
+    """certbot saves its account as RegistrationResource(uri=..., body={}).json_dumps()."""
+    regr = messages.RegistrationResource(uri="https://ca.test/acct/1", body={})
+    assert json.loads(regr.json_dumps()) == {"body": {}, "uri": "https://ca.test/acct/1"}
+    again = messages.RegistrationResource.json_loads(regr.json_dumps())
+    assert again.uri == "https://ca.test/acct/1"

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from acme import _x509
 
 if TYPE_CHECKING:  # pragma: no cover
-    from acme import messages
+    pass
 
 __all__ = [
     "Format",
@@ -184,33 +184,31 @@ def get_names_from_subject_and_extensions(subject: x509.Name, exts: x509.Extensi
 
 def get_identifiers_from_x509(
     subject: x509.Name, exts: x509.Extensions
-) -> list[messages.Identifier]:
-    """ACME identifiers for a certificate or CSR: DNS names and IP addresses (RFC 8738).
+) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    """The names a certificate or CSR is for, as acme 5.x returns them: ``(dns_names, ips)``.
 
-    The first CN (an IP identifier if it is an IP literal), the dNSName SANs (lowercase) and
-    the iPAddress SANs (IPv6 in RFC 5952 text form), without duplicates, in that order.
+    DNS names: the first CN unless it is an IP literal, then the dNSName SANs (lowercase).
+    IP addresses (RFC 8738): the CN if it is an IP literal, then the iPAddress SANs, as
+    ``ipaddress`` objects. No duplicates; order kept.
     """
-    from acme import messages  # lazily: messages is a higher layer than crypto_util
-
     extensions = _check_name_and_extensions(subject, exts)
-    found: list[tuple[str, str]] = []
+    dns_names: list[str] = []
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     for cn in _common_names(subject)[:1]:
         ip = _x509.parse_ip(cn)
-        found.append(("ip", str(ip)) if ip is not None else ("dns", cn.lower()))
+        if ip is not None:
+            ips.append(ip)
+        else:
+            dns_names.append(cn.lower())
     san = _san(extensions)
     if san is not None:
-        found.extend(("dns", name.lower()) for name in san.get_values_for_type(x509.DNSName))
-        found.extend(
-            ("ip", str(ip))
+        dns_names.extend(name.lower() for name in san.get_values_for_type(x509.DNSName))
+        ips.extend(
+            ip
             for ip in san.get_values_for_type(x509.IPAddress)
             if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address))
         )
-    return [
-        messages.Identifier(
-            typ=messages.IDENTIFIER_IP if kind == "ip" else messages.IDENTIFIER_FQDN, value=value
-        )
-        for kind, value in dict.fromkeys(found)
-    ]
+    return list(dict.fromkeys(dns_names)), list(dict.fromkeys(ips))
 
 
 def _not_before(value: Any) -> datetime.datetime:

@@ -19,10 +19,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acme import _ari, crypto_util, errors, messages
+from acme import _ari, errors, messages
 from acme._core.common import parse
 from acme._core.http import Flow, HTTPResponse
-from acme._core.order import identifiers_from_csr
+from acme._core.order import identifiers_from_csr, identifiers_of
 from acme._core.session import PEM_CHAIN_CONTENT_TYPE, Session, get, post
 
 __all__ = [
@@ -72,10 +72,7 @@ def _check_leaf_matches_csr(leaf: x509.Certificate, csr_pem: bytes, url: str) ->
     if leaf.public_key().public_bytes(*spki) != csr.public_key().public_bytes(*spki):
         raise errors.ClientError(f"Certificate at {url} does not carry the CSR's public key")
     wanted = {(i.typ.name, i.value) for i in identifiers_from_csr(csr_pem)}
-    got = {
-        (i.typ.name, i.value)
-        for i in crypto_util.get_identifiers_from_x509(leaf.subject, leaf.extensions)
-    }
+    got = {(i.typ.name, i.value) for i in identifiers_of(leaf.subject, leaf.extensions)}
     if not wanted <= got:
         missing = ", ".join(sorted(value for _, value in wanted - got))
         raise errors.ClientError(f"Certificate at {url} lacks requested names: {missing}")

@@ -12,7 +12,7 @@ from acme import errors
 from acme._core.http import Flow, HTTPResponse, Sleep
 from acme._core.session import Session
 
-__all__ = ["alg_for_key", "location", "parse", "to_monotonic", "wait"]
+__all__ = ["Monotonic", "alg_for_key", "location", "parse", "to_monotonic", "wait"]
 
 M = TypeVar("M", bound=interfaces.JSONDeSerializable)
 
@@ -41,22 +41,33 @@ def location(response: HTTPResponse) -> str:
     return value
 
 
-def to_monotonic(session: Session, deadline: Any) -> float:
+class Monotonic(float):
+    """A deadline already converted to the session clock's monotonic seconds.
+
+    Its own type, so converting twice is harmless: a flow composed of other flows passes
+    its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
+    """
+
+
+def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     """Turn a caller's deadline into monotonic seconds.
 
     Accepts an aware datetime, a naive datetime (local time, as acme 5.x callers pass),
-    ``None`` (the policy's default timeout from now) or a number of seconds from now.
+    ``None`` (the policy's default timeout from now), a number of seconds from now, or an
+    already converted `Monotonic`.
     """
+    if isinstance(deadline, Monotonic):
+        return deadline
     now_mono = session.clock()
     if deadline is None:
-        return now_mono + session.policy.default_timeout
+        return Monotonic(now_mono + session.policy.default_timeout)
     if isinstance(deadline, datetime.datetime):
         now = session.now()
         if deadline.tzinfo is None or deadline.utcoffset() is None:
             now = now.astimezone().replace(tzinfo=None)
-        return now_mono + (deadline - now).total_seconds()
-    if isinstance(deadline, (int, float)):
-        return now_mono + float(deadline)
+        return Monotonic(now_mono + (deadline - now).total_seconds())
+    if isinstance(deadline, (int, float)) and not isinstance(deadline, bool):
+        return Monotonic(now_mono + float(deadline))
     raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
 
 

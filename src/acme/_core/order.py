@@ -28,6 +28,7 @@ __all__ = [
     "fetch_authorization",
     "finalize",
     "identifiers_from_csr",
+    "identifiers_of",
     "new_authorization",
     "new_order",
     "poll_authorizations",
@@ -41,10 +42,18 @@ def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
         csr = x509.load_pem_x509_csr(csr_pem)
     except (ValueError, TypeError) as error:
         raise errors.ClientError(f"Invalid CSR: {error}") from None
-    identifiers = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+    identifiers = identifiers_of(csr.subject, csr.extensions)
     if not identifiers:
         raise errors.ClientError("The CSR names no DNS name or IP address")
-    return list(identifiers)
+    return identifiers
+
+
+def identifiers_of(subject: x509.Name, exts: x509.Extensions) -> list[messages.Identifier]:
+    """ACME identifiers (RFC 8555 ``dns``, RFC 8738 ``ip``) for a certificate's or CSR's names."""
+    dns_names, ips = crypto_util.get_identifiers_from_x509(subject, exts)
+    return [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=name) for name in dns_names] + [
+        messages.Identifier(typ=messages.IDENTIFIER_IP, value=str(ip)) for ip in ips
+    ]
 
 
 def fetch_authorization(session: Session, url: str) -> Flow[messages.AuthorizationResource]:

@@ -260,11 +260,17 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
     _slot_defaults: ClassVar[dict[str, Any]] = {}
     #: If true, the class declares an ``_extra`` slot holding unknown JSON members.
     _keep_unknown: ClassVar[bool] = False
+    #: Array fields kept as lists, because acme 5.x callers mutate them (certbot replaces
+    #: ``orderr.authorizations[i]`` while polling).
+    _list_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **kwargs: Any) -> None:
         for slot, field in type(self)._fields.items():
-            if isinstance(kwargs.get(slot), list) and isinstance(field.default, tuple):
-                kwargs[slot] = tuple(kwargs[slot])  # arrays are stored as tuples: hashable
+            value = kwargs.get(slot)
+            if slot in self._list_fields and isinstance(value, (list, tuple)):
+                kwargs[slot] = list(value)
+            elif isinstance(value, list) and isinstance(field.default, tuple):
+                kwargs[slot] = tuple(value)  # arrays are stored as tuples: hashable
         for name, value in kwargs.items():
             if isinstance(value, dict):
                 kwargs[name] = freeze(value)  # JSON objects are stored frozen: hashable
@@ -339,8 +345,29 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
             decoded["_extra"] = freeze({k: v for k, v in jobj.items() if k not in known})
         return decoded
 
+    def fields_to_partial_json(self) -> dict[str, Any]:
+        """josepy's field encoding, without hashing omitted values (list fields are not)."""
+        jobj: dict[str, Any] = {}
+        fields: dict[str, json_util.Field] = type(self)._fields
+        for slot, field in fields.items():
+            value = getattr(self, slot)
+            if field.omit(value):
+                continue
+            try:
+                jobj[field.json_name] = field.encode(value)
+            except jose_errors.SerializationError as error:
+                raise jose_errors.SerializationError(
+                    f"Could not encode {slot} ({value!r:.80}): {error}"
+                ) from error
+        return jobj
+
     def to_partial_json(self) -> dict[str, Any]:
-        jobj = self.fields_to_partial_json()
+        # Plain JSON objects were stored frozen (hashable); json.dumps needs them as dicts again
+        # (certbot, for one, saves RegistrationResource(uri=..., body={}) with json_dumps).
+        jobj = {
+            key: thaw(value) if isinstance(value, jose_util.frozendict) else value
+            for key, value in self.fields_to_partial_json().items()
+        }
         if self._keep_unknown:
             jobj = {**thaw(getattr(self, "_extra", {})), **jobj}
         return jobj

@@ -101,13 +101,15 @@ class OrderResource(ResourceWithURI):
     downloaded certificate chains (RFC 8555 section 7.4.2).
     """
 
+    _list_fields = frozenset({"authorizations", "alternative_fullchains_pem"})
+
     body: Order = required("body", Order.from_json)
     csr_pem: bytes | None = optional("csr_pem", _decode_pem_bytes, _encode_pem_bytes)
-    authorizations: tuple[AuthorizationResource, ...] = array(
+    authorizations: list[AuthorizationResource] = array(
         "authorizations", AuthorizationResource.from_json
     )
     fullchain_pem: str | None = optional("fullchain_pem", string)
-    alternative_fullchains_pem: tuple[str, ...] = array("alternative_fullchains_pem", string)
+    alternative_fullchains_pem: list[str] = array("alternative_fullchains_pem", string)
 
     def __init__(self, **kwargs: Any) -> None:
         if isinstance(kwargs.get("csr_pem"), str):
