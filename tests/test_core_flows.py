@@ -700,3 +700,41 @@ def test_composed_operations_keep_the_callers_deadline(method: str) -> None:
     with pytest.raises(errors.TimeoutError):
         drive(flow, server, clock)
     assert clock.mono - 10_000.0 <= 5.0
+
+
+@pytest.mark.parametrize(
+    ("update", "sent"),
+    [
+        (None, {"contact": ["mailto:old@example.com"]}),
+        (
+            messages.UpdateRegistration(status=messages.STATUS_DEACTIVATED),
+            {"status": "deactivated"},
+        ),
+        (messages.Registration(terms_of_service_agreed=True), {"termsOfServiceAgreed": True}),
+        (
+            messages.Registration.from_data(email="new@example.com"),
+            {"contact": ["mailto:new@example.com"]},
+        ),
+        (messages.Registration(contact=()), {"contact": []}),  # explicitly clearing contacts
+    ],
+)
+def test_update_registration_sends_what_the_update_sets(update: Any, sent: dict[str, Any]) -> None:
+    clock, server = FakeClock(), FakeServer()
+    payloads: list[Any] = []
+
+    def account(req: HTTPRequest, hdr: dict[str, Any]) -> HTTPResponse:
+        payloads.append(json.loads(hdr["payload"]))
+        return reply(200, {"status": "valid", "contact": ["mailto:old@example.com"]})
+
+    server.route("POST /acct/1", account)
+    body = messages.Registration.from_json(
+        {
+            "status": "valid",
+            "contact": ["mailto:old@example.com"],
+            "orders": f"{BASE}/o",
+            "key": account_key().public_key().to_json(),
+        }
+    )
+    regr = messages.RegistrationResource(body=body, uri=f"{BASE}/acct/1")
+    drive(account_flows.update_account(make_session(clock), regr, update), server, clock)
+    assert payloads == [sent]

@@ -81,9 +81,15 @@ def update_account(
     regr: messages.RegistrationResource,
     update: messages.Registration | None = None,
 ) -> Flow[messages.RegistrationResource]:
-    """Update the account's contacts (section 7.3.2). Only ``contact`` is sent."""
-    source = regr.body if update is None else update
-    payload = messages.UpdateRegistration(contact=source.contact)
+    """Update the account (section 7.3.2): send what ``update`` sets, or, without one, the
+    current contacts. Fields only newAccount may carry (key, onlyReturnExisting,
+    externalAccountBinding) and the server's own (orders) are never sent."""
+    if update is None:
+        payload: dict[str, Any] = {"contact": list(regr.body.contact)}
+    else:
+        payload = update.to_json()
+        for name in ("key", "onlyReturnExisting", "externalAccountBinding", "orders"):
+            payload.pop(name, None)
     response = yield from post(session, regr.uri, payload)
     body = parse(messages.Registration, response)
     return messages.RegistrationResource(
