@@ -738,3 +738,78 @@ def test_update_registration_sends_what_the_update_sets(update: Any, sent: dict[
     regr = messages.RegistrationResource(body=body, uri=f"{BASE}/acct/1")
     drive(account_flows.update_account(make_session(clock), regr, update), server, clock)
     assert payloads == [sent]
+
+
+# Hostile or sloppy server input (review findings): always an acme error, never a raw one.
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_absurd_retry_after_on_a_problem_is_clamped(value: str) -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: problem(429, "rateLimited", Retry_After=value))
+    with pytest.raises(messages.Error) as raised:
+        drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    when = raised.value.retry_after
+    assert when is None or when <= clock.now() + datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "999999999999", "-5", "soon"])
+def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
+    from acme import client
+
+    response = reply(200, {}, Retry_After=value)
+    when = client.ClientV2.retry_after(response, 3)
+    assert when.tzinfo is None
+    assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
+
+
+def test_deeply_nested_json_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /authz/1", lambda req, hdr: reply(200, b"[" * 200_000))
+    with pytest.raises(errors.ClientError, match="not JSON"):
+        drive(
+            order_flows.fetch_authorization(make_session(clock), f"{BASE}/authz/1"), server, clock
+        )
+
+
+def test_a_directory_without_the_resource_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    bare = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
+    _, csr = _key_and_csr(["a.test"])
+    with pytest.raises(errors.ClientError, match="no newOrder"):
+        drive(ClientFlows(bare, make_session(clock)).new_order(csr, None, None), server, clock)
+    assert server.requests == []
+
+
+def test_a_key_that_cannot_sign_with_the_algorithm_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    session = make_session(clock)
+    session.alg = jwa.RS256  # but the key is EC
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        drive(post(session, f"{BASE}/thing", None), server, clock)
+
+
+def test_relative_location_and_up_links_are_resolved() -> None:
+    clock, server = FakeClock(), FakeServer()
+    order = {
+        "status": "pending",
+        "identifiers": [{"type": "dns", "value": "a.test"}],
+        "authorizations": [],
+        "finalize": f"{BASE}/finalize",
+    }
+    server.route("POST /new-order", lambda req, hdr: reply(201, order, Location="/order/7"))
+    _, csr = _key_and_csr(["a.test"])
+    orderr = drive(order_flows.new_order(make_session(clock), DIRECTORY, csr), server, clock)
+    assert orderr.uri == f"{BASE}/order/7"
+    challenge = {
+        "type": "http-01",
+        "url": f"{BASE}/chall/1",
+        "status": "processing",
+        "token": "DGyRejmCefe7v4NfDGDKfA",
+    }
+    server.route(
+        "POST /chall/1", lambda req, hdr: reply(200, challenge, Link='<../authz/1>;rel="up"')
+    )
+    challb = messages.ChallengeBody.from_json(challenge)
+    chall = drive(order_flows.answer_challenge(make_session(clock), challb, {}), server, clock)
+    assert chall.authzr_uri == f"{BASE}/authz/1"

@@ -24,7 +24,7 @@ from acme._core.http import (
     JSON_ERROR_CONTENT_TYPE,
     REPLAY_NONCE_HEADER,
 )
-from acme._core.retry import parse_retry_after
+from acme._core.retry import PollPolicy, parse_retry_after
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from acme import messages
     from acme._core.http import Flow, HTTPResponse
-    from acme._core.retry import PollPolicy
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
@@ -88,7 +87,6 @@ class ClientNetwork:
         from josepy import jwa
 
         from acme._core.common import alg_for_key
-        from acme._core.retry import PollPolicy
         from acme._core.session import Session
         from acme._legacy import coerce_jwk
         from acme._sync_transport import RequestsTransport
@@ -345,6 +343,7 @@ class ClientV2(ClientBase):
         seconds = parse_retry_after(response.headers.get("Retry-After"), now)
         if seconds is None or seconds < 0:
             seconds = default
+        seconds = min(seconds, PollPolicy.max_retry_after)  # huge values must not overflow
         return datetime.datetime.now() + datetime.timedelta(seconds=seconds)
 
 

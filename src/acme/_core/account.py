@@ -8,7 +8,7 @@ from typing import Any
 from josepy import jwa, jwk
 
 from acme import errors, jws, messages
-from acme._core.common import location, parse
+from acme._core.common import location, parse, resource_url
 from acme._core.http import Flow
 from acme._core.session import Session, get, post
 
@@ -26,10 +26,7 @@ def fetch_directory(session: Session, url: str) -> Flow[messages.Directory]:
     """GET the directory (section 7.1.1) and remember its ``newNonce`` URL."""
     response = yield from get(session, url)
     directory = parse(messages.Directory, response)
-    try:
-        session.new_nonce_url = directory["newNonce"]
-    except KeyError:
-        raise errors.ClientError(f"Directory at {url} has no newNonce URL") from None
+    session.new_nonce_url = resource_url(directory, "newNonce")
     return directory
 
 
@@ -50,7 +47,9 @@ def new_account(
 
     With ``onlyReturnExisting`` set (section 7.3.1), the existing account is returned instead.
     """
-    response = yield from post(session, directory["newAccount"], new_reg, embed_jwk=True)
+    response = yield from post(
+        session, resource_url(directory, "newAccount"), new_reg, embed_jwk=True
+    )
     uri = location(response)
     if response.status_code == 200 and not new_reg.only_return_existing:
         raise errors.ConflictError(uri)
@@ -66,7 +65,9 @@ def query_account(
 ) -> Flow[messages.RegistrationResource]:
     """Find the key's account with ``onlyReturnExisting`` (section 7.3.1)."""
     lookup = messages.NewRegistration(only_return_existing=True)
-    response = yield from post(session, directory["newAccount"], lookup, embed_jwk=True)
+    response = yield from post(
+        session, resource_url(directory, "newAccount"), lookup, embed_jwk=True
+    )
     uri = location(response)
     body = parse(messages.Registration, response)
     session.account_url = uri
@@ -122,7 +123,7 @@ def change_key(
     """
     if session.key is None or session.account_url is None:
         raise errors.ClientError("Key rollover needs an account and its current key")
-    url = directory["keyChange"]
+    url = resource_url(directory, "keyChange")
     inner_payload = {"account": session.account_url, "oldKey": session.key.public_key().to_json()}
     inner = jws.JWS.sign(
         _json_bytes(inner_payload), key=new_key, alg=new_alg, nonce=None, url=url, kid=None

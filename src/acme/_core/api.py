@@ -15,7 +15,7 @@ from acme import _ari, errors, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.common import alg_for_key, to_monotonic
+from acme._core.common import alg_for_key, resource_url, to_monotonic
 from acme._core.http import Flow, HTTPResponse
 from acme._core.session import Session
 from acme._legacy import coerce_certificate, coerce_csr_pem, coerce_jwk
@@ -30,7 +30,7 @@ class ClientFlows:
         self.directory = directory
         self.session = session
         if "newNonce" in directory:
-            session.new_nonce_url = directory["newNonce"]
+            session.new_nonce_url = resource_url(directory, "newNonce")
 
     # Accounts (RFC 8555 section 7.3).
 

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from acme import _ari, errors, messages
-from acme._core.common import parse
+from acme._core.common import parse, resource_url
 from acme._core.http import Flow, HTTPResponse
 from acme._core.order import identifiers_from_csr, identifiers_of
 from acme._core.session import PEM_CHAIN_CONTENT_TYPE, Session, get, post
@@ -106,7 +106,7 @@ def revoke(
     (``jwk`` in the header) when the session has no account."""
     payload = messages.Revocation(certificate=cert, reason=rsn)
     embed = session.account_url is None
-    yield from post(session, directory["revokeCert"], payload, embed_jwk=embed)
+    yield from post(session, resource_url(directory, "revokeCert"), payload, embed_jwk=embed)
 
 
 def renewal_info(
@@ -117,9 +117,9 @@ def renewal_info(
     :raises acme.errors.ARIError: carrying when to ask again, on any failure.
     """
     try:
-        base = directory["renewalInfo"]
-    except KeyError:
-        raise _ari_error(session, "The directory offers no renewalInfo") from None
+        base = resource_url(directory, "renewalInfo")
+    except errors.ClientError as error:
+        raise _ari_error(session, str(error)) from None
     url = _ari.renewal_info_url(base, cert)
     try:
         response = yield from get(session, url)

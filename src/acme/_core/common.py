@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import urllib.parse
 from typing import Any, TypeVar
 
 from josepy import errors as jose_errors
 from josepy import interfaces, jwa, jwk
 
-from acme import errors
+from acme import errors, messages
 from acme._core.http import Flow, HTTPResponse, Sleep
 from acme._core.session import Session
 
-__all__ = ["Monotonic", "alg_for_key", "location", "parse", "to_monotonic", "wait"]
+__all__ = [
+    "Monotonic",
+    "alg_for_key",
+    "location",
+    "parse",
+    "resource_url",
+    "to_monotonic",
+    "wait",
+]
 
 M = TypeVar("M", bound=interfaces.JSONDeSerializable)
 
@@ -34,11 +43,23 @@ def parse(cls: type[M], response: HTTPResponse) -> M:
 
 
 def location(response: HTTPResponse) -> str:
-    """The ``Location`` header of a resource-creating response (RFC 8555 section 7.1)."""
+    """The ``Location`` header of a resource-creating response (RFC 8555 section 7.1),
+    resolved against the request URL (RFC 9110 allows a relative reference)."""
     value = response.headers.get("Location")
     if not value:
         raise errors.ClientError(f"{response.url} answered without a Location header")
-    return value
+    return urllib.parse.urljoin(response.url, value)
+
+
+def resource_url(directory: messages.Directory, name: str) -> str:
+    """The directory's URL for ``name`` (``newOrder``...); `ClientError` if it has none."""
+    try:
+        url = directory[name]
+    except KeyError:
+        raise errors.ClientError(f"The server's directory has no {name} resource") from None
+    if not isinstance(url, str):
+        raise errors.ClientError(f"The server's directory has a non-URL {name}: {url!r:.100}")
+    return url
 
 
 class Monotonic(float):

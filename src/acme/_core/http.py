@@ -112,8 +112,11 @@ class HTTPResponse:
         return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
     def json(self) -> Any:
-        """The body parsed as JSON (``ValueError`` if it is not JSON)."""
-        return json.loads(self.content)
+        """The body parsed as JSON (``ValueError`` if it is not JSON, or nested too deeply)."""
+        try:
+            return json.loads(self.content)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
     @property
     def links(self) -> dict[str, list[str]]:

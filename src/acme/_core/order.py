@@ -11,13 +11,14 @@ Rules:
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from cryptography import x509
 
 from acme import crypto_util, errors, messages
 from acme._core import states
-from acme._core.common import location, parse, wait
+from acme._core.common import location, parse, resource_url, wait
 from acme._core.http import Flow, HTTPResponse
 from acme._core.session import Session, post
 
@@ -85,7 +86,9 @@ def new_order(
         fields["profile"] = profile
     if replaces is not None:
         fields["replaces"] = replaces
-    response = yield from post(session, directory["newOrder"], messages.NewOrder(**fields))
+    response = yield from post(
+        session, resource_url(directory, "newOrder"), messages.NewOrder(**fields)
+    )
     uri = location(response)
     body = parse(messages.Order, response)
     authorizations = []
@@ -100,10 +103,7 @@ def new_authorization(
     session: Session, directory: messages.Directory, identifier: messages.Identifier
 ) -> Flow[messages.AuthorizationResource]:
     """Pre-authorize an identifier (section 7.4.1), where the directory offers ``newAuthz``."""
-    try:
-        url = directory["newAuthz"]
-    except KeyError:
-        raise errors.ClientError("This server does not offer pre-authorization") from None
+    url = resource_url(directory, "newAuthz")  # optional: not every CA pre-authorizes
     payload = messages.NewAuthorization(identifier=identifier)
     response = yield from post(session, url, payload)
     body = parse(messages.Authorization, response)
@@ -119,7 +119,8 @@ def answer_challenge(
     up = http_response.links.get("up")
     if not up:
         raise errors.ClientError('Challenge response has no Link rel="up" header')
-    return messages.ChallengeResource(body=body, authzr_uri=up[0])
+    authzr_uri = urllib.parse.urljoin(http_response.url, up[0])
+    return messages.ChallengeResource(body=body, authzr_uri=authzr_uri)
 
 
 def deactivate_authorization(
@@ -176,7 +177,7 @@ def poll_authorizations(
 
 def _is_final(authzr: messages.AuthorizationResource) -> bool:
     """Only ``pending`` authorizations can still change (section 7.1.6)."""
-    return authzr.body.status not in (messages.STATUS_PENDING, messages.STATUS_PROCESSING)
+    return authzr.body.status != messages.STATUS_PENDING
 
 
 def _next_wait(session: Session, attempt: int, retry_after: float | None) -> float:

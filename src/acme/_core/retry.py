@@ -14,9 +14,13 @@ import dataclasses
 import datetime
 import email.utils
 import random
+import re
 from collections.abc import Callable
 
 __all__ = ["PollPolicy", "parse_retry_after"]
+
+# RFC 9110 section 10.2.3 delta-seconds (a leading "-" accepted, then clamped by the policy).
+_DELTA_SECONDS = re.compile(r"-?[0-9]{1,12}", re.ASCII)
 
 
 def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None:
@@ -28,9 +32,7 @@ def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit() and len(value) <= 12:
-        return float(value)
-    if value.startswith("-") and value[1:].isdigit() and len(value) <= 13:
+    if _DELTA_SECONDS.fullmatch(value):  # ASCII digits only: "²".isdigit() is true
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

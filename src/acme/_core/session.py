@@ -23,6 +23,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from josepy import errors as jose_errors
 from josepy import json_util, jwa, jwk
 
 from acme import errors, jws, messages
@@ -129,7 +130,7 @@ def check_response(session: Session, response: HTTPResponse) -> HTTPResponse:
     """Raise the right error for an unsuccessful response; return it otherwise."""
     if response.status_code == 409:
         raise errors.ConflictError(response.headers.get("Location"), _problem(session, response))
-    if response.ok and not 300 <= response.status_code < 400:
+    if 200 <= response.status_code < 300:
         return response
     problem = _problem(session, response)
     if problem is not None:
@@ -150,16 +151,13 @@ def _problem(session: Session, response: HTTPResponse) -> messages.Error | None:
         return None
     try:
         problem = messages.Error.from_json(response.json())
-    except ValueError:
-        return None
-    except errors.Error:
-        return None
-    except Exception:  # josepy DeserializationError and friends: not a problem document
-        return None
+    except (ValueError, jose_errors.DeserializationError, errors.Error):
+        return None  # not a (valid) problem document
     retry_after = session.retry_after(response)
     when = None
     if retry_after is not None:
-        when = session.now() + datetime.timedelta(seconds=max(0.0, retry_after))
+        seconds = min(max(0.0, retry_after), session.policy.max_retry_after)
+        when = session.now() + datetime.timedelta(seconds=seconds)
     return problem.update(http_status=response.status_code, retry_after=when)
 
 
@@ -193,8 +191,7 @@ def _nonce(session: Session) -> Flow[str]:
     if session.new_nonce_url is None:
         raise errors.ClientError("No nonce available and the directory has no newNonce URL")
     response = yield from head(session, session.new_nonce_url)
-    if not response.ok:
-        check_response(session, response)
+    check_response(session, response)
     nonce = session.nonces.pop()
     if nonce is None:
         raise errors.MissingNonce(response)
@@ -223,6 +220,8 @@ def post(
     if key is None:
         raise errors.ClientError("This network object has no key: it can GET but not POST")
     alg = alg or session.alg
+    if not isinstance(key, alg.kty):
+        raise errors.ClientError(f"Key {type(key).__name__} cannot sign with {alg.name}")
     kid = None if embed_jwk else session.account_url
     if not embed_jwk and kid is None:
         raise errors.ClientError("No account: register or look up an account first")
