@@ -813,3 +813,16 @@ def test_relative_location_and_up_links_are_resolved() -> None:
     challb = messages.ChallengeBody.from_json(challenge)
     chall = drive(order_flows.answer_challenge(make_session(clock), challb, {}), server, clock)
     assert chall.authzr_uri == f"{BASE}/authz/1"
+
+
+def test_network_objects_refuse_a_key_the_algorithm_cannot_sign_with() -> None:
+    from acme import client
+    from acme.asyncio_client import AsyncClientNetwork
+
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        client.ClientNetwork(account_key(), alg=jwa.RS256)
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        AsyncClientNetwork(account_key(), alg=jwa.RS256, http_library="httpx")
+    net = client.ClientNetwork(account_key())  # the algorithm follows the key by default
+    assert net.alg == jwa.ES256
+    net.close()

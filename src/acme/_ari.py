@@ -18,30 +18,10 @@ __all__ = ["certificate_identifier", "renewal_info_url"]
 
 
 def _load_certificate(cert: Any) -> x509.Certificate:
-    """Accept a ``cryptography`` certificate, PEM (bytes or str) or DER bytes.
+    """A certificate object from any form `acme._legacy.coerce_certificate` accepts."""
+    from acme._legacy import coerce_certificate
 
-    A legacy (acme 1.x) pyOpenSSL ``X509`` is converted through its ``to_cryptography()``.
-    """
-    if isinstance(cert, x509.Certificate):
-        return cert
-    to_cryptography = getattr(cert, "to_cryptography", None)
-    if callable(to_cryptography):
-        converted = to_cryptography()
-        if isinstance(converted, x509.Certificate):
-            return converted
-    if isinstance(cert, str):
-        cert = cert.encode("ascii", errors="replace")
-    if not isinstance(cert, (bytes, bytearray, memoryview)):
-        raise errors.ClientError(
-            f"Expected a cryptography x509.Certificate or PEM bytes, got {type(cert).__name__}"
-        )
-    data = bytes(cert)
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except ValueError as error:
-        raise errors.ClientError(f"Could not parse the certificate: {error}") from error
+    return coerce_certificate(cert)
 
 
 def _der_integer_content(value: int) -> bytes:

@@ -23,12 +23,17 @@ from acme import messages
 from acme._async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 from acme._core import account as account_flows
 from acme._core.api import ClientFlows
-from acme._core.common import alg_for_key
 from acme._core.drive import run_async
 from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
 from acme._core.retry import PollPolicy
-from acme._core.session import JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE, Session, get, head, post
-from acme._legacy import coerce_jwk
+from acme._core.session import (
+    JOSE_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    get,
+    head,
+    new_session,
+    post,
+)
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 
@@ -60,18 +65,9 @@ class AsyncClientNetwork:
         http_library: Literal["aiohttp", "httpx"] = "aiohttp",
         http2: bool = False,
     ) -> None:
-        jwk_key = coerce_jwk(key) if key is not None else None
-        if alg is None:
-            alg = alg_for_key(jwk_key) if jwk_key is not None else jwa.RS256
-        self.session = Session(
-            key=jwk_key,
-            alg=alg,
-            user_agent=user_agent,
-            allow_insecure_loopback=allow_insecure_loopback,
-            policy=poll_policy or PollPolicy(),
-            max_nonce_attempts=max_nonce_attempts,
+        self.session = new_session(
+            key, alg, user_agent, allow_insecure_loopback, poll_policy, max_nonce_attempts, account
         )
-        self.session.set_account(account)
         self.transport: AsyncTransport
         if http_library == "httpx":
             self.transport = HttpxTransport(verify_ssl, float(timeout), max_body, http2=http2)
@@ -142,8 +138,7 @@ class AsyncClientV2:
 
     def external_account_required(self) -> bool:
         """Whether the server requires external account binding (section 7.3.4)."""
-        meta = self.directory.meta
-        return bool(meta is not None and meta.external_account_required)
+        return self._flows.external_account_required()
 
     async def poll(
         self, authzr: messages.AuthorizationResource

@@ -84,28 +84,15 @@ class ClientNetwork:
         max_body: int = DEFAULT_MAX_BODY,
         max_nonce_attempts: int = 5,
     ) -> None:
-        from josepy import jwa
-
-        from acme._core.common import alg_for_key
-        from acme._core.session import Session
-        from acme._legacy import coerce_jwk
+        from acme._core.session import new_session
         from acme._sync_transport import RequestsTransport
 
-        jwk_key = coerce_jwk(key) if key is not None else None
-        if alg is None:
-            alg = alg_for_key(jwk_key) if jwk_key is not None else jwa.RS256
-        self.session = Session(
-            key=jwk_key,
-            alg=alg,
-            user_agent=user_agent,
-            allow_insecure_loopback=allow_insecure_loopback,
-            policy=poll_policy or PollPolicy(),
-            max_nonce_attempts=max_nonce_attempts,
+        self.session = new_session(
+            key, alg, user_agent, allow_insecure_loopback, poll_policy, max_nonce_attempts, account
         )
         self.transport = RequestsTransport(verify_ssl, float(timeout), max_body)
         #: How the shell waits; tests replace it (with ``session.clock``) to run without sleeping.
         self.sleep: Callable[[float], None] = time.sleep
-        self.session.set_account(account)
 
     @property
     def key(self) -> jwk.JWK | None:
@@ -230,8 +217,7 @@ class ClientV2(ClientBase):
 
     def external_account_required(self) -> bool:
         """Whether the server requires external account binding (section 7.3.4)."""
-        meta = self.directory.meta
-        return bool(meta is not None and meta.external_account_required)
+        return self._flows.external_account_required()
 
     def poll(
         self, authzr: messages.AuthorizationResource

@@ -34,6 +34,11 @@ class ClientFlows:
 
     # Accounts (RFC 8555 section 7.3).
 
+    def external_account_required(self) -> bool:
+        """Whether the directory's meta asks for external account binding (7.3.4)."""
+        meta = self.directory.meta
+        return bool(meta is not None and meta.external_account_required)
+
     def new_account(self, new_reg: messages.NewRegistration) -> Flow[messages.RegistrationResource]:
         regr = yield from account_flows.new_account(self.session, self.directory, new_reg)
         self.session.set_account(regr)

@@ -50,6 +50,7 @@ __all__ = [
     "check_url",
     "get",
     "head",
+    "new_session",
     "post",
 ]
 
@@ -94,6 +95,38 @@ class Session:
     def retry_after(self, response: HTTPResponse) -> float | None:
         """Seconds the server asked us to wait, if it did."""
         return parse_retry_after(response.headers.get("Retry-After"), self.now())
+
+
+def new_session(
+    key: Any,
+    alg: jwa.JWASignature | None,
+    user_agent: str,
+    allow_insecure_loopback: bool,
+    policy: PollPolicy | None,
+    max_nonce_attempts: int,
+    account: Any = None,
+) -> Session:
+    """The `Session` both network shells start from: the key as a JWK (from a JWK, a
+    cryptography key or a pyOpenSSL key), its usual algorithm unless one is given (RS256
+    without a key, as acme 5.x), and a refusal of algorithms the key cannot sign with."""
+    from acme._core.common import alg_for_key
+    from acme._legacy import coerce_jwk
+
+    jwk_key = coerce_jwk(key) if key is not None else None
+    if alg is None:
+        alg = alg_for_key(jwk_key) if jwk_key is not None else jwa.RS256
+    elif jwk_key is not None and not isinstance(jwk_key, alg.kty):
+        raise errors.ClientError(f"Key {type(jwk_key).__name__} cannot sign with {alg.name}")
+    session = Session(
+        key=jwk_key,
+        alg=alg,
+        user_agent=user_agent,
+        allow_insecure_loopback=allow_insecure_loopback,
+        policy=policy or PollPolicy(),
+        max_nonce_attempts=max_nonce_attempts,
+    )
+    session.set_account(account)
+    return session
 
 
 def check_url(session: Session, url: Any) -> str:
