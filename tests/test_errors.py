@@ -216,3 +216,12 @@ def test_pickle_keeps_data(err: BaseException) -> None:
     assert type(back) is type(err)
     assert vars(back) == vars(err)
     assert str(back) == str(err)
+
+
+def test_server_problems_are_acme_errors() -> None:
+    """acme 5.x: ``except acme.errors.Error`` also catches problem documents."""
+    from acme import messages
+
+    assert issubclass(messages.Error, errors.Error)
+    with pytest.raises(errors.Error):
+        raise messages.Error.with_code("rateLimited")

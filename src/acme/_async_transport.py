@@ -90,7 +90,7 @@ class HttpxTransport(AsyncTransport):
             request.method, request.url, headers=dict(request.headers), content=request.body
         ) as raw:
             body = bytearray()
-            async for chunk in raw.aiter_raw(_CHUNK):
+            async for chunk in raw.aiter_bytes(_CHUNK):  # decoded: gzip is undone (and capped)
                 body += chunk
                 _cap(request.url, body, self.max_body)
             headers = Headers(list(raw.headers.multi_items()))
@@ -101,7 +101,12 @@ class HttpxTransport(AsyncTransport):
 
 
 class AiohttpTransport(AsyncTransport):
-    """aiohttp.ClientSession transport (HTTP/1.1). Create it inside a running event loop."""
+    """aiohttp.ClientSession transport (HTTP/1.1).
+
+    The session is created on the first request, inside the running event loop, so the
+    network object itself may be built anywhere. Proxy variables are honoured (``trust_env``),
+    as the sync client and httpx do.
+    """
 
     def __init__(self, verify: bool | str, timeout: float, max_body: int) -> None:
         import aiohttp
@@ -109,10 +114,19 @@ class AiohttpTransport(AsyncTransport):
         self._aiohttp = aiohttp
         self.timeout = timeout
         self.max_body = max_body
-        connector = aiohttp.TCPConnector(ssl=ssl_context(verify), limit=64)
-        self.client = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=True
-        )
+        self._ssl = ssl_context(verify)
+        self._client: aiohttp.ClientSession | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            connector = self._aiohttp.TCPConnector(ssl=self._ssl, limit=64)
+            self._client = self._aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._aiohttp.ClientTimeout(total=self.timeout),
+                trust_env=True,
+            )
+        return self._client
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         try:
@@ -136,4 +150,6 @@ class AiohttpTransport(AsyncTransport):
             return HTTPResponse(raw.status, headers, bytes(body), request.url, raw)
 
     async def close(self) -> None:
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

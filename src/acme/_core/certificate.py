@@ -94,7 +94,7 @@ def download_certificate(
             try:
                 alt = yield from post(session, alt_url, None, accept=PEM_CHAIN_CONTENT_TYPE)
                 alternatives.append(check_chain(alt, orderr.csr_pem))
-            except (errors.Error, messages.Error) as error:
+            except errors.Error as error:  # messages.Error (a problem) is one too
                 logger.warning("Skipping alternate chain %s: %s", alt_url, error)
     return orderr.update(fullchain_pem=fullchain, alternative_fullchains_pem=alternatives)
 
@@ -124,7 +124,7 @@ def renewal_info(
     try:
         response = yield from get(session, url)
         info = parse(messages.RenewalInfo, response)
-    except (errors.Error, messages.Error) as error:
+    except errors.Error as error:  # messages.Error (a problem) is one too
         message = f"Failed to fetch renewal information from {url}: {error}"
         raise _ari_error(session, message) from error
     retry = session.retry_after(response)

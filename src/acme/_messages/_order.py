@@ -116,6 +116,15 @@ class OrderResource(ResourceWithURI):
             kwargs["csr_pem"] = kwargs["csr_pem"].encode("utf-8")
         super().__init__(**kwargs)
 
+    def __hash__(self) -> int:
+        # The list fields (see _list_fields) hash as tuples, so the resource stays hashable.
+        return hash(
+            tuple(
+                tuple(value) if isinstance(value, list) else value
+                for value in (getattr(self, slot) for slot in self.__slots__)
+            )
+        )
+
 
 class CertificateRequest(JSONObject):
     """finalize request payload (RFC 8555 section 7.4): ``csr`` as base64url DER.

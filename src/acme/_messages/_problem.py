@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from josepy import util as jose_util
 
+from acme import errors
 from acme._messages._base import InvalidArgument, JSONObject, array, optional, string
 from acme._messages._constants import Identifier
 
@@ -91,7 +92,7 @@ def _retry_after(value: Any) -> datetime.datetime | None:
     return value.astimezone(datetime.timezone.utc)
 
 
-class Error(JSONObject, Exception):
+class Error(JSONObject, errors.Error):
     """An RFC 7807 problem document, which is also the exception raised for it.
 
     JSON fields: ``typ`` (``type``, default ``about:blank``), ``title``, ``detail``,
