@@ -19,8 +19,8 @@
     └── josepy DeserializationError
         └── SchemaValidationError   a JSON document does not match its schema
 
-``acme.messages.Error`` (an RFC 7807 problem document received from the server) is also an
-exception; it lives with the other message classes.
+``acme.messages.Error`` (an RFC 7807 problem document received from the server) is an `Error`
+too (as in acme 5.x); it lives with the other message classes.
 """
 
 from __future__ import annotations
