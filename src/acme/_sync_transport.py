@@ -7,13 +7,13 @@ Foreign exceptions are translated here, and only here, into `acme.errors.Network
 from __future__ import annotations
 
 import os
-import time
 import urllib.parse
 
 import requests
 
 from acme import errors
 from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
+from acme._deadline import Watchdog, watched_pool_classes
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
 
@@ -33,8 +33,10 @@ class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestExcep
 class RequestsTransport:
     """Send `HTTPRequest` values with ``requests``, within a total deadline per request.
 
-    ``timeout`` bounds connect plus the whole body, not only each read; bodies over
-    ``max_body`` bytes are refused. Redirects are never followed here (the core decides).
+    ``timeout`` bounds connect plus the whole response (a `Watchdog` shuts the socket down
+    when it passes), not only each read; bodies over ``max_body`` bytes are refused. Redirects
+    are never followed here (the core decides). Through an HTTP proxy only the per-read
+    timeouts apply.
     """
 
     def __init__(
@@ -47,6 +49,11 @@ class RequestsTransport:
         self.timeout = timeout
         self.max_body = max_body
         self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = watched_pool_classes()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.watchdog = Watchdog()
         # requests re-reads proxy variables and CA bundle variables from the environment on
         # every request (about 0.8 ms each); read them once per host instead, same semantics.
         self.session.trust_env = False
@@ -55,8 +62,22 @@ class RequestsTransport:
         self.requests_sent = 0
 
     def send(self, request: HTTPRequest) -> HTTPResponse:
-        deadline = time.monotonic() + self.timeout
         self.requests_sent += 1
+        with self.watchdog.request(self.timeout) as record:
+            try:
+                response = self._send(request)
+            except RequestsNetworkError:
+                if record.expired:
+                    raise self._late(request) from None
+                raise
+        if record.expired:  # cut short: what arrived may look complete but is not the answer
+            raise self._late(request)
+        return response
+
+    def _late(self, request: HTTPRequest) -> RequestsNetworkError:
+        return RequestsNetworkError(request.url, f"no complete response in {self.timeout} s")
+
+    def _send(self, request: HTTPRequest) -> HTTPResponse:
         try:
             raw = self.session.request(
                 request.method,
@@ -74,7 +95,7 @@ class RequestsTransport:
         except requests.exceptions.RequestException as error:
             raise RequestsNetworkError(request.url, _reason(error)) from error
         try:
-            content = self._read_body(raw, request.url, deadline)
+            content = self._read_body(raw, request.url)
         finally:
             raw.close()
         raw._content = content  # so 5.x callers can still use .json() / .text
@@ -87,7 +108,7 @@ class RequestsTransport:
             self._proxies[host] = requests.utils.get_environ_proxies(url)
         return self._proxies[host]
 
-    def _read_body(self, raw: requests.Response, url: str, deadline: float) -> bytes:
+    def _read_body(self, raw: requests.Response, url: str) -> bytes:
         declared = raw.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             raise RequestsNetworkError(url, f"body of {declared} bytes exceeds {self.max_body}")
@@ -97,8 +118,6 @@ class RequestsTransport:
                 body += chunk
                 if len(body) > self.max_body:
                     raise RequestsNetworkError(url, f"body exceeds {self.max_body} bytes")
-                if time.monotonic() > deadline:
-                    raise RequestsNetworkError(url, f"no complete response in {self.timeout} s")
         except requests.exceptions.RequestException as error:
             if isinstance(error, RequestsNetworkError):
                 raise
@@ -107,6 +126,7 @@ class RequestsTransport:
 
     def close(self) -> None:
         self.session.close()
+        self.watchdog.close()
 
 
 def _reason(error: Exception) -> str:
