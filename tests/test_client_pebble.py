@@ -351,3 +351,23 @@ def test_untrusted_server_certificate_is_a_network_error(pebble_ct: PebbleInstan
     assert isinstance(failed.value, requests.exceptions.RequestException)
     assert failed.value.__cause__ is not None
     net.close()
+
+
+def test_client_network_raw_methods(pebble_ct: PebbleInstance) -> None:
+    """acme 5.x callers also use ClientNetwork.get/head/post directly; they return
+    requests.Response objects and raise acme errors."""
+    import requests
+
+    acme = _client(pebble_ct)
+    regr = _register(acme)
+    net = acme.net
+    directory = net.get(pebble_ct.directory_url)
+    assert isinstance(directory, requests.Response)
+    assert "newOrder" in directory.json()
+    nonce = net.head(acme.directory["newNonce"])
+    assert nonce.headers["Replay-Nonce"]
+    account = net.post(regr.uri, None)  # POST-as-GET, signed with the account's kid
+    assert account.json()["status"] == "valid"
+    with pytest.raises(messages.Error) as refused:
+        net.post(acme.directory["newOrder"], {"identifiers": []})
+    assert refused.value.http_status == 400

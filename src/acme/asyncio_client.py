@@ -29,10 +29,10 @@ from acme._core.retry import PollPolicy
 from acme._core.session import (
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
-    get,
+    get_expecting,
     head,
     new_session,
-    post,
+    post_expecting,
 )
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
@@ -94,15 +94,10 @@ class AsyncClientNetwork:
         return await self.run(head(self.session, url))
 
     async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
-        accept = content_type if content_type != JSON_CONTENT_TYPE else None
-        return await self.run(get(self.session, url, accept=accept))
+        return await self.run(get_expecting(self.session, url, content_type))
 
     async def post(self, url: str, obj: Any, content_type: str = JOSE_CONTENT_TYPE) -> HTTPResponse:
-        accept = (
-            content_type if content_type not in (JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE) else None
-        )
-        embed = self.session.account_url is None
-        return await self.run(post(self.session, url, obj, embed_jwk=embed, accept=accept))
+        return await self.run(post_expecting(self.session, url, obj, content_type))
 
     async def close(self) -> None:
         """Close the connection pool."""

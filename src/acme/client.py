@@ -142,10 +142,9 @@ class ClientNetwork:
         self, url: str, content_type: str = JSON_CONTENT_TYPE, **kwargs: Any
     ) -> requests.Response:
         """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
-        from acme._core.session import get
+        from acme._core.session import get_expecting
 
-        accept = content_type if content_type != JSON_CONTENT_TYPE else None
-        return _raw(self.run(get(self.session, url, accept=accept)))
+        return _raw(self.run(get_expecting(self.session, url, content_type)))
 
     def post(
         self,
@@ -156,15 +155,11 @@ class ClientNetwork:
         **kwargs: Any,
     ) -> requests.Response:
         """Sign ``obj`` (``None`` for POST-as-GET) and POST it; errors raise."""
-        from acme._core.session import post
+        from acme._core.session import post_expecting
 
         if new_nonce_url is not None:
             self.session.new_nonce_url = new_nonce_url
-        accept = (
-            content_type if content_type not in (JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE) else None
-        )
-        embed = self.session.account_url is None
-        return _raw(self.run(post(self.session, url, obj, embed_jwk=embed, accept=accept)))
+        return _raw(self.run(post_expecting(self.session, url, obj, content_type)))
 
     def close(self) -> None:
         """Close the connection pool."""

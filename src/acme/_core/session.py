@@ -49,9 +49,11 @@ __all__ = [
     "check_response",
     "check_url",
     "get",
+    "get_expecting",
     "head",
     "new_session",
     "post",
+    "post_expecting",
 ]
 
 _MAX_GET_REDIRECTS = 5
@@ -215,6 +217,20 @@ def get(session: Session, url: str, accept: str | None = None) -> Flow[HTTPRespo
             continue
         return check_response(session, response)
     raise errors.ClientError(f"Too many redirects starting at {url!r:.200}")
+
+
+def get_expecting(session: Session, url: str, content_type: str) -> Flow[HTTPResponse]:
+    """The network objects' ``get(url, content_type)``: `get` asking for ``content_type``."""
+    accept = content_type if content_type != JSON_CONTENT_TYPE else None
+    return (yield from get(session, url, accept=accept))
+
+
+def post_expecting(session: Session, url: str, obj: Any, content_type: str) -> Flow[HTTPResponse]:
+    """The network objects' ``post(url, obj, content_type)``: signed for the account, or with
+    the embedded key when there is none (revocation by certificate key)."""
+    accept = content_type if content_type not in (JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE) else None
+    embed = session.account_url is None
+    return (yield from post(session, url, obj, embed_jwk=embed, accept=accept))
 
 
 def _nonce(session: Session) -> Flow[str]:
