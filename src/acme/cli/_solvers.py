@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,16 +122,23 @@ class _Listener:
             self.thread = None
 
 
-class StandaloneHTTP01(Solver):
-    """http-01 answered by `acme.standalone.HTTP01Server` on ``address``:``port``.
+class _Standalone(Solver):
+    """A solver served by one of our standalone servers: listener lifecycle in one place.
 
     ``address`` "" listens on every IPv6 and IPv4 address; port 0 picks a free port (`port`).
+    ``single(addr, ipv6)`` and ``dual(addr)`` build the servers over the state `add` fills.
     """
 
-    def __init__(self, address: str = "", port: int = 80) -> None:
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        single: Callable[[Any, bool], Any],
+        dual: Callable[[Any], Any],
+    ) -> None:
         self.address = address
         self.requested_port = port
-        self.resources: set[Any] = set()
+        self._servers = (single, dual)
         self._listener: _Listener | None = None
 
     @property
@@ -142,15 +150,32 @@ class StandaloneHTTP01(Solver):
     def start(self) -> None:
         if self._listener is not None:
             return
+        single, dual = self._servers
         try:
-            self._listener = _Listener(
-                lambda addr, ipv6: standalone.HTTP01Server(addr, self.resources, ipv6=ipv6),
-                lambda addr: standalone.HTTP01DualNetworkedServers(addr, self.resources),
-                self.address,
-                self.requested_port,
-            )
+            self._listener = _Listener(single, dual, self.address, self.requested_port)
         except OSError as error:
-            raise _listen_error("http-01", self.address, self.requested_port, error) from error
+            raise _listen_error(self.label, self.address, self.requested_port, error) from error
+
+    def cleanup(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+
+class StandaloneHTTP01(_Standalone):
+    """http-01 answered by `acme.standalone.HTTP01Server` on ``address``:``port``."""
+
+    challenge_type = challenges.HTTP01
+    label = "http-01"
+
+    def __init__(self, address: str = "", port: int = 80) -> None:
+        self.resources: set[Any] = set()
+        super().__init__(
+            address,
+            port,
+            lambda addr, ipv6: standalone.HTTP01Server(addr, self.resources, ipv6=ipv6),
+            lambda addr: standalone.HTTP01DualNetworkedServers(addr, self.resources),
+        )
 
     def add(
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
@@ -164,41 +189,23 @@ class StandaloneHTTP01(Solver):
 
     def cleanup(self) -> None:
         self.resources.clear()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        super().cleanup()
 
 
-class StandaloneTLSALPN01(Solver):
+class StandaloneTLSALPN01(_Standalone):
     """tls-alpn-01 answered by `acme.standalone.TLSALPN01Server` (RFC 8737 section 3)."""
 
     challenge_type = challenges.TLSALPN01
     label = "tls-alpn-01"
 
     def __init__(self, address: str = "", port: int = 443) -> None:
-        self.address = address
-        self.requested_port = port
         self.certs: dict[str, Any] = {}
-        self._listener: _Listener | None = None
-
-    @property
-    def port(self) -> int:
-        """The port actually listened on (after `start`)."""
-        assert self._listener is not None, "start() first"
-        return self._listener.port
-
-    def start(self) -> None:
-        if self._listener is not None:
-            return
-        try:
-            self._listener = _Listener(
-                lambda addr, ipv6: standalone.TLSALPN01Server(addr, self.certs, ipv6=ipv6),
-                lambda addr: standalone.TLSALPN01DualNetworkedServers(addr, self.certs),
-                self.address,
-                self.requested_port,
-            )
-        except OSError as error:
-            raise _listen_error("tls-alpn-01", self.address, self.requested_port, error) from error
+        super().__init__(
+            address,
+            port,
+            lambda addr, ipv6: standalone.TLSALPN01Server(addr, self.certs, ipv6=ipv6),
+            lambda addr: standalone.TLSALPN01DualNetworkedServers(addr, self.certs),
+        )
 
     def add(
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
@@ -209,9 +216,7 @@ class StandaloneTLSALPN01(Solver):
 
     def cleanup(self) -> None:
         self.certs.clear()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        super().cleanup()
 
 
 class Webroot(Solver):
