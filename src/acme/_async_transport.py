@@ -7,6 +7,7 @@ bodies are size-capped, redirects are never followed, and every foreign exceptio
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import ssl
 from typing import Any
@@ -29,16 +30,18 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
-class AsyncTransport:
+class AsyncTransport(abc.ABC):
     """Interface: ``await send(request) -> HTTPResponse`` and ``await close()``."""
 
     requests_sent = 0
 
-    async def send(self, request: HTTPRequest) -> HTTPResponse:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request``; transport failures raise `acme.errors.NetworkError`."""
 
-    async def close(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the connection pool."""
 
     async def _bounded(self, request: HTTPRequest, timeout: float, coro: Any) -> HTTPResponse:
         self.requests_sent += 1

@@ -60,7 +60,7 @@ class Solver:
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
     ) -> None:
         """Publish the answer to ``challb`` for ``identifier``."""
-        raise NotImplementedError
+        raise CLIError(f"{type(self).__name__} cannot answer {challb.chall.typ} challenges", 1)
 
     def cleanup(self) -> None:
         """Remove what `add` published and stop listeners; safe to call twice."""
