@@ -69,8 +69,21 @@ def row(
     }  # fmt: skip
 
 
-def mode_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
+def mode_rows(figures: dict[str, Any], mode: str = "nosleep") -> list[dict[str, Any]]:
     ours, base, lim = figures["ours"], figures["acme59"], figures["limit"]
+    # Issue 5 sets ">=50x faster than acme 5.9" for real http-01 (NOSLEEP) only: without
+    # validation acme 5.9 sleeps once (1 s), and 50x would ask for less than the limit's 1.14x.
+    if mode == "nosleep":
+        one_target = "<=2x limit, >=50x faster than 5.9"
+
+        def one_check(o: float, b: float | None, lm: float | None) -> bool:
+            return lm is not None and b is not None and o <= 2 * lm and o * 50 <= b
+    else:
+        one_target = "<=2x limit"
+
+        def one_check(o: float, b: float | None, lm: float | None) -> bool:
+            return lm is not None and o <= 2 * lm
+
     asy = figures["async"].get("async")
 
     def three(workload: str, fn: Callable[[dict[str, Any] | None], float | None]) -> Three:
@@ -78,8 +91,7 @@ def mode_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
 
     rows = [
         row("1 issuance, new account: wall", "ms", *three("one", lambda r: med(r, "wall", 1e3)),
-            "<=2x limit, >=50x faster than 5.9",
-            lambda o, b, lm: lm is not None and b is not None and o <= 2 * lm and o * 50 <= b),
+            one_target, one_check),
         row("1 issuance: client CPU", "ms", *three("one", lambda r: med(r, "cpu", 1e3))),
         row("1 issuance: HTTP requests", "n", *three("one", lambda r: med(r, "requests")),
             "<=10 and <=limit", lambda o, b, lm: o <= 10 and (lm is None or o <= lm)),
@@ -172,7 +184,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for mode, figures in results["modes"].items():
         title = f"Pebble {MODE_ENV[mode]}: {MODE_NOTE[mode]}"
-        out += [{"section": title, **r} for r in mode_rows(figures)]
+        out += [{"section": title, **r} for r in mode_rows(figures, mode)]
         if "async_libraries" in figures:
             title = f"Async client per HTTP library: {ASYNC_TITLE} (Pebble {MODE_ENV[mode]})"
             out += [{"section": title, **r} for r in library_rows(figures["async_libraries"])]
