@@ -159,3 +159,29 @@ def test_revocation_is_recorded(acme_test_server: ACMETestServer) -> None:
     assert not acme_test_server.core.is_revoked(leaf)
     acme.revoke(leaf, 4)
     assert acme_test_server.core.is_revoked(leaf)
+
+
+def test_issuance_rides_out_a_busy_server(
+    acme_test_server_factory: Callable[..., ACMETestServer],
+) -> None:
+    """Half the polls answered 503 + Retry-After by the test CA: the issuance still succeeds
+    (the faults start once the order exists: only polls are retried, not single fetches)."""
+    server = acme_test_server_factory(always_valid=True, validation_delay_polls=1)
+    acme = _client(server)
+    key = acme.net.key
+    assert key is not None
+    orderr = acme.new_order(_csr(["busy.test"]))
+    for authzr in orderr.authorizations:
+        challb = next(c for c in authzr.body.challenges if isinstance(c.chall, challenges.HTTP01))
+        acme.answer_challenge(challb, challb.response(key))
+    server.core.faults = Faults(
+        seed=5, error_rate=0.5, error_status=503, retry_after=1, resources={"authz", "order"}
+    )
+    server.core.processing_polls = 1
+    waits: list[float] = []
+    acme.net.sleep = waits.append  # honour Retry-After without really waiting
+    done = acme.poll_and_finalize(
+        orderr, datetime.datetime.now(UTC) + datetime.timedelta(seconds=30)
+    )
+    assert done.body.status == messages.STATUS_VALID
+    assert any(abs(w - 1.0) < 0.05 for w in waits)  # it met and waited out a busy answer

@@ -826,3 +826,39 @@ def test_network_objects_refuse_a_key_the_algorithm_cannot_sign_with() -> None:
     net = client.ClientNetwork(account_key())  # the algorithm follows the key by default
     assert net.alg == jwa.ES256
     net.close()
+
+
+def test_polls_ride_out_busy_answers_within_the_deadline() -> None:
+    """429/503 to a poll means 'not yet' (RFC 8555 section 6.6): wait its Retry-After, ask
+    again. A 403 is still an error, and a busy server past the deadline is a TimeoutError."""
+    clock = FakeClock()
+    server = FakeServer()
+    answers = iter(
+        [
+            problem(503, "serverInternal", Retry_After="2"),
+            problem(429, "rateLimited", Retry_After="3"),
+            reply(200, _authz("valid")),
+        ]
+    )
+    server.route("POST /authz/1", lambda req, hdr: next(answers))
+    _, orderr = _order_with_authz([])
+    done = drive(
+        order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
+    )
+    assert done.authorizations[0].body.status == messages.STATUS_VALID
+    assert clock.sleeps == pytest.approx([0.005, 2.0, 3.0])
+
+    server.route("POST /authz/1", lambda req, hdr: problem(403, "unauthorized"))
+    with pytest.raises(messages.Error, match="unauthorized"):
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60),
+            server,
+            clock,
+        )
+    server.route("POST /authz/1", lambda req, hdr: problem(503, "serverInternal", Retry_After="30"))
+    with pytest.raises(errors.TimeoutError):
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 40),
+            server,
+            clock,
+        )

@@ -7,6 +7,8 @@ Rules:
 - Authorizations already ``valid`` when known are not polled again.
 - Every observed status change must be a path of RFC 8555 section 7.1.6 (`states`), else
   `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
+- A poll answered 429 or 5xx is a "not yet": wait its Retry-After (or the backoff) and ask
+  again, within the deadline. Only polls: other requests may have had an effect.
 """
 
 from __future__ import annotations
@@ -155,18 +157,21 @@ def poll_authorizations(
         attempt += 1
         retry_after = None
         for url in pending:
-            authzr, response = yield from poll_authorization(session, url)
-            if url in known:
-                states.check_transition(
-                    states.AUTHORIZATION, known[url].body.status, authzr.body.status
+            response, hint = yield from _poll_fetch(session, url)
+            if response is not None:
+                authzr = messages.AuthorizationResource(
+                    body=parse(messages.Authorization, response), uri=url
                 )
-            known[url] = authzr
-            if _is_final(authzr):
-                done[url] = authzr
-            else:
-                hint = session.retry_after(response)
-                if hint is not None and (retry_after is None or hint > retry_after):
-                    retry_after = hint
+                if url in known:
+                    states.check_transition(
+                        states.AUTHORIZATION, known[url].body.status, authzr.body.status
+                    )
+                known[url] = authzr
+                if _is_final(authzr):
+                    done[url] = authzr
+                    continue
+            if hint is not None and (retry_after is None or hint > retry_after):
+                retry_after = hint
         pending = [url for url in urls if url not in done]
     authzrs = [done[url] for url in urls]
     failed = [a for a in authzrs if a.body.status != messages.STATUS_VALID]
@@ -224,8 +229,28 @@ def poll_order(
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
         yield from wait(session, _next_wait(session, attempt, retry_after), deadline, "order")
         attempt += 1
-        response = yield from post(session, orderr.uri, None)
-        previous, body = body, parse(messages.Order, response)
-        states.check_transition(states.ORDER, previous.status, body.status)
-        retry_after = session.retry_after(response)
+        response, retry_after = yield from _poll_fetch(session, orderr.uri)
+        if response is not None:
+            previous, body = body, parse(messages.Order, response)
+            states.check_transition(states.ORDER, previous.status, body.status)
     return orderr.update(body=body)
+
+
+def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, float | None]]:
+    """POST-as-GET ``url`` for a poll: ``(response, Retry-After seconds)``.
+
+    A transient refusal (429 or 5xx, RFC 8555 section 6.6) is ``(None, its Retry-After)``:
+    the poll loop waits (within its deadline) and asks again, instead of failing the whole
+    operation over a busy server. Other errors are raised.
+    """
+    try:
+        response = yield from post(session, url, None)
+    except messages.Error as error:
+        status = error.http_status
+        if status is None or not (status == 429 or status >= 500):
+            raise
+        hint = None
+        if error.retry_after is not None:
+            hint = (error.retry_after - session.now()).total_seconds()
+        return None, hint
+    return response, session.retry_after(response)
