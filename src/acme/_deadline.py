@@ -94,17 +94,18 @@ class Watchdog:
             thread.join(5)
 
 
-def _register(connection: Any) -> None:
+def _register(item: Any) -> None:
     record: _Request | None = getattr(_current, "request", None)
-    if record is None:
+    if record is None or item in record.connections:
         return
-    record.connections.append(connection)
+    record.connections.append(item)
     if record.expired:
-        _shutdown(connection)
+        _shutdown(item)
 
 
-def _shutdown(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
+def _shutdown(item: Any) -> None:
+    """Shut down a raw socket, or an urllib3 connection's socket, waking its blocked reader."""
+    sock = item if isinstance(item, socket.socket) else getattr(item, "sock", None)
     if isinstance(sock, socket.socket) and sock.fileno() != -1:
         # The plain socket method even for an SSLSocket: SSLSocket.shutdown would unwrap the
         # SSL object under the thread blocked reading from it.
@@ -112,16 +113,30 @@ def _shutdown(connection: Any) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _HTTPConnection(urllib3.connection.HTTPConnection):
+class _Watched:
+    """Registers with the running request: the raw socket as soon as it exists (so a slow TLS
+    handshake is cut too), the connection when it connects or is reused for a request."""
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        _register(sock)
+        return sock
+
+    def connect(self) -> None:
+        _register(self)
+        super().connect()  # type: ignore[misc]
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):

@@ -18,11 +18,9 @@ duck-typed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import ssl
-import threading
 import time
 import urllib.parse
 import warnings
@@ -37,12 +35,11 @@ import urllib3.exceptions
 from cryptography import x509
 
 from acme import _tls, _tls_server, errors
+from acme._deadline import Watchdog, watched_pool_classes
 
 logger = logging.getLogger(__name__)
 
-# RFC 8555 section 8.3: the validation server connects to port 80 (http-01) ...
-HTTP01_PORT = 80
-# ... and RFC 8737 section 3 to port 443 (tls-alpn-01).
+# RFC 8737 section 3: the validation server connects to port 443 for tls-alpn-01.
 TLSALPN01_PORT = 443
 # Trailing characters ignored in a served key authorization (HTTP01Response.WHITESPACE_CUTSET).
 WHITESPACE_CUTSET = "\n\r\t "
@@ -77,85 +74,6 @@ def _check_timeout(timeout: Any) -> float:
 # --- HTTP GET with a total deadline -----------------------------------------------------------
 
 
-class _Watchdog:
-    """Shuts down the sockets of one request when its deadline passes, waking blocked reads."""
-
-    def __init__(self, timeout: float) -> None:
-        self._lock = threading.Lock()
-        self._watched: list[Any] = []  # urllib3 connections and raw sockets
-        self.fired = False
-        self._timer = threading.Timer(timeout, self._fire)
-        self._timer.daemon = True
-
-    def watch(self, item: Any) -> None:
-        with self._lock:
-            self._watched.append(item)
-            if self.fired:
-                _wake(item)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            for item in self._watched:
-                _wake(item)
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-        self._timer.join()
-
-
-def _wake(item: Any) -> None:
-    sock = item if isinstance(item, socket.socket) else getattr(item, "sock", None)
-    if isinstance(sock, socket.socket) and sock.fileno() != -1:
-        # The plain socket method, also for an SSLSocket: SSLSocket.shutdown would drop its SSL
-        # object under the feet of the thread reading from it.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-_current = threading.local()
-
-
-def _watch(item: Any) -> None:
-    watchdog: _Watchdog | None = getattr(_current, "watchdog", None)
-    if watchdog is not None:
-        watchdog.watch(item)
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
-
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
-
-
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
-
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
-
-
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
 class _BodyTooLarge(Exception):
     pass
 
@@ -167,17 +85,14 @@ def http_get(url: str, timeout: float, max_body: int) -> tuple[int, bytes]:
     content coding. Raises ``TimeoutError`` when the deadline passes, `_BodyTooLarge` over
     ``max_body`` bytes, and ``requests`` / ``OSError`` exceptions for the rest.
     """
-    with _Watchdog(timeout) as watchdog:
-        _current.watchdog = watchdog
+    watchdog = Watchdog()
+    with watchdog.request(timeout) as record:
         try:
             with requests.Session() as session:
                 session.trust_env = False
                 session.max_redirects = _MAX_REDIRECTS
                 adapter = requests.adapters.HTTPAdapter(max_retries=0)
-                adapter.poolmanager.pool_classes_by_scheme = {
-                    "http": _WatchedHTTPPool,
-                    "https": _WatchedHTTPSPool,
-                }
+                adapter.poolmanager.pool_classes_by_scheme = watched_pool_classes()
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 with session.get(
@@ -190,14 +105,14 @@ def http_get(url: str, timeout: float, max_body: int) -> tuple[int, bytes]:
                             raise _BodyTooLarge(f"body over {max_body} bytes")
                     status = response.status_code
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            if watchdog.fired:
+            if record.expired:
                 raise TimeoutError(f"no complete answer within {timeout:g} s") from error
             raise
         finally:
-            _current.watchdog = None
-        if watchdog.fired:  # cut short: what arrived may look complete but is not the answer
-            raise TimeoutError(f"no complete answer within {timeout:g} s")
-        return status, bytes(body)
+            watchdog.close()
+    if record.expired:  # cut short: what arrived may look complete but is not the answer
+        raise TimeoutError(f"no complete answer within {timeout:g} s")
+    return status, bytes(body)
 
 
 def _with_port(uri: str, port: int | None) -> str:
