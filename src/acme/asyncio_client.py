@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
-from josepy import jwa, jwk
+from josepy import jwa
 
 from acme import messages
 from acme._async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 from acme._core import account as account_flows
+from acme._core.accessors import SessionAccessors
 from acme._core.api import ClientFlows
 from acme._core.drive import run_async
 from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
@@ -40,7 +41,7 @@ __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 T = TypeVar("T")
 
 
-class AsyncClientNetwork:
+class AsyncClientNetwork(SessionAccessors):
     """Signs and sends requests for one account key over one shared connection pool.
 
     Same arguments as `acme.client.ClientNetwork`, plus ``http_library`` ("aiohttp" or
@@ -73,18 +74,6 @@ class AsyncClientNetwork:
             self.transport = HttpxTransport(verify_ssl, float(timeout), max_body, http2=http2)
         else:
             self.transport = AiohttpTransport(verify_ssl, float(timeout), max_body)
-
-    @property
-    def key(self) -> jwk.JWK | None:
-        return self.session.key
-
-    @property
-    def account(self) -> messages.RegistrationResource | None:
-        return cast("messages.RegistrationResource | None", self.session.account)
-
-    @account.setter
-    def account(self, regr: messages.RegistrationResource | None) -> None:
-        self.session.set_account(regr)
 
     async def run(self, flow: Flow[T]) -> T:
         """Drive one core flow on this network's transport."""

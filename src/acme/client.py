@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from acme._core.accessors import SessionAccessors
 from acme._core.drive import run_sync
 from acme._core.http import (
     DEFAULT_MAX_BODY,
@@ -28,7 +29,7 @@ from acme._core.retry import PollPolicy, parse_retry_after
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
-    from josepy import jwa, jwk
+    from josepy import jwa
 
     from acme import messages
     from acme._core.http import Flow, HTTPResponse
@@ -55,7 +56,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class ClientNetwork:
+class ClientNetwork(SessionAccessors):
     """Signs and sends requests for one account key, over one keep-alive connection pool.
 
     ``verify_ssl`` is a bool or a CA bundle path. Without a key the object can GET but not
@@ -95,38 +96,8 @@ class ClientNetwork:
         self.sleep: Callable[[float], None] = time.sleep
 
     @property
-    def key(self) -> jwk.JWK | None:
-        return self.session.key
-
-    @key.setter
-    def key(self, value: Any) -> None:
-        from acme._legacy import coerce_jwk
-
-        self.session.key = coerce_jwk(value) if value is not None else None
-
-    @property
-    def alg(self) -> jwa.JWASignature:
-        return self.session.alg
-
-    @alg.setter
-    def alg(self, value: jwa.JWASignature) -> None:
-        self.session.alg = value
-
-    @property
-    def account(self) -> messages.RegistrationResource | None:
-        return cast("messages.RegistrationResource | None", self.session.account)
-
-    @account.setter
-    def account(self, regr: messages.RegistrationResource | None) -> None:
-        self.session.set_account(regr)
-
-    @property
     def verify_ssl(self) -> bool | str:
         return self.transport.verify
-
-    @property
-    def user_agent(self) -> str:
-        return self.session.user_agent
 
     def run(self, flow: Flow[T]) -> T:
         """Drive one core flow with this network's transport (blocking)."""
