@@ -15,7 +15,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
-from acme import _probes, challenges, standalone
+from acme import challenges, standalone
+from acme._net import probes as _probes
 
 ACCOUNT_KEY = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
 OTHER_ACCOUNT_KEY = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))

@@ -12,9 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from josepy import b64
 
-from acme import _ari, errors
+from acme import errors
 
 # RFC 9773 section 4.1 example, and Appendix A's certificate that it was computed from.
+from acme._wire import renewal_id as _ari
+
 RFC_ID = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
 RFC_AKI_HEX = "69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4"
 RFC_SERIAL_DER_HEX = "00:87:65:43:21"

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from acme import errors
-from acme._async_transport import AiohttpTransport, HttpxTransport
 from acme._core.http import HTTPRequest
+from acme._net.async_transport import AiohttpTransport, HttpxTransport
 from acme.asyncio_client import AsyncClientNetwork
 
 TRANSPORTS = [HttpxTransport, AiohttpTransport]

@@ -96,7 +96,7 @@ def test_replaces_links_the_renewal_to_the_old_certificate(
     acme = _client(acme_test_server)
     old = _leaf(_issue(acme, ["renew.test"]))
     renewed = _issue(acme, ["renew.test"], replaces=old)
-    from acme import _ari
+    from acme._wire import renewal_id as _ari
 
     assert renewed.body.replaces == _ari.certificate_identifier(old)
     with pytest.raises(errors.ConflictError) as again:  # RFC 9773 alreadyReplaced is a 409

@@ -19,15 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from josepy import json_util, jwa, jwk
 
-from acme import _ari, crypto_util, errors, jws, messages
+from acme import crypto_util, errors, jws, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.api import ClientFlows
 from acme._core.drive import run_sync
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session, post
+from acme._wire import renewal_id as _ari
 
 BASE = "https://ca.test"
 Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]

@@ -1,4 +1,4 @@
-"""The network probes and self-checks (acme._probes) and the TLS plumbing under them (acme._tls):
+"""The network probes and self-checks (acme._net.probes) and the TLS plumbing (acme._net.tls):
 total deadlines, size caps, ClientHello parsing, SNI names for IP identifiers, legacy SSLSocket."""
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ import time
 
 import pytest
 
-from acme import _probes, _tls, _tls_server, errors, standalone
+from acme import errors, standalone
+from acme._net import probes as _probes
+from acme._net import tls as _tls
+from acme._net import tls_server as _tls_server
 from standalone_support import (
     ACCOUNT_KEY,
     LOOPBACK,
@@ -200,7 +203,7 @@ def test_http01_self_check_deadline_is_total_against_a_dripping_server(
     chall, response, _ = http01(21)
     payload = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
     threads_before = threading.active_count()
-    with drip_server(payload, 0.05) as port, caplog.at_level(logging.INFO, "acme._probes"):
+    with drip_server(payload, 0.05) as port, caplog.at_level(logging.INFO, "acme._net.probes"):
         start = time.monotonic()
         assert not _probes.http01_simple_verify(
             response, chall, LOOPBACK, ACCOUNT_KEY.public_key(), port=port, timeout=1
@@ -218,7 +221,7 @@ def test_http01_self_check_caps_the_body(caplog: pytest.LogCaptureFixture) -> No
     key = ACCOUNT_KEY.public_key()
     with serving(standalone.HTTP01Server((LOOPBACK, 0), resources)) as server:
         port = port_of(server)
-        with caplog.at_level(logging.INFO, "acme._probes"):
+        with caplog.at_level(logging.INFO, "acme._net.probes"):
             assert not _probes.http01_simple_verify(
                 response, chall, LOOPBACK, key, port=port, timeout=5
             )

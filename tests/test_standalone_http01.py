@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from acme import _probes, errors, standalone
+from acme import errors, standalone
+from acme._net import probes as _probes
 from standalone_support import (
     ACCOUNT_KEY,
     LOOPBACK,
@@ -109,7 +110,7 @@ def test_simple_verify_trims_only_trailing_whitespace() -> None:
 def test_simple_verify_logs_why(caplog: pytest.LogCaptureFixture) -> None:
     chall, response, _ = http01(8)
     server = standalone.HTTP01Server((LOOPBACK, 0), set())
-    with serving(server), caplog.at_level(logging.INFO, logger="acme._probes"):
+    with serving(server), caplog.at_level(logging.INFO, logger="acme._net.probes"):
         assert not _probes.http01_simple_verify(
             response, chall, LOOPBACK, ACCOUNT_KEY.public_key(), port=port_of(server)
         )

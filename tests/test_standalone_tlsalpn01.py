@@ -12,7 +12,8 @@ import warnings
 import pytest
 from OpenSSL import crypto
 
-from acme import _probes, errors, standalone
+from acme import errors, standalone
+from acme._net import probes as _probes
 from standalone_support import (
     ACCOUNT_KEY,
     LOOPBACK,

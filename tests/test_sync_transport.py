@@ -13,7 +13,7 @@ import requests
 
 from acme import errors
 from acme._core.http import HTTPRequest
-from acme._sync_transport import RequestsTransport
+from acme._net.sync_transport import RequestsTransport
 
 
 def _server(answer: bytes, drip: float) -> Iterator[int]:

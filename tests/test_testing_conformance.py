@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import b64, jwa, jwk
 
 from acme import messages
-from acme._ari import certificate_identifier
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme._core.nonces import is_valid_nonce
+from acme._wire.keys import alg_for_key
+from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMEServerCore, ACMETestServer
-from acme.testing._rawclient import RawClient, alg_of, csr_b64
+from acme.testing._rawclient import RawClient, csr_b64
 
 Send = Callable[[HTTPRequest], HTTPResponse]
 
@@ -119,7 +120,7 @@ def post_raw(
 def header(client: RawClient, url: str, **changes: Any) -> dict[str, Any]:
     """A correct protected header for ``client``'s account, then ``changes`` (None removes)."""
     base = {
-        "alg": alg_of(client.key).name,
+        "alg": alg_for_key(client.key).name,
         "kid": client.account_url,
         "nonce": client.nonce(),
         "url": url,
@@ -190,7 +191,7 @@ def private_key_in_jwk(ctx: Ctx, broken: bool) -> HTTPResponse:
     return post_raw(
         client,
         url,
-        raw_jws(protected, b'{"termsOfServiceAgreed": true}', client.key, alg_of(client.key)),
+        raw_jws(protected, b'{"termsOfServiceAgreed": true}', client.key, alg_for_key(client.key)),
     )
 
 
@@ -223,7 +224,7 @@ def missing_nonce(ctx: Ctx, broken: bool) -> HTTPResponse:
     client = ctx.client()
     url = client.account_url or ""
     protected = header(client, url, nonce=None) if broken else header(client, url)
-    return post_raw(client, url, raw_jws(protected, b"", client.key, alg_of(client.key)))
+    return post_raw(client, url, raw_jws(protected, b"", client.key, alg_for_key(client.key)))
 
 
 def kid_and_jwk(ctx: Ctx, broken: bool) -> HTTPResponse:
@@ -231,7 +232,7 @@ def kid_and_jwk(ctx: Ctx, broken: bool) -> HTTPResponse:
     url = client.account_url or ""
     extra = {"jwk": client.key.public_key().to_partial_json()} if broken else {}
     return post_raw(
-        client, url, raw_jws(header(client, url, **extra), b"", client.key, alg_of(client.key))
+        client, url, raw_jws(header(client, url, **extra), b"", client.key, alg_for_key(client.key))
     )
 
 
@@ -252,7 +253,7 @@ def neither_kid_nor_jwk(ctx: Ctx, broken: bool) -> HTTPResponse:
     client = ctx.client()
     url = client.account_url or ""
     protected = header(client, url, kid=None) if broken else header(client, url)
-    return post_raw(client, url, raw_jws(protected, b"", client.key, alg_of(client.key)))
+    return post_raw(client, url, raw_jws(protected, b"", client.key, alg_for_key(client.key)))
 
 
 def payload_on_post_as_get(ctx: Ctx, broken: bool) -> HTTPResponse:

@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwk
 
 from acme import errors, jws, messages
-from acme._ari import certificate_identifier
 from acme._core import states
 from acme._core.http import HTTPRequest, HTTPResponse
+from acme._wire.keys import alg_for_key
+from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMEServerCore, Faults
-from acme.testing._rawclient import RawClient, alg_of, csr_b64
+from acme.testing._rawclient import RawClient, csr_b64
 
 BASE = "https://acme.test"
 
@@ -307,7 +308,7 @@ def _key_change(
     inner = jws.JWS.sign(
         json.dumps(body).encode(),
         key=new_key,
-        alg=alg_of(new_key),
+        alg=alg_for_key(new_key),
         nonce=inner_nonce,
         url=inner_url or url,
     )

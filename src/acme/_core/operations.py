@@ -11,14 +11,17 @@ from typing import Any
 
 from josepy import jwa
 
-from acme import _ari, errors, messages
+from acme import errors, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.common import alg_for_key, resource_url, to_monotonic
+from acme._core.deadlines import to_monotonic
 from acme._core.http import Flow, HTTPResponse
+from acme._core.responses import resource_url
 from acme._core.session import Session
-from acme._legacy import coerce_certificate, coerce_csr_pem, coerce_jwk
+from acme._wire import renewal_id as _ari
+from acme._wire.coercion import coerce_certificate, coerce_csr_pem, coerce_jwk
+from acme._wire.keys import alg_for_key
 
 __all__ = ["ClientFlows"]
 

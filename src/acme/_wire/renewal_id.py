@@ -18,8 +18,8 @@ __all__ = ["certificate_identifier", "renewal_info_url"]
 
 
 def _load_certificate(cert: Any) -> x509.Certificate:
-    """A certificate object from any form `acme._legacy.coerce_certificate` accepts."""
-    from acme._legacy import coerce_certificate
+    """A certificate object from any form `acme._wire.coercion.coerce_certificate` accepts."""
+    from acme._wire.coercion import coerce_certificate
 
     return coerce_certificate(cert)
 

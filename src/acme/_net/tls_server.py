@@ -1,6 +1,6 @@
 """The server side of tls-alpn-01 on stdlib ``ssl``: certificates chosen by SNI name and ALPN.
 
-`accept_handshake` reads the ClientHello itself (`acme._tls`), asks a chooser for the key, the
+`accept_handshake` reads the ClientHello itself (`acme._net.tls`), asks a chooser for the key, the
 certificate and the ALPN protocol, and completes the handshake over memory BIOs, returning a
 `TLSConnection`. Names are matched the way `lookup` says: case-insensitively, without a final
 dot, an IP address also under its RFC 8738 section 6 reverse name.
@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
-from acme._tls import (
+from acme._net.tls import (
     ALERT_DECODE_ERROR,
     ALERT_INTERNAL_ERROR,
     RECV_SIZE,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 from josepy import errors as jose_errors
 from josepy import interfaces
 
-from acme._messages._base import JSONObject, json_type, required, string
+from acme._wire.base import JSONObject, json_type, required, string
 
 __all__ = [
     "IDENTIFIER_FQDN",

@@ -14,8 +14,8 @@ from josepy import errors as jose_errors
 from josepy import json_util
 
 from acme import fields
-from acme._messages._authz import AuthorizationResource
-from acme._messages._base import (
+from acme._wire.authz import AuthorizationResource
+from acme._wire.base import (
     InvalidArgument,
     JSONObject,
     ResourceBody,
@@ -26,8 +26,8 @@ from acme._messages._base import (
     required,
     string,
 )
-from acme._messages._constants import Identifier, Status
-from acme._messages._problem import Error
+from acme._wire.constants import Identifier, Status
+from acme._wire.problem import Error
 
 __all__ = [
     "CertificateRequest",

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from josepy import util as jose_util
 
 from acme import errors
-from acme._messages._base import InvalidArgument, JSONObject, array, optional, string
-from acme._messages._constants import Identifier
+from acme._wire.base import InvalidArgument, JSONObject, array, optional, string
+from acme._wire.constants import Identifier
 
 __all__ = [
     "ERROR_CODES",

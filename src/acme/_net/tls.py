@@ -5,7 +5,7 @@ ALPN protocols the client offered: ``SSLContext.sni_callback`` runs before ALPN 
 receives no ALPN list, and no certificate callback is exposed. So the server reads the
 ClientHello itself (`read_client_hello`: RFC 8446 section 4.1.2 framing, the SNI extension of
 RFC 6066 section 3 and the ALPN extension of RFC 7301 section 3.1), chooses the certificate and
-the context from the SNI name *and* the offered protocols (`acme._tls_server`), then hands every
+the context from the SNI name *and* the offered protocols (`acme._net.tls_server`), then hands every
 byte it read to an ``ssl.SSLObject`` over ``MemoryBIO`` s (`handshake`). Driving the handshake
 through memory BIOs also gives a true deadline: every socket read and write gets only the time
 left, so a client that drips one byte at a time cannot keep the connection past it.

@@ -27,7 +27,7 @@ class SessionAccessors:
 
     @key.setter
     def key(self, value: Any) -> None:
-        from acme._legacy import coerce_jwk
+        from acme._wire.coercion import coerce_jwk
 
         self.session.key = coerce_jwk(value) if value is not None else None
 

@@ -10,7 +10,7 @@ from josepy import errors as jose_errors
 from josepy import interfaces, json_util
 from josepy import util as jose_util
 
-from acme._messages._base import (
+from acme._wire.base import (
     DECODE_ERRORS,
     InvalidArgument,
     JSONObject,

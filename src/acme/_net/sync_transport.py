@@ -13,7 +13,7 @@ import requests
 
 from acme import errors
 from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
-from acme._deadline import Watchdog, watched_pool_classes
+from acme._net.deadline import Watchdog, watched_pool_classes
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
 

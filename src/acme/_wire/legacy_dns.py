@@ -13,13 +13,18 @@ from typing import Any
 from josepy import json_util, jwa, jwk
 from josepy import jws as jose_jws
 
-from acme.challenges import Challenge, ChallengeResponse, _require_jwk, _TokenChallenge
+from acme._wire.challenge_base import (
+    Challenge,
+    ChallengeResponse,
+    _require_jwk,
+    _TokenChallenge,
+)
 
 __all__ = ["DNS", "DNSResponse"]
 
 
 # Objects built by from_json (what a server sent) are not the caller's use of a legacy class:
-# the legacy classes warn only when constructed by the caller (see challenges._parsed).
+# the legacy classes warn only when constructed by the caller (see challenge_base._parsed).
 _PARSED_FLAG = "_acme_parsed"
 
 
@@ -41,6 +46,7 @@ class DNS(_TokenChallenge):
     """Deprecated pre-RFC "dns" challenge, validated with a JWS over the challenge."""
 
     typ = "dns"
+    WARNS_ON_USE = True
     LABEL = "_acme-challenge"
 
     def __init__(self, **kwargs: Any) -> None:
@@ -78,6 +84,7 @@ class DNSResponse(ChallengeResponse):
     """Deprecated response to the pre-RFC "dns" challenge."""
 
     typ = "dns"
+    WARNS_ON_USE = True
     validation: Any = json_util.field("validation", decoder=jose_jws.JWS.from_json)
 
     def __init__(self, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from josepy import errors as jose_errors
 
 from acme import challenges as acme_challenges
 from acme import fields
-from acme._messages._base import (
+from acme._wire.base import (
     DECODE_ERRORS,
     Resource,
     ResourceBody,
@@ -25,8 +25,8 @@ from acme._messages._base import (
     required,
     string,
 )
-from acme._messages._constants import Identifier, Status
-from acme._messages._problem import Error
+from acme._wire.constants import Identifier, Status
+from acme._wire.problem import Error
 
 __all__ = [
     "Authorization",

@@ -34,8 +34,10 @@ import urllib3.connection
 import urllib3.exceptions
 from cryptography import x509
 
-from acme import _tls, _tls_server, errors
-from acme._deadline import Watchdog, watched_pool_classes
+from acme import errors
+from acme._net import tls as _tls
+from acme._net import tls_server as _tls_server
+from acme._net.deadline import Watchdog, watched_pool_classes
 
 logger = logging.getLogger(__name__)
 

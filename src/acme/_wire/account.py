@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 from josepy import b64, interfaces, jwa, jwk
 
 from acme import jws
-from acme._messages._base import (
+from acme._wire.base import (
     InvalidArgument,
     ResourceBody,
     ResourceWithURI,
@@ -22,7 +22,7 @@ from acme._messages._base import (
     string,
     thaw,
 )
-from acme._messages._constants import Status
+from acme._wire.constants import Status
 
 __all__ = [
     "ExternalAccountBinding",
