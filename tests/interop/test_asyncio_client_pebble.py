@@ -11,10 +11,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
+from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, crypto_util, errors, messages
 from acme.asyncio_client import AsyncClientNetwork, AsyncClientV2
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 

@@ -2,7 +2,7 @@
 
 Each test keeps a legitimate validation (an http-01 GET or an acme-tls/1 probe) going while the
 abuse happens, asserts every one is answered correctly within 1 s, and prints the measured
-latencies (run ``pytest -s tests/test_standalone_abuse.py`` to see the
+latencies (run ``pytest -s tests/net/test_standalone_abuse.py`` to see the
 ``[legit-validation-latency]`` lines).
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 import pytest
 
 from acme import standalone
-from standalone_support import (
+from support.standalone import (
     LOOPBACK,
     LOOPBACK6,
     has_ipv6,

@@ -1,4 +1,4 @@
-"""Shared fixtures: the Pebble harness (see tests/pebble_harness.py for the API)."""
+"""Fixtures of the tests that need Pebble (the API is in the pebble_harness package)."""
 
 from pebble_harness import pebble, pebble_factory, pytest_collection_modifyitems
 

@@ -16,7 +16,7 @@ from acme import errors, standalone
 from acme._net import probes as _probes
 from acme._net import tls as _tls
 from acme._net import tls_server as _tls_server
-from standalone_support import (
+from support.standalone import (
     ACCOUNT_KEY,
     LOOPBACK,
     Resource,

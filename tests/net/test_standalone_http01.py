@@ -11,7 +11,7 @@ import pytest
 
 from acme import errors, standalone
 from acme._net import probes as _probes
-from standalone_support import (
+from support.standalone import (
     ACCOUNT_KEY,
     LOOPBACK,
     LOOPBACK6,

@@ -19,9 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
+from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, client, crypto_util, messages, standalone
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 Resource = standalone.HTTP01RequestHandler.HTTP01Resource

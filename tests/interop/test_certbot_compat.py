@@ -15,11 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
-
 from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _pip(venv: pathlib.Path, *args: str) -> None:

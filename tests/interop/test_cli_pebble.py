@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme.cli import main
 from acme.cli._files import generate_key, private_pem
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
-from test_cli import assert_one_line_error, web_server
+from support.cli import assert_one_line_error, web_server
 
 pytestmark = pytest.mark.pebble
 

@@ -14,7 +14,7 @@ from OpenSSL import crypto
 
 from acme import errors, standalone
 from acme._net import probes as _probes
-from standalone_support import (
+from support.standalone import (
     ACCOUNT_KEY,
     LOOPBACK,
     LOOPBACK6,

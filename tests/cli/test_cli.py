@@ -8,17 +8,13 @@ demo`` and ``acme serve-test-ca`` run as real subprocesses, as a user would run 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import functools
-import http.server
 import os
 import re
 import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,30 +26,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from acme import crypto_util, errors, messages
-from acme.cli import main
 from acme.cli._accounts import AccountStore, default_config_dir
 from acme.cli._files import check_can_write, generate_key, private_pem, write_file
 from acme.cli._output import CLIError, describe
 from acme.testing import ACMETestServer
+from support.cli import assert_one_line_error, run, web_server
 
 SUBPROCESS_TIMEOUT = 60
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
-    """``acme ARGV`` in-process: (exit status, stdout, stderr)."""
-    status = main([str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_one_line_error(err: str) -> str:
-    """The one error line of ``err``; other lines may only be progress lines ("[  0.01s] ...")."""
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if not line.startswith("[")]
-    assert len(lines) == 1, err
-    assert "error:" in lines[0]
-    assert err.rstrip().endswith(lines[0])
-    return lines[0]
 
 
 # --- argument errors: exit status 2, one line ---------------------------------------------
@@ -255,26 +234,6 @@ def test_describe_is_one_line_for_server_and_validation_errors() -> None:
 
 
 # --- runs against the in-process test CA ---------------------------------------------------
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def web_server(root: Path, port: int = 0) -> Iterator[int]:
-    """A static web server for ``root`` on 127.0.0.1 (what --webroot expects); yields its port."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture

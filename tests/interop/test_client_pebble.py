@@ -18,9 +18,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
+from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, client, crypto_util, errors, messages
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 
@@ -332,7 +332,7 @@ def test_twenty_issuances_with_half_the_nonces_rejected(pebble_factory) -> None:
     """Pebble rejects each valid nonce with probability 1/2, independently. With the default 5
     attempts a request fails with probability 1/32, so some of ~160 requests would fail by
     design; with 20 attempts that is about 1.5e-4 for the whole test. The default limit itself is
-    tested against a server that rejects every nonce (tests/test_core_flows.py)."""
+    tested against a server that rejects every nonce (tests/core/test_core_flows.py)."""
     peb = pebble_factory(challenge_responder="challtestsrv", nonce_reject=50)
     net = client.ClientNetwork(_account_key(), verify_ssl=peb.ca_bundle, max_nonce_attempts=20)
     acme = client.ClientV2(client.ClientV2.get_directory(peb.directory_url, net), net)

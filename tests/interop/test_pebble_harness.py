@@ -24,8 +24,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwa, jwk
-
-from acme.jws import JWS
 from pebble_harness import (
     SKIP_REASON,
     PebbleInstance,
@@ -36,6 +34,8 @@ from pebble_harness import (
     require_binaries,
     start_pebble,
 )
+
+from acme.jws import JWS
 
 
 class MiniAcme:
