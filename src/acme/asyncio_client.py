@@ -62,7 +62,7 @@ class AsyncClientNetwork(SessionAccessors):
         allow_insecure_loopback: bool = False,
         poll_policy: PollPolicy | None = None,
         max_body: int = DEFAULT_MAX_BODY,
-        max_nonce_attempts: int = 5,
+        max_nonce_attempts: int | None = None,
         http_library: Literal["aiohttp", "httpx"] = "aiohttp",
         http2: bool = False,
     ) -> None:
@@ -77,7 +77,7 @@ class AsyncClientNetwork(SessionAccessors):
 
     async def run(self, flow: Flow[T]) -> T:
         """Drive one core flow on this network's transport."""
-        return await run_async(flow, self.transport.send, asyncio.sleep)
+        return await run_async(flow, self.transport.send, asyncio.sleep, self.session.clock)
 
     async def head(self, url: str) -> HTTPResponse:
         return await self.run(head(self.session, url))

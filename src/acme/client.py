@@ -62,8 +62,10 @@ class ClientNetwork(SessionAccessors):
     ``verify_ssl`` is a bool or a CA bundle path. Without a key the object can GET but not
     POST; with a key and no account it signs with an embedded ``jwk`` (revocation by
     certificate key). ``allow_insecure_loopback`` lets tests use ``http://127.0.0.1`` URLs.
-    A request rejected for ``badNonce`` is signed again with the server's fresh nonce, up to
-    ``max_nonce_attempts`` attempts in all (RFC 8555 section 6.5).
+    A request rejected for ``badNonce`` is signed again with the server's fresh nonce until
+    the call's deadline (RFC 8555 section 6.5), at most ``max_nonce_attempts`` times in all
+    (default 100). A call with a deadline returns by it, even with a request in flight: each
+    request gets the smaller of ``timeout`` and the time left.
     """
 
     JSON_CONTENT_TYPE = JSON_CONTENT_TYPE
@@ -83,7 +85,7 @@ class ClientNetwork(SessionAccessors):
         allow_insecure_loopback: bool = False,
         poll_policy: PollPolicy | None = None,
         max_body: int = DEFAULT_MAX_BODY,
-        max_nonce_attempts: int = 5,
+        max_nonce_attempts: int | None = None,
     ) -> None:
         from acme._core.session import new_session
         from acme._net.sync_transport import RequestsTransport
@@ -101,7 +103,7 @@ class ClientNetwork(SessionAccessors):
 
     def run(self, flow: Flow[T]) -> T:
         """Drive one core flow with this network's transport (blocking)."""
-        return run_sync(flow, self.transport.send, self.sleep)
+        return run_sync(flow, self.transport.send, self.sleep, self.session.clock)
 
     def head(self, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""

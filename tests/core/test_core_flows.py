@@ -54,12 +54,20 @@ class FakeClock:
 
 
 class FakeServer:
-    """Routes ``METHOD path`` to handlers, checks JWS basics, hands out fresh nonces."""
+    """Routes ``METHOD path`` to handlers, checks JWS basics, hands out fresh nonces.
 
-    def __init__(self) -> None:
+    With a ``clock``, each answer takes ``latency`` seconds of it; an answer later than the
+    driver's timeout (the time left to the call's deadline) is a `NetworkError` at the timeout,
+    as from a real transport. ``timeouts`` records the timeout of every request.
+    """
+
+    def __init__(self, clock: FakeClock | None = None, latency: float = 0.0) -> None:
         self.routes: dict[str, Handler] = {}
         self.requests: list[tuple[HTTPRequest, dict[str, Any]]] = []
+        self.timeouts: list[float | None] = []
         self.counter = 0
+        self.clock = clock
+        self.latency = latency
         self.route("HEAD /nonce", lambda req, hdr: reply(200))
 
     def route(self, key: str, handler: Handler) -> None:
@@ -69,7 +77,13 @@ class FakeServer:
         self.counter += 1
         return json_util.encode_b64jose(self.counter.to_bytes(8, "big"))
 
-    def __call__(self, request: HTTPRequest) -> HTTPResponse:
+    def __call__(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
+        self.timeouts.append(timeout)
+        if self.clock is not None and self.latency:
+            if timeout is not None and timeout < self.latency:
+                self.clock.mono += timeout
+                raise errors.NetworkError(request.url, f"no complete response in {timeout} s")
+            self.clock.mono += self.latency
         protected: dict[str, Any] = {}
         if request.method == "POST":
             assert request.headers["Content-Type"] == "application/jose+json"
@@ -143,7 +157,7 @@ def make_session(clock: FakeClock, account: bool = True) -> Session:
 
 
 def drive(flow: Any, server: FakeServer, clock: FakeClock) -> Any:
-    return run_sync(flow, server, clock.sleep)
+    return run_sync(flow, server, clock.sleep, clock.monotonic)
 
 
 # Nonces and signing (RFC 8555 sections 6.2-6.5).
@@ -179,14 +193,68 @@ def test_bad_nonce_is_retried_with_the_error_responses_nonce() -> None:
     assert server.count("HEAD", "/nonce") == 1
 
 
-def test_bad_nonce_gives_up_after_five_attempts() -> None:
+def test_a_bad_nonce_storm_is_ridden_out_with_default_settings() -> None:
+    """Each badNonce error carries a fresh nonce (RFC 8555 section 6.5): 40 rejections in a
+    row cost 40 round trips, not the request."""
+    clock, server = FakeClock(), FakeServer()
+    answers = iter([*(problem(400, "badNonce") for _ in range(40)), reply(200, {"ok": 1})])
+    server.route("POST /thing", lambda req, hdr: next(answers))
+    response = drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    assert response.json() == {"ok": 1}
+    assert server.count("POST", "/thing") == 41
+    assert server.count("HEAD", "/nonce") == 1  # every retry used the error's nonce
+    used = [hdr["nonce"] for r, hdr in server.requests if r.method == "POST"]
+    assert len(set(used)) == 41
+
+
+def test_bad_nonce_forever_gives_up_after_the_attempt_cap() -> None:
     clock, server = FakeClock(), FakeServer()
     server.route("POST /thing", lambda req, hdr: problem(400, "badNonce"))
     with pytest.raises(errors.BadNonce) as failed:
         drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
-    assert server.count("POST", "/thing") == 5
+    assert server.count("POST", "/thing") == 100
     assert isinstance(failed.value.error, messages.Error)
     assert failed.value.error.code == "badNonce"
+    session = make_session(clock)
+    session.max_nonce_attempts = 3
+    with pytest.raises(errors.BadNonce):
+        drive(post(session, f"{BASE}/thing", None), server, clock)
+    assert server.count("POST", "/thing") == 103
+
+
+def test_bad_nonce_forever_fails_with_bad_nonce_by_the_calls_deadline() -> None:
+    """A server answering badNonce forever, 0.25 s per answer: a call with a 10 s deadline
+    retries until the deadline and fails with `BadNonce` (not a timeout), by the deadline."""
+    clock = FakeClock()
+    server = FakeServer(clock, latency=0.25)
+    server.route("POST /f", lambda req, hdr: problem(400, "badNonce"))
+    _, csr = _key_and_csr(["a.test"])
+    body = messages.Order.from_json(
+        {"status": "ready", "identifiers": [], "authorizations": [], "finalize": f"{BASE}/f"}
+    )
+    orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
+    started = clock.mono
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    with pytest.raises(errors.BadNonce) as failed:
+        drive(flows.finalize_order(orderr, 10.0, False), server, clock)
+    assert clock.mono - started <= 10.0
+    assert clock.mono - started >= 9.75  # it did not give up early
+    assert 35 <= server.count("POST", "/f") <= 40
+    assert isinstance(failed.value.__cause__, errors.TimeoutError)
+    # Each request was given the time left to the deadline, never more.
+    assert all(t is not None and t <= 10.0 for t in server.timeouts)
+
+
+def test_bad_nonce_storm_without_a_deadline_stops_after_the_default_timeout() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, latency=2.0)
+    server.route("POST /thing", lambda req, hdr: problem(400, "badNonce"))
+    session = make_session(clock)
+    with pytest.raises(errors.BadNonce):
+        drive(post(session, f"{BASE}/thing", None), server, clock)
+    # The newNonce HEAD and 44 POSTs of 2 s each: no attempt starts after 90 s.
+    assert clock.mono - 1000.0 == pytest.approx(session.policy.default_timeout)
+    assert server.count("POST", "/thing") == 44
 
 
 def test_kid_after_account_jwk_before_and_post_as_get_is_empty() -> None:

@@ -8,6 +8,8 @@ import itertools
 
 import pytest
 
+from acme import errors
+from acme._core.deadlines import within
 from acme._core.drive import run_async, run_sync
 from acme._core.http import Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
 from acme._core.nonces import NoncePool, is_valid_nonce
@@ -137,7 +139,7 @@ def _flow():  # type: ignore[no-untyped-def]
     return None
 
 
-def _send(request: HTTPRequest) -> HTTPResponse:
+def _send(request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
     if request.url.endswith("fail"):
         raise OSError("boom")
     return HTTPResponse(204, Headers(), b"", request.url)
@@ -152,11 +154,67 @@ def test_run_sync_answers_effects_and_throws_transport_errors_into_the_flow() ->
 def test_run_async_drives_the_same_flow() -> None:
     slept: list[float] = []
 
-    async def send(request: HTTPRequest) -> HTTPResponse:
-        return _send(request)
+    async def send(request: HTTPRequest, timeout: float | None) -> HTTPResponse:
+        return _send(request, timeout)
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
     assert asyncio.run(run_async(_flow(), send, sleep)) == (204, "boom")
     assert slept == [0.5]
+
+
+def _deadline_flow():  # type: ignore[no-untyped-def]
+    """Three requests; reports how each ended."""
+    seen = []
+    for path in ("a", "slow", "b"):
+        try:
+            response = yield Send(HTTPRequest("GET", f"https://x/{path}"))
+            seen.append(response.status_code)
+        except errors.Error as error:
+            seen.append(type(error).__name__)
+    return seen
+
+
+def test_drivers_bound_requests_by_the_deadline_that_within_puts_on_them() -> None:
+    """`within` puts the call's deadline on each Send (keeping an earlier one); the driver
+    gives the transport the time left, turns a failure at the deadline into TimeoutError, and
+    sends nothing once the deadline has passed."""
+    now = [100.0]
+    timeouts: list[float | None] = []
+
+    def send(request: HTTPRequest, timeout: float | None) -> HTTPResponse:
+        timeouts.append(timeout)
+        if request.url.endswith("slow"):
+            now[0] += 45.0 if timeout is None else timeout  # hangs: the transport gives up
+            raise errors.NetworkError(request.url, "no complete response")
+        now[0] += 1.0
+        return HTTPResponse(200, Headers(), b"", request.url)
+
+    flow = within(within(_deadline_flow(), 105.0), 110.0)
+    assert run_sync(flow, send, lambda s: None, lambda: now[0]) == [
+        200,
+        "TimeoutError",
+        "TimeoutError",
+    ]
+    assert timeouts == [5.0, 4.0]  # the earlier deadline won; "b" was never sent
+    assert now[0] == 105.0
+
+    async def asend(request: HTTPRequest, timeout: float | None) -> HTTPResponse:
+        return send(request, timeout)
+
+    async def asleep(seconds: float) -> None:
+        pass
+
+    now[0], timeouts[:] = 100.0, []
+    flow = within(_deadline_flow(), 103.0)
+    result = asyncio.run(run_async(flow, asend, asleep, lambda: now[0]))
+    assert result == [200, "TimeoutError", "TimeoutError"]
+    assert timeouts == [3.0, 2.0]
+    # Without a deadline the transport keeps its own timeout, and a failure stays what it is.
+    now[0], timeouts[:] = 100.0, []
+    assert run_sync(_deadline_flow(), send, lambda s: None, lambda: now[0]) == [
+        200,
+        "NetworkError",
+        200,
+    ]

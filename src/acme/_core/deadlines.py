@@ -1,15 +1,18 @@
-"""Deadlines as monotonic seconds, and the one wait that refuses to pass them."""
+"""Deadlines as monotonic seconds, the one wait that refuses to pass them, and `within`,
+which puts a call's deadline on every request the call sends."""
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from acme import errors
-from acme._core.http import Flow, Sleep
+from acme._core.http import Flow, Send, Sleep
 from acme._core.session import Session
 
-__all__ = ["Monotonic", "to_monotonic", "wait"]
+__all__ = ["Monotonic", "to_monotonic", "wait", "within"]
+
+T = TypeVar("T")
 
 
 class Monotonic(float):
@@ -47,3 +50,33 @@ def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[N
     if session.clock() + seconds > deadline:
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
     yield Sleep(seconds)
+
+
+def within(flow: Flow[T], deadline: float) -> Flow[T]:
+    """Run ``flow`` with ``deadline`` (monotonic) on every ``Send`` it yields, keeping an
+    earlier one already there: the driver then bounds each request by the time left.
+
+    This is ``yield from flow`` with the effects rewritten on their way out.
+    """
+    try:
+        effect = next(flow)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    while True:
+        if isinstance(effect, Send) and (effect.deadline is None or effect.deadline > deadline):
+            effect = Send(effect.request, deadline)
+        try:
+            answer = yield effect
+        except GeneratorExit:
+            flow.close()
+            raise
+        except BaseException as error:  # thrown in by the driver: the flow decides
+            try:
+                effect = flow.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            continue
+        try:
+            effect = flow.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]

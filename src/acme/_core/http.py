@@ -126,9 +126,15 @@ class HTTPResponse:
 
 @dataclasses.dataclass(frozen=True)
 class Send:
-    """Effect: send ``request``; the driver answers with an `HTTPResponse`."""
+    """Effect: send ``request``; the driver answers with an `HTTPResponse`.
+
+    ``deadline`` (monotonic seconds, the session clock's) is when the call that sends it must
+    be over: the driver gives the transport at most the time left, and throws
+    `acme.errors.TimeoutError` into the flow instead of sending once it has passed.
+    """
 
     request: HTTPRequest
+    deadline: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

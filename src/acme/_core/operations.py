@@ -15,7 +15,7 @@ from acme import errors, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.deadlines import to_monotonic
+from acme._core.deadlines import to_monotonic, within
 from acme._core.http import Flow, HTTPResponse
 from acme._core.responses import resource_url
 from acme._core.session import Session
@@ -99,7 +99,8 @@ class ClientFlows:
         self, orderr: messages.OrderResource, deadline: Any
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
-        return (yield from order_flows.poll_authorizations(self.session, orderr, until))
+        flow = order_flows.poll_authorizations(self.session, orderr, until)
+        return (yield from within(flow, until))
 
     def answer_challenge(
         self, challb: messages.ChallengeBody, response: Any
@@ -124,18 +125,16 @@ class ClientFlows:
         retry_after: float | None = None,
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
-        valid = yield from order_flows.poll_order(self.session, orderr, until, retry_after)
-        return (
-            yield from cert_flows.download_certificate(
-                self.session, valid, fetch_alternative_chains
-            )
-        )
+        poll = order_flows.poll_order(self.session, orderr, until, retry_after)
+        valid = yield from within(poll, until)
+        download = cert_flows.download_certificate(self.session, valid, fetch_alternative_chains)
+        return (yield from within(download, until))
 
     def finalize_order(
         self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
-        orderr, hint = yield from order_flows.finalize(self.session, orderr)
+        orderr, hint = yield from within(order_flows.finalize(self.session, orderr), until)
         return (yield from self.poll_finalization(orderr, until, fetch_alternative_chains, hint))
 
     def poll_and_finalize(
@@ -143,7 +142,8 @@ class ClientFlows:
     ) -> Flow[messages.OrderResource]:
         """Authorizations then finalization, under one deadline (default 90 s, as in 5.x)."""
         until = to_monotonic(self.session, deadline)
-        orderr = yield from order_flows.poll_authorizations(self.session, orderr, until)
+        flow = order_flows.poll_authorizations(self.session, orderr, until)
+        orderr = yield from within(flow, until)
         return (yield from self.finalize_order(orderr, until, False))
 
     def orders(self, regr: messages.RegistrationResource | None) -> Flow[list[str]]:

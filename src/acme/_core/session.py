@@ -4,8 +4,10 @@ Rules:
 - Every POST body is a JWS with ``nonce``, ``url`` (equal to the request URL) and either ``kid``
   (once an account exists) or ``jwk`` (section 6.2). Fetches are POST-as-GET (section 6.3).
 - Every response refills the nonce pool; ``newNonce`` is asked only when the pool is empty.
-- On ``badNonce`` the request is signed again with the nonce from the error response, at most
-  `Session.max_nonce_attempts` times in all (section 6.5).
+- On ``badNonce`` the request is signed again with the nonce from the error response (each
+  error carries a fresh one, section 6.5): until the call's deadline passes (or, for a call
+  without one, the policy's default timeout), and at most `Session.max_nonce_attempts` times
+  in all. A storm of rejected nonces costs round trips, not the request.
 - Problem documents become `acme.messages.Error` raised with the HTTP status and Retry-After
   kept; 409 becomes `ConflictError`; a 3xx on a signed request is an error, never followed.
 - Every URL we request must be https, or http to a loopback host when explicitly allowed.
@@ -41,6 +43,7 @@ from acme._core.nonces import NoncePool
 from acme._core.retry import PollPolicy, parse_retry_after
 
 __all__ = [
+    "DEFAULT_MAX_NONCE_ATTEMPTS",
     "JOSE_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
     "JSON_ERROR_CONTENT_TYPE",
@@ -57,6 +60,8 @@ __all__ = [
 ]
 
 _MAX_GET_REDIRECTS = 5
+#: Attempts per request when every nonce is rejected, unless the call's deadline comes first.
+DEFAULT_MAX_NONCE_ATTEMPTS = 100
 
 
 def _utcnow() -> datetime.datetime:
@@ -82,7 +87,8 @@ class Session:
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime.datetime] = _utcnow
     rand: Callable[[], float] = random.random
-    max_nonce_attempts: int = 5
+    #: A generous cap on attempts per request; the real bound on badNonce retries is time.
+    max_nonce_attempts: int = DEFAULT_MAX_NONCE_ATTEMPTS
     #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.
     account: Any = None
 
@@ -105,7 +111,7 @@ def new_session(
     user_agent: str,
     allow_insecure_loopback: bool,
     policy: PollPolicy | None,
-    max_nonce_attempts: int,
+    max_nonce_attempts: int | None,
     account: Any = None,
 ) -> Session:
     """The `Session` both network shells start from: the key as a JWK (from a JWK, a
@@ -125,7 +131,9 @@ def new_session(
         user_agent=user_agent,
         allow_insecure_loopback=allow_insecure_loopback,
         policy=policy or PollPolicy(),
-        max_nonce_attempts=max_nonce_attempts,
+        max_nonce_attempts=(
+            DEFAULT_MAX_NONCE_ATTEMPTS if max_nonce_attempts is None else max_nonce_attempts
+        ),
     )
     session.set_account(account)
     return session
@@ -280,11 +288,23 @@ def post(
         headers["Accept"] = accept
     last_error: messages.Error | None = None
     nonce = ""
+    # Without a caller's deadline (which `within` puts on each Send and the driver enforces
+    # by throwing TimeoutError in), retries stop after the policy's default timeout.
+    give_up_at = session.clock() + session.policy.default_timeout
     for _ in range(max(1, session.max_nonce_attempts)):
-        nonce = yield from _nonce(session)
-        signed = jws.JWS.sign(body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid)
-        request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())
-        response: HTTPResponse = yield Send(request)
+        if last_error is not None and session.clock() >= give_up_at:
+            break
+        try:
+            nonce = yield from _nonce(session)
+            signed = jws.JWS.sign(
+                body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid
+            )
+            request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())
+            response: HTTPResponse = yield Send(request)
+        except errors.TimeoutError as timeout:
+            if last_error is None:
+                raise
+            raise errors.BadNonce(nonce, last_error) from timeout  # the deadline ended a storm
         session.nonces.add_from(response)
         try:
             return check_response(session, response)

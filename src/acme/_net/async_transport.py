@@ -35,9 +35,15 @@ class AsyncTransport(abc.ABC):
 
     requests_sent = 0
 
+    timeout: float
+
     @abc.abstractmethod
-    async def send(self, request: HTTPRequest) -> HTTPResponse:
-        """Send ``request``; transport failures raise `acme.errors.NetworkError`."""
+    async def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
+        """Send ``request`` within ``timeout`` seconds (the caller's time left; the transport's
+        own timeout if shorter or none); failures raise `acme.errors.NetworkError`."""
+
+    def _limit(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None or timeout > self.timeout else timeout
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -51,7 +57,7 @@ class AsyncTransport(abc.ABC):
             raise
         except asyncio.TimeoutError as error:
             raise errors.NetworkError(
-                request.url, f"no complete response in {timeout} s"
+                request.url, f"no complete response in {timeout:.3g} s"
             ) from error
         except (OSError, ssl.SSLError, ValueError) as error:
             raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
@@ -82,9 +88,9 @@ class HttpxTransport(AsyncTransport):
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )
 
-    async def send(self, request: HTTPRequest) -> HTTPResponse:
+    async def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
         try:
-            return await self._bounded(request, self.timeout, self._send(request))
+            return await self._bounded(request, self._limit(timeout), self._send(request))
         except self._httpx.HTTPError as error:
             raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
 
@@ -131,9 +137,9 @@ class AiohttpTransport(AsyncTransport):
             )
         return self._client
 
-    async def send(self, request: HTTPRequest) -> HTTPResponse:
+    async def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
         try:
-            return await self._bounded(request, self.timeout, self._send(request))
+            return await self._bounded(request, self._limit(timeout), self._send(request))
         except self._aiohttp.ClientError as error:
             raise errors.NetworkError(request.url, f"{type(error).__name__}: {error}") from error
 

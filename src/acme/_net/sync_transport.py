@@ -61,23 +61,27 @@ class RequestsTransport:
         self._env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         self.requests_sent = 0
 
-    def send(self, request: HTTPRequest) -> HTTPResponse:
+    def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
+        """Send ``request`` within ``timeout`` seconds (the caller's time left), or within the
+        transport's own timeout if that is shorter or none is given."""
         self.requests_sent += 1
-        with self.watchdog.request(self.timeout) as record:
+        if timeout is None or timeout > self.timeout:
+            timeout = self.timeout
+        with self.watchdog.request(timeout) as record:
             try:
-                response = self._send(request)
+                response = self._send(request, timeout)
             except RequestsNetworkError:
                 if record.expired:
-                    raise self._late(request) from None
+                    raise self._late(request, timeout) from None
                 raise
         if record.expired:  # cut short: what arrived may look complete but is not the answer
-            raise self._late(request)
+            raise self._late(request, timeout)
         return response
 
-    def _late(self, request: HTTPRequest) -> RequestsNetworkError:
-        return RequestsNetworkError(request.url, f"no complete response in {self.timeout} s")
+    def _late(self, request: HTTPRequest, timeout: float) -> RequestsNetworkError:
+        return RequestsNetworkError(request.url, f"no complete response in {timeout:.3g} s")
 
-    def _send(self, request: HTTPRequest) -> HTTPResponse:
+    def _send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         try:
             raw = self.session.request(
                 request.method,
@@ -90,7 +94,7 @@ class RequestsTransport:
                 verify=self._env_verify
                 if self.verify is True and self._env_verify
                 else self.verify,
-                timeout=(self.timeout, self.timeout),
+                timeout=(timeout, timeout),
             )
         except requests.exceptions.RequestException as error:
             raise RequestsNetworkError(request.url, _reason(error)) from error
