@@ -129,7 +129,13 @@ class AiohttpTransport(AsyncTransport):
     @property
     def client(self) -> Any:
         if self._client is None:
-            connector = self._aiohttp.TCPConnector(ssl=self._ssl, limit=64)
+            # A request cut by its deadline is closed with a TLS shutdown that a hung server
+            # never answers; on Pythons whose asyncio then leaks the socket (aiohttp knows
+            # which), have the connector abort such transports, at the latest when it closes.
+            cleanup = bool(getattr(self._aiohttp.connector, "NEEDS_CLEANUP_CLOSED", False))
+            connector = self._aiohttp.TCPConnector(
+                ssl=self._ssl, limit=64, enable_cleanup_closed=cleanup
+            )
             self._client = self._aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._aiohttp.ClientTimeout(total=self.timeout),
