@@ -81,6 +81,7 @@ class FakeServer:
         self.timeouts.append(timeout)
         if self.clock is not None and self.latency:
             if timeout is not None and timeout < self.latency:
+                self.requests.append((request, {}))  # sent, then cut by the deadline
                 self.clock.mono += timeout
                 raise errors.NetworkError(request.url, f"no complete response in {timeout} s")
             self.clock.mono += self.latency
@@ -546,6 +547,50 @@ def test_failed_alternate_chain_keeps_the_primary() -> None:
     orderr = drive(flow, server, clock)
     assert orderr.fullchain_pem == leaf
     assert list(orderr.alternative_fullchains_pem) == [leaf]
+
+
+def _offering_alternates(count: int, clock: FakeClock, latency: float = 0.0) -> FakeServer:
+    key, csr = _key_and_csr(["a.test"])
+    leaf = _issue_leaf(key, ["a.test"]).encode()
+    server = FakeServer(clock, latency)
+    links = ", ".join(f'<{BASE}/cert/1/alt/{n}>;rel="alternate"' for n in range(count))
+    server.route("POST /cert/1", lambda req, hdr: reply(200, leaf, PEM_CHAIN, Link=links))
+    for n in range(count):
+        server.route(f"POST /cert/1/alt/{n}", lambda req, hdr: reply(200, leaf, PEM_CHAIN))
+    server.csr = csr  # type: ignore[attr-defined]
+    return server
+
+
+def _alternates_fetched(server: FakeServer) -> int:
+    return sum(1 for r, _ in server.requests if "/alt/" in r.url)
+
+
+def test_at_most_ten_alternate_chains_are_fetched() -> None:
+    """A CA offering 300 alternate chains (RFC 8555 section 7.4.2) gets 10 requests, not 300."""
+    clock = FakeClock()
+    server = _offering_alternates(300, clock)
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    orderr = _valid_order(server.csr)  # type: ignore[attr-defined]
+    done = drive(flows.poll_finalization(orderr, 60.0, True), server, clock)
+    assert _alternates_fetched(server) == 10
+    assert len(done.alternative_fullchains_pem) == 10
+    assert done.fullchain_pem is not None
+
+
+def test_alternate_chains_stop_at_the_deadline_and_keep_the_issued_chain() -> None:
+    """Each answer takes 1 s and the call has 4.5 s: the newNonce HEAD, the chain and two
+    alternates fit, the third alternate is cut at the deadline, and the call returns the
+    issued chain with what it got, by its deadline, without asking for more."""
+    clock = FakeClock()
+    server = _offering_alternates(8, clock, latency=1.0)
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    orderr = _valid_order(server.csr)  # type: ignore[attr-defined]
+    started = clock.mono
+    done = drive(flows.poll_finalization(orderr, 4.5, True), server, clock)
+    assert clock.mono - started == pytest.approx(4.5)
+    assert done.fullchain_pem is not None
+    assert len(done.alternative_fullchains_pem) == 2
+    assert _alternates_fetched(server) == 3  # the third was cut by the deadline
 
 
 # Orders list pagination, renewal information.

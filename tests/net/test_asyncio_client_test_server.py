@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Callable
 
 import pytest
 from cryptography import x509
@@ -59,3 +60,37 @@ def test_two_hundred_concurrent_orders_on_one_account(
     # Nonces are pooled across coroutines: newNonce is almost never needed.
     assert requests_sent < ORDERS * 8
     assert acme_test_server.core.internal_errors == []
+
+
+def test_a_ca_offering_100_alternate_chains_gets_10_requests_for_them(
+    acme_test_server_factory: Callable[..., ACMETestServer],
+) -> None:
+    """RFC 8555 section 7.4.2 sets no bound on ``alternate`` links; we fetch at most 10.
+    (100: acme.testing sends one Link header per chain and aiohttp refuses more than 128
+    headers; 300 links in one header are tested in tests/core.)"""
+    server = acme_test_server_factory(always_valid=True, alternate_chains=100)
+    csr_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+    async def scenario() -> tuple[messages.OrderResource, int]:
+        key = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+        async with AsyncClientNetwork(key, verify_ssl=server.ca_bundle_path) as net:
+            acme = AsyncClientV2(await AsyncClientV2.get_directory(server.directory_url, net), net)
+            await acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
+            orderr = await acme.new_order(crypto_util.make_csr(csr_key, ["alt.test"]))
+            for authzr in orderr.authorizations:
+                challb = next(
+                    c for c in authzr.body.challenges if isinstance(c.chall, challenges.HTTP01)
+                )
+                await acme.answer_challenge(challb, challb.response(key))
+            deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30)
+            orderr = await acme.poll_authorizations(orderr, deadline)
+            orderr = await acme.begin_finalization(orderr)
+            before = net.transport.requests_sent
+            done = await acme.poll_finalization(orderr, deadline, fetch_alternative_chains=True)
+            return done, net.transport.requests_sent - before
+
+    done, requests_sent = asyncio.run(scenario())
+    assert len(done.alternative_fullchains_pem) == 10
+    assert 11 <= requests_sent <= 14  # order polls (if any), the chain, 10 alternates

@@ -185,3 +185,29 @@ def test_issuance_rides_out_a_busy_server(
     )
     assert done.body.status == messages.STATUS_VALID
     assert any(abs(w - 1.0) < 0.05 for w in waits)  # it met and waited out a busy answer
+
+
+def test_a_ca_offering_60_alternate_chains_gets_10_requests_for_them(
+    acme_test_server_factory: Callable[..., ACMETestServer],
+) -> None:
+    """RFC 8555 section 7.4.2 sets no bound on ``alternate`` links; we fetch at most 10.
+    (60, not 300: acme.testing sends one Link header per chain, and http.client refuses a
+    response with more than 100 headers; the async client is tested with 300.)"""
+    server = acme_test_server_factory(always_valid=True, alternate_chains=60)
+    acme = _client(server)
+    key = acme.net.key
+    assert key is not None
+    orderr = acme.new_order(_csr(["alt.test"]))
+    for authzr in orderr.authorizations:
+        challb = next(c for c in authzr.body.challenges if isinstance(c.chall, challenges.HTTP01))
+        acme.answer_challenge(challb, challb.response(key))
+    deadline = datetime.datetime.now(UTC) + datetime.timedelta(seconds=30)
+    orderr = acme.poll_authorizations(orderr, deadline)
+    orderr = acme.begin_finalization(orderr)
+    before = acme.net.transport.requests_sent
+    done = acme.poll_finalization(orderr, deadline, fetch_alternative_chains=True)
+    polls_and_chain = acme.net.transport.requests_sent - before - 10
+    assert 1 <= polls_and_chain <= 4  # order polls (if any), the chain, maybe a newNonce
+    assert len(done.alternative_fullchains_pem) == 10
+    chains = [x509.load_pem_x509_certificates(c.encode()) for c in done.alternative_fullchains_pem]
+    assert len({chain[1].issuer for chain in chains}) == 10  # ten different chains, each checked

@@ -3,7 +3,9 @@
 Rules:
 - A downloaded chain must be ``application/pem-certificate-chain``, hold only CERTIFICATE
   blocks, and its leaf must carry the CSR's public key and every name it asked for (11.4).
-- A failed alternate chain is logged and skipped: it never costs the primary chain.
+- A failed alternate chain is logged and skipped: it never costs the primary chain. At most
+  `MAX_ALTERNATE_CHAINS` are fetched (section 7.4.2 sets no bound; a hostile CA could offer
+  thousands), and none once the call's deadline has passed: the primary chain is returned.
 - Renewal information is an unauthenticated GET (RFC 9773 section 4.2); its Retry-After is
   clamped to [1 minute, 1 day], and errors ask for a retry after 6 hours (section 4.3).
 """
@@ -28,6 +30,7 @@ from acme._wire import renewal_id as _ari
 
 __all__ = [
     "ARI_DEFAULT_RETRY",
+    "MAX_ALTERNATE_CHAINS",
     "check_chain",
     "download_certificate",
     "list_orders",
@@ -40,6 +43,8 @@ logger = logging.getLogger(__name__)
 ARI_DEFAULT_RETRY = 6 * 3600.0  # RFC 9773 section 4.3.3: six hours after a long-term error
 ARI_MIN_RETRY, ARI_MAX_RETRY = 60.0, 86400.0  # RFC 9773 section 4.3.2 "reasonable limits"
 _MAX_ORDER_PAGES = 10_000
+#: Alternate chains fetched at most: CAs offer one or two; each costs a signed request.
+MAX_ALTERNATE_CHAINS = 10
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([^-\r\n]{1,64})-----")
 
 
@@ -90,14 +95,32 @@ def download_certificate(
     fullchain = check_chain(response, orderr.csr_pem)
     alternatives: list[str] = []
     if fetch_alternative_chains:
-        for link in response.links.get("alternate", []):
-            alt_url = urllib.parse.urljoin(response.url, link)
+        for alt_url in _alternate_urls(response):
             try:
                 alt = yield from post(session, alt_url, None, accept=PEM_CHAIN_CONTENT_TYPE)
                 alternatives.append(check_chain(alt, orderr.csr_pem))
+            except errors.TimeoutError as error:  # the issued chain matters more than these
+                logger.warning("Not fetching more alternate chains: %s", error)
+                break
             except errors.Error as error:  # messages.Error (a problem) is one too
                 logger.warning("Skipping alternate chain %s: %s", alt_url, error)
     return orderr.update(fullchain_pem=fullchain, alternative_fullchains_pem=alternatives)
+
+
+def _alternate_urls(response: HTTPResponse) -> list[str]:
+    """The first `MAX_ALTERNATE_CHAINS` distinct ``alternate`` links, other than the chain."""
+    urls = [
+        urllib.parse.urljoin(response.url, link) for link in response.links.get("alternate", [])
+    ]
+    distinct = [url for url in dict.fromkeys(urls) if url != response.url]
+    if len(distinct) > MAX_ALTERNATE_CHAINS:
+        logger.warning(
+            "%s offers %d alternate chains; fetching the first %d",
+            response.url,
+            len(distinct),
+            MAX_ALTERNATE_CHAINS,
+        )
+    return distinct[:MAX_ALTERNATE_CHAINS]
 
 
 def revoke(
