@@ -7,6 +7,7 @@ transport and the fake clock's ``sleep`` advancing monotonic and wall time toget
 from __future__ import annotations
 
 import datetime
+import email.utils
 import json
 import random
 from collections.abc import Callable
@@ -383,7 +384,65 @@ def test_polling_honours_retry_after() -> None:
     assert clock.sleeps == pytest.approx([0.005, 7.0])
 
 
-def test_a_wait_past_the_deadline_raises_at_once() -> None:
+def _http_date(clock: FakeClock, seconds: float) -> str:
+    return email.utils.format_datetime(clock.now() + datetime.timedelta(seconds=seconds), True)
+
+
+@pytest.mark.parametrize("finally_valid", [True, False])
+def test_a_retry_after_date_past_the_deadline_gets_one_last_poll_at_the_deadline(
+    finally_valid: bool,
+) -> None:
+    """An HTTP-date Retry-After is only as exact as the two clocks agree: one past the
+    deadline does not end the polling at once; the client polls once more just before the
+    deadline (1 s before it, the time the poll may take), then gives up."""
+    clock, server = FakeClock(), FakeServer()
+    statuses = iter(["pending", "valid" if finally_valid else "pending", "pending"])
+    server.route(
+        "POST /authz/1",
+        lambda req, hdr: reply(200, _authz(next(statuses)), Retry_After=_http_date(clock, 100)),
+    )
+    _, orderr = _order_with_authz([])
+    deadline = clock.mono + 50
+    flow = order_flows.poll_authorizations(make_session(clock), orderr, deadline)
+    if finally_valid:
+        done = drive(flow, server, clock)
+        assert done.authorizations[0].body.status == messages.STATUS_VALID
+    else:
+        with pytest.raises(errors.TimeoutError):
+            drive(flow, server, clock)
+    assert server.count("POST", "/authz/1") == 2
+    assert clock.sleeps == pytest.approx([0.005, 50 - 0.005 - 1.0])
+    assert clock.mono == pytest.approx(deadline - 1.0)
+
+
+def test_an_order_whose_retry_after_date_passes_the_deadline_is_polled_once_more() -> None:
+    clock, server = FakeClock(), FakeServer()
+    key, csr = _key_and_csr(["a.test"])
+    processing = {
+        "status": "processing",
+        "identifiers": [],
+        "authorizations": [],
+        "finalize": f"{BASE}/f",
+    }
+    server.route(
+        "POST /f", lambda req, hdr: reply(200, processing, Retry_After=_http_date(clock, 30))
+    )
+    valid = {**processing, "status": "valid", "certificate": f"{BASE}/cert/1"}
+    server.route("POST /order/1", lambda req, hdr: reply(200, valid))
+    leaf = _issue_leaf(key, ["a.test"])
+    server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN))
+    body = messages.Order.from_json({**processing, "status": "ready"})
+    orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    started = clock.mono
+    done = drive(flows.finalize_order(orderr, 10.0, False), server, clock)
+    assert done.fullchain_pem == leaf
+    assert server.count("POST", "/order/1") == 1
+    assert clock.mono - started == pytest.approx(9.0)
+
+
+def test_a_retry_after_in_seconds_past_the_deadline_still_ends_at_once() -> None:
+    """Delta-seconds is the server's exact word: no early poll against it."""
     clock = FakeClock()
     server, orderr = _order_with_authz(["pending"] * 3, Retry_After="100")
     with pytest.raises(errors.TimeoutError):
@@ -392,7 +451,21 @@ def test_a_wait_past_the_deadline_raises_at_once() -> None:
             server,
             clock,
         )
-    assert clock.sleeps == pytest.approx([0.005])  # never slept the 100 s it could not afford
+    assert server.count("POST", "/authz/1") == 1
+    assert clock.sleeps == pytest.approx([0.005])
+
+
+def test_a_backoff_step_past_the_deadline_is_cut_for_one_last_poll() -> None:
+    """Without Retry-After the waits are ours: 10 s steps and 25 s to go mean polls at 10 s
+    and 20 s, then one at 24 s instead of giving up at 20 s, then TimeoutError."""
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending"] * 10)
+    session = make_session(clock)
+    session.policy = PollPolicy(initial=10.0, factor=1.0, max_delay=10.0, jitter=0.0)
+    with pytest.raises(errors.TimeoutError):
+        drive(order_flows.poll_authorizations(session, orderr, clock.mono + 25), server, clock)
+    assert clock.sleeps == pytest.approx([10.0, 10.0, 4.0])
+    assert server.count("POST", "/authz/1") == 3
 
 
 def test_invalid_authorization_raises_validation_error() -> None:

@@ -1,5 +1,5 @@
-"""Deadlines as monotonic seconds, the one wait that refuses to pass them, and `within`,
-which puts a call's deadline on every request the call sends."""
+"""Deadlines as monotonic seconds, the poll wait that respects them, and `within`, which puts
+a call's deadline on every request the call sends."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from acme import errors
 from acme._core.http import Flow, Send, Sleep
 from acme._core.session import Session
 
-__all__ = ["Monotonic", "to_monotonic", "wait", "within"]
+__all__ = ["Monotonic", "to_monotonic", "wait_to_poll", "within"]
 
 T = TypeVar("T")
 
@@ -45,11 +45,24 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
 
 
-def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[None]:
-    """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
-    if session.clock() + seconds > deadline:
+def wait_to_poll(
+    session: Session, seconds: float, deadline: float, what: str, *, may_cut: bool
+) -> Flow[bool]:
+    """Sleep ``seconds`` before the next poll; return whether that poll is the last one.
+
+    A wait that would pass ``deadline`` raises `TimeoutError` at once, unless ``may_cut``:
+    then it ends `PollPolicy.last_poll_margin` (at most half the time left) before the
+    deadline, for one last poll (the caller passes ``may_cut=False`` after that one).
+    """
+    now = session.clock()
+    if now + seconds <= deadline:
+        yield Sleep(seconds)
+        return False
+    left = deadline - now
+    if not may_cut or left <= 0:
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
-    yield Sleep(seconds)
+    yield Sleep(left - min(session.policy.last_poll_margin, left / 2))
+    return True
 
 
 def within(flow: Flow[T], deadline: float) -> Flow[T]:

@@ -18,6 +18,7 @@ from acme._core import order as order_flows
 from acme._core.deadlines import to_monotonic, within
 from acme._core.http import Flow, HTTPResponse
 from acme._core.responses import resource_url
+from acme._core.retry import RetryHint
 from acme._core.session import Session
 from acme._wire import renewal_id as _ari
 from acme._wire.coercion import coerce_certificate, coerce_csr_pem, coerce_jwk
@@ -122,7 +123,7 @@ class ClientFlows:
         orderr: messages.OrderResource,
         deadline: Any,
         fetch_alternative_chains: bool,
-        retry_after: float | None = None,
+        retry_after: RetryHint | None = None,
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
         poll = order_flows.poll_order(self.session, orderr, until, retry_after)

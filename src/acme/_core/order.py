@@ -3,7 +3,9 @@
 Rules:
 - An order comes back with its authorizations fetched (acme 5.x callers rely on it).
 - Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
-  backoff; a wait that would pass the deadline raises `TimeoutError` at once.
+  backoff. A wait that would pass the deadline raises `TimeoutError` at once when the server
+  asked for it in seconds (or while busy, with 429/5xx); a backoff step or a Retry-After
+  HTTP-date past the deadline is cut short instead, for one last poll just before it.
 - Authorizations already ``valid`` when known are not polled again.
 - Every observed status change must be a path of RFC 8555 section 7.1.6 (`states`), else
   `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
@@ -20,9 +22,10 @@ from cryptography import x509
 
 from acme import crypto_util, errors, messages
 from acme._core import states
-from acme._core.deadlines import wait
+from acme._core.deadlines import wait_to_poll
 from acme._core.http import Flow, HTTPResponse
 from acme._core.responses import location, parse, resource_url
+from acme._core.retry import RetryHint
 from acme._core.session import Session, post
 
 __all__ = [
@@ -150,11 +153,10 @@ def poll_authorizations(
     done = {url: known[url] for url in urls if url in known and _is_final(known[url])}
     pending = [url for url in urls if url not in done]
     attempt = 0
-    retry_after: float | None = None
+    retry_after: RetryHint | None = None
+    last = False
     while pending:
-        yield from wait(
-            session, _next_wait(session, attempt, retry_after), deadline, "authorization"
-        )
+        last = yield from _wait(session, attempt, retry_after, deadline, "authorization", last)
         attempt += 1
         retry_after = None
         for url in pending:
@@ -171,7 +173,7 @@ def poll_authorizations(
                 if _is_final(authzr):
                     done[url] = authzr
                     continue
-            if hint is not None and (retry_after is None or hint > retry_after):
+            if hint is not None and (retry_after is None or hint.seconds > retry_after.seconds):
                 retry_after = hint
         pending = [url for url in urls if url not in done]
     authzrs = [done[url] for url in urls]
@@ -186,8 +188,20 @@ def _is_final(authzr: messages.AuthorizationResource) -> bool:
     return authzr.body.status != messages.STATUS_PENDING
 
 
-def _next_wait(session: Session, attempt: int, retry_after: float | None) -> float:
-    return session.policy.delay(attempt, retry_after, session.rand)
+def _wait(
+    session: Session,
+    attempt: int,
+    hint: RetryHint | None,
+    deadline: float,
+    what: str,
+    last: bool,
+) -> Flow[bool]:
+    """The wait before poll ``attempt + 1``; returns whether it is the last poll (see
+    `wait_to_poll`: only one wait is ever cut short, and never one the server set exactly)."""
+    seconds = session.policy.delay(attempt, hint.seconds if hint else None, session.rand)
+    exact = hint is not None and not hint.dated and hint.seconds > 0  # the server's own delay
+    cut = yield from wait_to_poll(session, seconds, deadline, what, may_cut=not (exact or last))
+    return last or cut
 
 
 def begin_finalization(
@@ -200,7 +214,7 @@ def begin_finalization(
 
 def finalize(
     session: Session, orderr: messages.OrderResource
-) -> Flow[tuple[messages.OrderResource, float | None]]:
+) -> Flow[tuple[messages.OrderResource, RetryHint | None]]:
     """Send the CSR; return the updated order and the response's Retry-After, if any."""
     if orderr.csr_pem is None:
         raise errors.ClientError("The order has no CSR to finalize with")
@@ -210,25 +224,26 @@ def finalize(
         raise errors.ClientError(f"Invalid CSR: {error}") from None
     payload = messages.CertificateRequest(csr=csr)
     response = yield from post(session, orderr.body.finalize, payload)
-    return orderr.update(body=parse(messages.Order, response)), session.retry_after(response)
+    return orderr.update(body=parse(messages.Order, response)), session.retry_hint(response)
 
 
 def poll_order(
     session: Session,
     orderr: messages.OrderResource,
     deadline: float,
-    retry_after: float | None = None,
+    retry_after: RetryHint | None = None,
 ) -> Flow[messages.OrderResource]:
     """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`.
 
     ``retry_after`` is the finalize response's hint for the first wait, if it gave one.
     """
     attempt = 0
+    last = False
     body = orderr.body
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
-        yield from wait(session, _next_wait(session, attempt, retry_after), deadline, "order")
+        last = yield from _wait(session, attempt, retry_after, deadline, "order", last)
         attempt += 1
         response, retry_after = yield from _poll_fetch(session, orderr.uri)
         if response is not None:
@@ -237,12 +252,13 @@ def poll_order(
     return orderr.update(body=body)
 
 
-def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, float | None]]:
-    """POST-as-GET ``url`` for a poll: ``(response, Retry-After seconds)``.
+def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, RetryHint | None]]:
+    """POST-as-GET ``url`` for a poll: ``(response, its Retry-After)``.
 
     A transient refusal (429 or 5xx, RFC 8555 section 6.6) is ``(None, its Retry-After)``:
     the poll loop waits (within its deadline) and asks again, instead of failing the whole
-    operation over a busy server. Other errors are raised.
+    operation over a busy server. Its Retry-After counts as exact: a busy server asked to be
+    left alone. Other errors are raised.
     """
     try:
         response = yield from post(session, url, None)
@@ -252,6 +268,6 @@ def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, f
             raise
         hint = None
         if error.retry_after is not None:
-            hint = (error.retry_after - session.now()).total_seconds()
+            hint = RetryHint((error.retry_after - session.now()).total_seconds())
         return None, hint
-    return response, session.retry_after(response)
+    return response, session.retry_hint(response)

@@ -5,7 +5,9 @@ Rules:
   negative, zero or past values become the policy's next backoff step; huge values are capped.
 - Without it, start within milliseconds and grow geometrically with jitter up to a cap, so a
   local server is polled fast and a slow one politely (a few polls per authorization).
-- Deadlines are monotonic seconds; a wait that would pass the deadline is refused up front.
+- Deadlines are monotonic seconds. A wait that would pass the deadline is refused up front
+  when the server named an exact delay (delta-seconds); a wait of our own choosing, or one
+  to an HTTP-date (only as exact as the two clocks agree), is cut short for one last poll.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import random
 import re
 from collections.abc import Callable
 
-__all__ = ["PollPolicy", "parse_retry_after"]
+__all__ = ["PollPolicy", "RetryHint", "parse_retry_after", "parse_retry_hint"]
 
 # RFC 9110 section 10.2.3 delta-seconds (a leading "-" accepted, then clamped by the policy).
 _DELTA_SECONDS = re.compile(r"-?[0-9]{1,12}", re.ASCII)
@@ -44,6 +46,22 @@ def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None
 
 
 @dataclasses.dataclass(frozen=True)
+class RetryHint:
+    """A server's ``Retry-After``: seconds from now, and whether it was an HTTP-date."""
+
+    seconds: float
+    dated: bool = False
+
+
+def parse_retry_hint(value: str | None, now: datetime.datetime) -> RetryHint | None:
+    """`parse_retry_after`, remembering which form the value had."""
+    seconds = parse_retry_after(value, now)
+    if seconds is None or value is None:
+        return None
+    return RetryHint(seconds, dated=not _DELTA_SECONDS.fullmatch(value.strip()))
+
+
+@dataclasses.dataclass(frozen=True)
 class PollPolicy:
     """Backoff schedule for polling authorizations and orders.
 
@@ -62,6 +80,9 @@ class PollPolicy:
     max_retry_after: float = 3600.0
     #: Default deadline for polls started without one (acme 5.x: 90 s).
     default_timeout: float = 90.0
+    #: A wait cut short by the deadline ends this long before it (at most half the time
+    #: left), so the last poll has time for its round trip.
+    last_poll_margin: float = 1.0
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """The wait before poll number ``attempt + 1`` when the server gave no hint."""

@@ -40,7 +40,7 @@ from acme._core.http import (
     Send,
 )
 from acme._core.nonces import NoncePool
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, RetryHint, parse_retry_after, parse_retry_hint
 
 __all__ = [
     "DEFAULT_MAX_NONCE_ATTEMPTS",
@@ -103,6 +103,10 @@ class Session:
     def retry_after(self, response: HTTPResponse) -> float | None:
         """Seconds the server asked us to wait, if it did."""
         return parse_retry_after(response.headers.get("Retry-After"), self.now())
+
+    def retry_hint(self, response: HTTPResponse) -> RetryHint | None:
+        """`retry_after` with the form it came in (HTTP-date or seconds)."""
+        return parse_retry_hint(response.headers.get("Retry-After"), self.now())
 
 
 def new_session(
