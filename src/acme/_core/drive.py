@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from acme import errors
 from acme._core.http import Flow, HTTPRequest, HTTPResponse, Send
 
 __all__ = ["run_async", "run_sync", "time_left"]
@@ -33,6 +32,8 @@ def time_left(effect: Send, clock: Callable[[], float]) -> float | None:
         return None
     left = effect.deadline - clock()
     if left <= 0:
+        from acme import errors  # here: `import acme.client` must not load josepy (errors does)
+
         request = effect.request
         raise errors.TimeoutError(f"Deadline reached before {request.method} {request.url}")
     return left
@@ -40,6 +41,8 @@ def time_left(effect: Send, clock: Callable[[], float]) -> float | None:
 
 def _failure(effect: Send, clock: Callable[[], float], error: Exception) -> Exception:
     """The exception to throw into the flow for ``error`` raised while sending ``effect``."""
+    from acme import errors
+
     if (
         isinstance(error, errors.NetworkError)
         and effect.deadline is not None
