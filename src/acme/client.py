@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from acme._core.drive import run_sync
 from acme._core.http import (
@@ -151,8 +151,10 @@ class ClientNetwork(SessionAccessors):
 
 
 def _raw(response: HTTPResponse) -> requests.Response:
-    """The driver's own response object (a `requests.Response`, as 5.x callers expect)."""
-    return cast("requests.Response", response.raw if response.raw is not None else response)
+    """The response as a `requests.Response`, as 5.x callers expect."""
+    from acme._net.sync_transport import requests_response
+
+    return requests_response(response)
 
 
 class ClientBase:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+import json
 
 import pytest
+from josepy import json_util
 
 from acme import errors
 from acme._core.deadlines import within
@@ -68,7 +70,7 @@ def test_delay_clamps_retry_after(retry_after: float, expected: float) -> None:
 
 def test_delay_without_hint_is_the_backoff() -> None:
     policy = PollPolicy(jitter=0.0)
-    assert policy.delay(2, None) == pytest.approx(0.03125)
+    assert policy.delay(2, None) == pytest.approx(0.005 * 2.7**2)
 
 
 @pytest.mark.parametrize(
@@ -218,3 +220,40 @@ def test_drivers_bound_requests_by_the_deadline_that_within_puts_on_them() -> No
         "NetworkError",
         200,
     ]
+
+
+@pytest.mark.parametrize("kty", ["ec", "rsa"])
+@pytest.mark.parametrize("kid", [None, "https://ca.test/acct/1"])
+def test_sign_request_makes_the_jws_josepy_makes(kty: str, kid: str | None) -> None:
+    """The hand-built request JWS (RFC 8555 section 6.2) is read and verified by acme.jws, and
+    protects exactly the header fields josepy's JWS.sign protects, the nonce as sent."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from josepy import jwa, jwk
+
+    from acme import jws
+    from acme._core.signing import sign_request
+
+    if kty == "ec":
+        key: jwk.JWK = jwk.JWKEC(key=ec.generate_private_key(ec.SECP384R1()))
+        alg: jwa.JWASignature = jwa.ES384
+    else:
+        key, alg = jwk.JWKRSA(key=rsa.generate_private_key(65537, 2048)), jwa.RS256
+    nonce, url, payload = "oFvnlFP1wIhRlYS2jTaXbA", "https://ca.test/new-order", b'{"a":1}'
+    body = sign_request(payload, key, alg, nonce, url, kid)
+    parsed = jws.JWS.json_loads(body)
+    assert parsed.verify(key.public_key())
+    assert parsed.payload == payload
+    assert set(json.loads(body)) == {"protected", "payload", "signature"}  # flattened
+    mine = json.loads(parsed.signature.protected)
+    reference = jws.JWS.sign(
+        payload, key=key, alg=alg, nonce=json_util.decode_b64jose(nonce), url=url, kid=kid
+    )
+    assert mine == json.loads(reference.signature.protected)
+    assert mine["nonce"] == nonce
+    assert mine["url"] == url
+    assert mine["alg"] == alg.name
+    assert ("kid" in mine) == (kid is not None)
+    assert ("jwk" in mine) == (kid is None)
+    assert parsed.signature.header.to_partial_json() == {}  # nothing unprotected
+    with pytest.raises(errors.Error, match="kid"):
+        sign_request(payload, key, alg, nonce, url, "")

@@ -3,10 +3,12 @@ errors catchable as acme and as requests errors, and a watchdog thread that is s
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -98,3 +100,135 @@ def test_connection_refused_is_a_network_error() -> None:
     with pytest.raises(errors.NetworkError) as failed:
         _get(port, timeout=2)
     assert failed.value.__cause__ is not None
+
+
+def test_the_deadline_holds_after_many_prompt_requests_on_one_transport() -> None:
+    """Finished requests stay in the watchdog's heap without waking its thread; a later
+    request that hangs must still be cut at its own deadline (timeout 1 s, and 0.5 s when the
+    caller has less time left)."""
+    transport = RequestsTransport(verify=False, timeout=1.0, max_body=1 << 20)
+    try:
+        for prompt in _server(OK, drip=0.0):
+            for _ in range(20):
+                response = transport.send(HTTPRequest("GET", f"http://127.0.0.1:{prompt}/"))
+                assert response.json() == {"ok": True}
+        for slow in _server(OK, drip=0.1):
+            for timeout, limit in ((None, 1.0), (0.5, 0.5)):
+                started = time.monotonic()
+                with pytest.raises(errors.NetworkError, match="no complete response"):
+                    transport.send(HTTPRequest("GET", f"http://127.0.0.1:{slow}/"), timeout)
+                assert limit - 0.05 <= time.monotonic() - started < limit + 0.5
+    finally:
+        transport.close()
+    assert transport.watchdog._thread is None
+
+
+def _recording_server(answer: bytes) -> Iterator[tuple[int, list[bytes]]]:
+    """Answers every connection with ``answer``; yields its port and the request heads seen."""
+    seen: list[bytes] = []
+    for port in _server_with(answer, seen):
+        yield port, seen
+
+
+def _server_with(answer: bytes, seen: list[bytes]) -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        head += chunk
+                    seen.append(head.split(b"\r\n\r\n", 1)[0])
+                    conn.sendall(answer)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+CLOSE = OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length")
+
+
+def test_requests_go_direct_unless_an_environment_proxy_applies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without proxy variables a request goes straight to the server; with ``HTTP_PROXY`` it
+    goes to the proxy as an absolute-URI request (RFC 9112 section 3.2.2), through requests,
+    which knows every proxy form. The variables are read when the transport is made."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for (origin, at_origin), (proxy, at_proxy) in zip(
+        _recording_server(CLOSE), _recording_server(CLOSE), strict=True
+    ):
+        url = f"http://127.0.0.1:{origin}/dir"
+        direct = RequestsTransport(verify=False, timeout=5)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy}")
+        proxied = RequestsTransport(verify=False, timeout=5)
+        try:
+            assert direct.send(HTTPRequest("GET", url, {"User-Agent": "t"})).json() == {"ok": True}
+            assert proxied.send(HTTPRequest("GET", url, {"User-Agent": "t"})).json() == {"ok": True}
+        finally:
+            direct.close()
+            proxied.close()
+        assert [h.split(b"\r\n")[0] for h in at_origin] == [b"GET /dir HTTP/1.1"]
+        assert [h.split(b"\r\n")[0] for h in at_proxy] == [f"GET {url} HTTP/1.1".encode()]
+        assert b"\r\nUser-Agent: t" in at_origin[0]
+        assert b"\r\nAccept-Encoding: gzip, deflate" in at_origin[0]  # as requests sends
+
+
+def test_gzip_bodies_are_decoded_and_the_cap_applies_to_the_decoded_size() -> None:
+    body = gzip.compress(b'{"ok": true}' + b" " * 5000)
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    for port in _server(answer, drip=0.0):
+        response = _get(port, timeout=5)
+        assert response.json() == {"ok": True}  # type: ignore[attr-defined]
+        with pytest.raises(errors.NetworkError, match="exceeds 1000"):
+            _get(port, timeout=5, max_body=1000)  # 100-odd bytes on the wire, 5 kB decoded
+
+
+def test_tls_trust_follows_verify_and_the_requests_ca_bundle_variables(
+    acme_test_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What requests would trust: ``verify`` as a CA bundle path; with ``verify=True``,
+    ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``), else certifi's bundle."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    url = acme_test_server.directory_url
+    bundle = acme_test_server.ca_bundle_path
+
+    def fetch(verify: bool | str) -> int:
+        transport = RequestsTransport(verify=verify, timeout=5)
+        try:
+            return transport.send(HTTPRequest("GET", url)).status_code
+        finally:
+            transport.close()
+
+    assert fetch(bundle) == 200
+    with pytest.raises(errors.NetworkError, match=r"SSL|certificate"):
+        fetch(True)  # certifi does not know the test CA
+    monkeypatch.setenv("CURL_CA_BUNDLE", bundle)
+    assert fetch(True) == 200

@@ -2,10 +2,13 @@
 
 Rules:
 - An order comes back with its authorizations fetched (acme 5.x callers rely on it).
-- Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
-  backoff. A wait that would pass the deadline raises `TimeoutError` at once when the server
-  asked for it in seconds (or while busy, with 429/5xx); a backoff step or a Retry-After
-  HTTP-date past the deadline is cut short instead, for one last poll just before it.
+- Polling follows `PollPolicy`: the first poll is made at once (a CA on loopback has often
+  validated or issued by then), then the server's Retry-After when given, else
+  fast-then-slower backoff (an order polled right after a finalize response with a
+  Retry-After waits for it first). A wait that would pass
+  the deadline raises `TimeoutError` at once when the server asked for it in seconds (or
+  while busy, with 429/5xx); a backoff step or a Retry-After HTTP-date past the deadline is
+  cut short instead, for one last poll just before it.
 - Authorizations already ``valid`` when known are not polled again.
 - Every observed status change must be a path of RFC 8555 section 7.1.6 (`states`), else
   `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
@@ -155,9 +158,13 @@ def poll_authorizations(
     attempt = 0
     retry_after: RetryHint | None = None
     last = False
+    at_once = True  # the caller has just answered the challenges: look before waiting
     while pending:
-        last = yield from _wait(session, attempt, retry_after, deadline, "authorization", last)
-        attempt += 1
+        if at_once:
+            at_once = False
+        else:
+            last = yield from _wait(session, attempt, retry_after, deadline, "authorization", last)
+            attempt += 1
         retry_after = None
         for url in pending:
             response, hint = yield from _poll_fetch(session, url)
@@ -236,15 +243,22 @@ def poll_order(
     """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`.
 
     ``retry_after`` is the finalize response's hint for the first wait, if it gave one.
+    Without one the first poll is made at once: unlike a validation, which costs the CA
+    network round trips, issuing is usually done within milliseconds of the finalize request
+    (Pebble, Boulder), so waiting first only adds latency; the backoff starts after it.
     """
     attempt = 0
     last = False
+    at_once = retry_after is None
     body = orderr.body
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
-        last = yield from _wait(session, attempt, retry_after, deadline, "order", last)
-        attempt += 1
+        if at_once:
+            at_once = False
+        else:
+            last = yield from _wait(session, attempt, retry_after, deadline, "order", last)
+            attempt += 1
         response, retry_after = yield from _poll_fetch(session, orderr.uri)
         if response is not None:
             previous, body = body, parse(messages.Order, response)

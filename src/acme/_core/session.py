@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from josepy import errors as jose_errors
-from josepy import json_util, jwa, jwk
+from josepy import jwa, jwk
 
-from acme import errors, jws, messages
+from acme import errors, messages
 from acme._core.http import (
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
@@ -41,6 +41,7 @@ from acme._core.http import (
 )
 from acme._core.nonces import NoncePool
 from acme._core.retry import PollPolicy, RetryHint, parse_retry_after, parse_retry_hint
+from acme._core.signing import sign_request
 
 __all__ = [
     "DEFAULT_MAX_NONCE_ATTEMPTS",
@@ -300,10 +301,9 @@ def post(
             break
         try:
             nonce = yield from _nonce(session)
-            signed = jws.JWS.sign(
-                body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid
+            request = HTTPRequest(
+                "POST", url, headers, sign_request(body, key, alg, nonce, url, kid)
             )
-            request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())
             response: HTTPResponse = yield Send(request)
         except errors.TimeoutError as timeout:
             if last_error is None:
@@ -318,10 +318,6 @@ def post(
             last_error = error
     assert last_error is not None
     raise errors.BadNonce(nonce, last_error)
-
-
-def _nonce_bytes(nonce: str) -> bytes:
-    return json_util.decode_b64jose(nonce)
 
 
 def _encode_payload(payload: Any) -> bytes:

@@ -23,16 +23,34 @@ import urllib3
 __all__ = ["Watchdog", "watched_pool_classes"]
 
 _current = threading.local()
+#: Heap size at which finished requests are dropped before their deadline comes.
+_PRUNE_AT = 4096
 
 
 class _Request:
-    __slots__ = ("connections", "deadline", "done", "expired")
+    """One request's deadline and connections; a context manager making it the thread's
+    running request (what the connections register with) while it runs."""
 
-    def __init__(self, deadline: float) -> None:
+    __slots__ = ("connections", "deadline", "done", "expired", "previous", "watchdog")
+
+    def __init__(self, watchdog: Watchdog, deadline: float) -> None:
+        self.watchdog = watchdog
         self.deadline = deadline
         self.connections: list[Any] = []
         self.done = False
         self.expired = False
+        self.previous: _Request | None = None
+
+    def __enter__(self) -> _Request:
+        self.previous = getattr(_current, "request", None)
+        _current.request = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.request = self.previous
+        with self.watchdog._cond:
+            self.done = True
+            self.connections = []  # the heap keeps the record until its deadline: not these
 
 
 class Watchdog:
@@ -45,26 +63,29 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    @contextlib.contextmanager
-    def request(self, timeout: float) -> Any:
-        """Run one request with a total deadline; yields its record (``.expired`` after)."""
-        record = _Request(time.monotonic() + timeout)
+    def request(self, timeout: float) -> _Request:
+        """Run one request with a total deadline: ``with watchdog.request(t) as record``
+        (``record.expired`` tells afterwards whether the deadline cut it).
+
+        The thread is woken only when this deadline comes before every other one (finished
+        requests stay in the heap until their deadline, or until it grows past `_PRUNE_AT`):
+        sequential requests cost a heap push each, not a thread switch.
+        """
+        record = _Request(self, time.monotonic() + timeout)
         with self._cond:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(
                     target=self._run, name="acme-request-deadlines", daemon=True
                 )
                 self._thread.start()
+            if len(self._heap) > _PRUNE_AT:  # finished requests wait for their deadline
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (record.deadline, next(self._order), record))
-            self._cond.notify()
-        previous = getattr(_current, "request", None)
-        _current.request = record
-        try:
-            yield record
-        finally:
-            _current.request = previous
-            with self._cond:
-                record.done = True
+            if earliest is None or record.deadline < earliest:
+                self._cond.notify()
+        return record
 
     def _run(self) -> None:
         with self._cond:

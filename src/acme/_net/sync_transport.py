@@ -1,4 +1,11 @@
-"""The sync shell's transport: one `requests.Session` (keep-alive pool) per network object.
+"""The sync shell's transport: one keep-alive connection pool per network object.
+
+Requests go straight to urllib3 (the library under ``requests``): the ``requests.Session``
+layer (settings merged per request, cookie jar, hooks, adapters) cost about as much CPU as
+the rest of an ACME request. Only a URL an environment proxy applies to goes through
+``requests``, which knows every proxy form (auth, SOCKS). TLS trust is what ``requests``
+would use: ``verify`` (True, False or a CA bundle path) and ``REQUESTS_CA_BUNDLE`` /
+``CURL_CA_BUNDLE`` when ``verify`` is True, else certifi's bundle.
 
 Foreign exceptions are translated here, and only here, into `acme.errors.NetworkError`
 (also a `requests.exceptions.RequestException`, as acme 5.x callers catch).
@@ -6,18 +13,26 @@ Foreign exceptions are translated here, and only here, into `acme.errors.Network
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.parse
+import urllib.request
+from typing import Any
 
 import requests
+import urllib3
 
 from acme import errors
 from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
 from acme._net.deadline import Watchdog, watched_pool_classes
 
-__all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
+__all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport", "requests_response"]
 
 _CHUNK = 64 * 1024
+#: Sent with every request unless it names its own (as requests does).
+_DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+#: Failures of the direct path that mean "no usable response" (urllib3 wraps most).
+_DIRECT_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestException):
@@ -31,7 +46,7 @@ class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestExcep
 
 
 class RequestsTransport:
-    """Send `HTTPRequest` values with ``requests``, within a total deadline per request.
+    """Send `HTTPRequest` values within a total deadline per request.
 
     ``timeout`` bounds connect plus the whole response (a `Watchdog` shuts the socket down
     when it passes), not only each read; bodies over ``max_body`` bytes are refused. Redirects
@@ -48,17 +63,14 @@ class RequestsTransport:
         self.verify = verify
         self.timeout = timeout
         self.max_body = max_body
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(max_retries=0)
-        adapter.poolmanager.pool_classes_by_scheme = watched_pool_classes()
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.pool = urllib3.PoolManager(num_pools=10, maxsize=10, **_tls_options(verify))
+        self.pool.pool_classes_by_scheme = watched_pool_classes()
         self.watchdog = Watchdog()
-        # requests re-reads proxy variables and CA bundle variables from the environment on
-        # every request (about 0.8 ms each); read them once per host instead, same semantics.
-        self.session.trust_env = False
+        # Proxy variables are read once per host (requests re-reads them, and the CA bundle
+        # variables, on every request: about 0.8 ms each).
         self._proxies: dict[str, dict[str, str]] = {}
-        self._env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._any_proxy = bool(urllib.request.getproxies())
+        self._session: requests.Session | None = None
         self.requests_sent = 0
 
     def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
@@ -69,7 +81,11 @@ class RequestsTransport:
             timeout = self.timeout
         with self.watchdog.request(timeout) as record:
             try:
-                response = self._send(request, timeout)
+                proxies = self._proxies_for(request.url)
+                if proxies:
+                    response = self._send_proxied(request, timeout, proxies)
+                else:
+                    response = self._send_direct(request, timeout)
             except RequestsNetworkError:
                 if record.expired:
                     raise self._late(request, timeout) from None
@@ -81,25 +97,68 @@ class RequestsTransport:
     def _late(self, request: HTTPRequest, timeout: float) -> RequestsNetworkError:
         return RequestsNetworkError(request.url, f"no complete response in {timeout:.3g} s")
 
-    def _send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
+    def _send_direct(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
+        headers = {**_DEFAULT_HEADERS, **request.headers}
         try:
-            raw = self.session.request(
+            raw = self.pool.urlopen(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=True,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            )
+        except _DIRECT_ERRORS as error:
+            raise RequestsNetworkError(request.url, _reason(error)) from error
+        try:
+            content = self._read_direct(raw, request.url)
+        except BaseException:
+            raw.close()  # a half-read connection must not go back to the pool
+            raise
+        finally:
+            raw.release_conn()
+        return HTTPResponse(raw.status, Headers(list(raw.headers.items())), content, request.url)
+
+    def _read_direct(self, raw: urllib3.BaseHTTPResponse, url: str) -> bytes:
+        _check_declared(raw.headers.get("Content-Length", ""), self.max_body, url)
+        body = bytearray()
+        try:
+            for chunk in raw.stream(_CHUNK, decode_content=True):
+                body += chunk
+                if len(body) > self.max_body:
+                    raise RequestsNetworkError(url, f"body exceeds {self.max_body} bytes")
+        except _DIRECT_ERRORS as error:
+            raise RequestsNetworkError(url, _reason(error)) from error
+        return bytes(body)
+
+    def _send_proxied(
+        self, request: HTTPRequest, timeout: float, proxies: dict[str, str]
+    ) -> HTTPResponse:
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.trust_env = False  # proxies are passed explicitly, read once
+            adapter = requests.adapters.HTTPAdapter(max_retries=0)
+            self._session.mount("http://", adapter)
+            self._session.mount("https://", adapter)
+        try:
+            raw = self._session.request(
                 request.method,
                 request.url,
                 headers=dict(request.headers),
                 data=request.body,
                 allow_redirects=False,
                 stream=True,
-                proxies=self._proxies_for(request.url),
-                verify=self._env_verify
-                if self.verify is True and self._env_verify
-                else self.verify,
+                proxies=proxies,
+                verify=_requests_verify(self.verify),
                 timeout=(timeout, timeout),
             )
         except requests.exceptions.RequestException as error:
             raise RequestsNetworkError(request.url, _reason(error)) from error
         try:
-            content = self._read_body(raw, request.url)
+            content = self._read_proxied(raw, request.url)
         finally:
             raw.close()
         raw._content = content  # so 5.x callers can still use .json() / .text
@@ -107,15 +166,15 @@ class RequestsTransport:
         return HTTPResponse(raw.status_code, headers, content, request.url, raw)
 
     def _proxies_for(self, url: str) -> dict[str, str]:
+        if not self._any_proxy:
+            return {}
         host = urllib.parse.urlsplit(url).netloc
         if host not in self._proxies:
             self._proxies[host] = requests.utils.get_environ_proxies(url)
         return self._proxies[host]
 
-    def _read_body(self, raw: requests.Response, url: str) -> bytes:
-        declared = raw.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise RequestsNetworkError(url, f"body of {declared} bytes exceeds {self.max_body}")
+    def _read_proxied(self, raw: requests.Response, url: str) -> bytes:
+        _check_declared(raw.headers.get("Content-Length", ""), self.max_body, url)
         body = bytearray()
         try:
             for chunk in raw.iter_content(_CHUNK):
@@ -129,11 +188,54 @@ class RequestsTransport:
         return bytes(body)
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
+        if self._session is not None:
+            self._session.close()
         self.watchdog.close()
 
 
-def _reason(error: Exception) -> str:
+def requests_response(response: HTTPResponse) -> requests.Response:
+    """``response`` as the `requests.Response` acme 5.x callers of ``ClientNetwork.get``,
+    ``post``, ``head`` and ``ClientV2.poll`` receive (headers, body, status, URL, links)."""
+    if isinstance(response.raw, requests.Response):
+        return response.raw
+    raw = requests.Response()
+    raw.status_code = response.status_code
+    raw.reason = http.client.responses.get(response.status_code, "")
+    raw.headers = requests.structures.CaseInsensitiveDict(
+        {name: response.headers[name] for name in response.headers}
+    )
+    raw.url = response.url
+    raw.encoding = requests.utils.get_encoding_from_headers(raw.headers)
+    raw._content = response.content
+    raw._content_consumed = True  # type: ignore[attr-defined]  # iter_content reads _content
+    return raw
+
+
+def _tls_options(verify: bool | str) -> dict[str, Any]:
+    """urllib3 pool options trusting what requests would trust for ``verify``."""
+    where = _requests_verify(verify)
+    if where is False:
+        return {"cert_reqs": "CERT_NONE"}
+    path = requests.utils.DEFAULT_CA_BUNDLE_PATH if where is True else where
+    if os.path.isdir(path):
+        return {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": path}
+    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": path}
+
+
+def _requests_verify(verify: bool | str) -> bool | str:
+    """``verify``, with requests' CA bundle variables applied when it is True."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
+
+
+def _check_declared(declared: str, max_body: int, url: str) -> None:
+    if declared.isdigit() and int(declared) > max_body:
+        raise RequestsNetworkError(url, f"body of {declared} bytes exceeds {max_body}")
+
+
+def _reason(error: BaseException) -> str:
     kind = type(error).__name__
     text = str(error)
     return f"{kind}: {text[:300]}" if text else kind
