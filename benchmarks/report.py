@@ -1,7 +1,7 @@
 """Turn the raw figures of run.py into table rows (with the issue's targets) and render them.
 
 Every row holds medians for ours, acme 5.9 and the bare-bones limit, the ratios ours/5.9 and
-ours/limit, the target from issue 5 where there is one, and PASS/FAIL against it.
+ours/limit, the target from issue 5 or 11 where there is one, and PASS/FAIL against it.
 """
 
 from __future__ import annotations
@@ -71,18 +71,23 @@ def row(
 
 def mode_rows(figures: dict[str, Any], mode: str = "nosleep") -> list[dict[str, Any]]:
     ours, base, lim = figures["ours"], figures["acme59"], figures["limit"]
-    # Issue 5 sets ">=50x faster than acme 5.9" for real http-01 (NOSLEEP) only: without
-    # validation acme 5.9 sleeps once (1 s), and 50x would ask for less than the limit's 1.14x.
+    # Issue 11: at most 1.5x the limit's wall time and 1.2x its CPU for one issuance, in both
+    # modes (issue 5 had 2x wall). Issue 5 sets ">=50x faster than acme 5.9" for real http-01
+    # (NOSLEEP) only: without validation acme 5.9 sleeps once (1 s), and 50x would ask for
+    # less than the limit's 1.14x.
     if mode == "nosleep":
-        one_target = "<=2x limit, >=50x faster than 5.9"
+        one_target = "<=1.5x limit, >=50x faster than 5.9"
 
         def one_check(o: float, b: float | None, lm: float | None) -> bool:
-            return lm is not None and b is not None and o <= 2 * lm and o * 50 <= b
+            return lm is not None and b is not None and o <= 1.5 * lm and o * 50 <= b
     else:
-        one_target = "<=2x limit"
+        one_target = "<=1.5x limit"
 
         def one_check(o: float, b: float | None, lm: float | None) -> bool:
-            return lm is not None and o <= 2 * lm
+            return lm is not None and o <= 1.5 * lm
+
+    def cpu_check(o: float, b: float | None, lm: float | None) -> bool:
+        return lm is not None and o <= 1.2 * lm
 
     asy = figures["async"].get("async")
 
@@ -92,7 +97,8 @@ def mode_rows(figures: dict[str, Any], mode: str = "nosleep") -> list[dict[str, 
     rows = [
         row("1 issuance, new account: wall", "ms", *three("one", lambda r: med(r, "wall", 1e3)),
             one_target, one_check),
-        row("1 issuance: client CPU", "ms", *three("one", lambda r: med(r, "cpu", 1e3))),
+        row("1 issuance: client CPU", "ms", *three("one", lambda r: med(r, "cpu", 1e3)),
+            "<=1.2x limit", cpu_check),
         row("1 issuance: HTTP requests", "n", *three("one", lambda r: med(r, "requests")),
             "<=10 and <=limit", lambda o, b, lm: o <= 10 and (lm is None or o <= lm)),
         row("1 issuance: TLS connections", "n", *three("one", lambda r: med(r, "tls")),

@@ -39,6 +39,9 @@ BASELINE_VENV = BENCH / ".venv-acme59"
 BASELINE_REQUIREMENT = "acme==5.9.0"
 FAILURES = BENCH / "failures"
 WORKER_TIMEOUT = 600
+#: A worker during which Pebble logged no request for this long has met a hung Pebble (its
+#: store deadlocks, see the README): every workload makes a request at least every ~3 s.
+STALL_SECONDS = 30.0
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 # Repetitions per workload: (ours, bare-bones limit, acme 5.9). acme 5.9 sleeps 1-2 s per
@@ -182,6 +185,7 @@ class PebbleServer:
         keep.mkdir(parents=True, exist_ok=True)
         proc = self.peb.pebble_process
         if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # in case it was stopped rather than hung
             proc.send_signal(signal.SIGQUIT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
@@ -197,6 +201,39 @@ class PebbleServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.peb.stop()
+
+
+def run_watched(
+    argv: list[str], activity: Path, stall: float, timeout: float, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to completion, capturing its output, unless ``activity`` (a log file)
+    stops growing for ``stall`` seconds or ``timeout`` passes: then kill it and say why in
+    its stderr (return code -9). A hung server is so found in ``stall`` seconds, not at the
+    worker's timeout."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )  # fmt: skip
+    started = last_change = time.monotonic()
+    size = activity.stat().st_size if activity.exists() else -1
+    why = None
+    while True:
+        try:
+            out, err = proc.communicate(timeout=1.0)
+            return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        grown = activity.stat().st_size if activity.exists() else -1
+        if grown != size:
+            size, last_change = grown, now
+        if now - last_change >= stall:
+            why = f"the server logged no request for {stall:.0f} s: it hangs"
+        elif now - started >= timeout:
+            why = f"worker timed out after {timeout:.0f} s"
+        if why is not None:
+            proc.kill()
+            out, err = proc.communicate()
+            return subprocess.CompletedProcess(argv, -9, out, f"{err}\nworker killed: {why}")
 
 
 def check_responder(port: int, accounts_dir: Path) -> None:
@@ -223,6 +260,7 @@ class Suite:
         self.accounts = workdir / "accounts"
         self.accounts.mkdir()
         self.incidents: list[dict[str, Any]] = []
+        self.stall_seconds = STALL_SECONDS
         self.python = {"ours": Path(sys.executable), "limit": Path(sys.executable),
                        "async": Path(sys.executable), "acme59": baseline}  # fmt: skip
 
@@ -262,15 +300,10 @@ class Suite:
         for key, value in options.items():
             argv += [("-" if len(key) == 1 else "--") + key.replace("_", "-"), str(value)]
         started = time.perf_counter()
-        try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, env=clean_env(), cwd=self.workdir,
-                timeout=WORKER_TIMEOUT,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as expired:
-            out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else ""
-            err = expired.stderr.decode() if isinstance(expired.stderr, bytes) else ""
-            done = subprocess.CompletedProcess(argv, -9, out, err + "\nworker timed out")
+        done = run_watched(
+            argv, peb.workdir / "pebble.stdout.log", self.stall_seconds, WORKER_TIMEOUT,
+            env=clean_env(), cwd=self.workdir,
+        )  # fmt: skip
         return done, time.perf_counter() - started
 
     def reps(self, workload: str, client: str) -> int:
