@@ -1,8 +1,8 @@
 """certbot 5.x runs unchanged on this library: register, certonly --standalone, renew, revoke.
 
-certbot depends on acme 5.x, so it gets a virtual environment of its own (from PyPI, built once
-per session) in which this package then replaces acme 5.9; Pebble validates for real, against
-certbot's standalone plugin, which is our acme.standalone.
+certbot depends on acme 5.x, so it gets a virtual environment of its own (tests/certbot_env.py:
+from PyPI, cached under .venv/foreign/) whose acme is this package; Pebble validates for real,
+against certbot's standalone plugin, which is our acme.standalone.
 """
 
 from __future__ import annotations
@@ -10,44 +10,21 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
 
+from certbot_env import certbot_venv
 from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def _pip(venv: pathlib.Path, *args: str) -> None:
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *args],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
-def certbot(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """A venv with certbot 5.x whose acme is this package."""
-    venv = tmp_path_factory.mktemp("certbot-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    _pip(venv, "certbot>=5,<6")
-    _pip(venv, "--no-deps", "--force-reinstall", str(ROOT))
-    probe = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import acme.client; print(acme.client.__file__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    # Our acme.client (it has the asyncio sibling module acme 5.9 lacks).
-    assert (pathlib.Path(probe.stdout.strip()).parent / "asyncio_client.py").exists()
-    return venv / "bin" / "certbot"
+def certbot() -> pathlib.Path:
+    """certbot 5.8's command in a venv whose acme is this package (tests/certbot_env.py)."""
+    return certbot_venv() / "bin" / "certbot"
 
 
 @pytest.fixture(scope="module")
