@@ -138,9 +138,14 @@ class UpdateRegistration(Registration):
 
 
 class RegistrationResource(ResourceWithURI):
-    """An account: its object, URL and the terms of service URL in force."""
+    """An account: its object, URL and the terms of service URL in force.
+
+    ``new_authzr_uri`` is kept from acme 1.x (ACMEv1's new-authz URL, found in old account
+    files); nothing in ACME v2 uses it.
+    """
 
     body: Registration = required("body", Registration.from_json)
+    new_authzr_uri: str | None = optional("new_authzr_uri", string)
     terms_of_service: str | None = optional("terms_of_service", string)
 
 

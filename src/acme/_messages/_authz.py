@@ -172,6 +172,10 @@ class UpdateAuthorization(Authorization):
 
 
 class AuthorizationResource(ResourceWithURI):
-    """An authorization and its URL."""
+    """An authorization and its URL.
+
+    ``new_cert_uri`` is kept from acme 1.x (ACMEv1's new-cert URL); ACME v2 does not use it.
+    """
 
     body: Authorization = required("body", Authorization.from_json)
+    new_cert_uri: str | None = optional("new_cert_uri", string)
