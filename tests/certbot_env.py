@@ -3,9 +3,9 @@
 certbot requires acme 5.x, so it cannot share our .venv. `certbot_venv()` builds a venv under
 `.venv/foreign/` keyed by certbot's version and the Python version: certbot from PyPI with
 `--no-deps`, then certbot's declared dependencies except `acme` (read from its installed
-metadata), pyOpenSSL (certbot imports `OpenSSL` itself but gets it through acme 5.x), pytest (to
-run certbot's own unit tests) and this package, installed editable so the cache stays valid as the
-code changes. Only PyPI is contacted, and only while building. Every pip call has a time limit.
+metadata), the few packages `_EXTRA` names and this package, installed editable so the cache
+stays valid as the code changes. Only PyPI is contacted, and only while building; every pip
+call has a time limit.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CERTBOT_VERSION = "5.8"
 CERTBOT_SPEC = f"certbot=={CERTBOT_VERSION}.*"
 # Bump when the recipe below changes, so cached venvs are rebuilt.
-_RECIPE = 1
-# certbot imports these without declaring them (acme 5.x brings them); pytest runs its tests.
-_UNDECLARED = ("pyOpenSSL>=25.0.0", "pytest>=8")
+_RECIPE = 2
+# Beyond certbot's declared requirements: pyOpenSSL, which certbot imports but gets through
+# acme 5.x; pyparsing, from certbot's "nginx" extra, so its nginx plugin tests run too (the
+# apache ones need the augeas C library and skip, as they do on acme 5.9); pytest.
+_EXTRA = ("pyOpenSSL>=25.0.0", "pyparsing>=3.0.0", "pytest>=8")
 _PIP_TIMEOUT = 600
 
 
@@ -88,7 +90,7 @@ def certbot_venv() -> Path:
         python = venv / "bin" / "python"
         pip = (python, "-m", "pip", "install", "-q", "--disable-pip-version-check")
         _run(*pip, "--no-deps", CERTBOT_SPEC)
-        _run(*pip, *_certbot_requirements(python), *_UNDECLARED, "-e", ROOT)
+        _run(*pip, *_certbot_requirements(python), *_EXTRA, "-e", ROOT)
         script = "import acme, certbot; print(acme.__file__, certbot.__version__)"
         probe = _run(python, "-c", script)
         acme_file, version = probe.split()

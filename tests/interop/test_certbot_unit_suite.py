@@ -3,8 +3,9 @@
 certbot ships its unit tests inside the package (`certbot/_internal/tests/`); they drive acme's
 public API the way certbot does, with doubles for the network, so they catch signature and
 behaviour differences an end-to-end run against Pebble never reaches. They run in the venv of
-tests/certbot_env.py (built once, from PyPI), in a subprocess bounded in time. All 1,019 pass on
-acme 5.9 on this machine, as root or not, so none is deselected.
+tests/certbot_env.py (built once, from PyPI), in a subprocess bounded in time. None is
+deselected: on acme 5.9 all of them pass here, as root too, except those certbot itself skips
+(Windows-only tests, and the apache plugin's, which need the augeas C library).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from certbot_env import CERTBOT_VERSION, certbot_venv, site_packages
 from foreign_suite import run_suite
 
-# certbot's suite takes about 20 s on a shared 2-core machine; a hang must not stall CI.
+# certbot's suite takes 30-90 s on a shared 2-core machine; a hang must not stall CI.
 SUITE_TIMEOUT = 600
 
 
@@ -23,6 +24,6 @@ def test_certbot_unit_suite_passes_on_our_acme() -> None:
     problems = "\n".join(f"{p.nodeid}: {p.message[:300]}" for p in result.problems())
     assert not problems, f"certbot {CERTBOT_VERSION} unit tests: {result.summary()}\n{problems}"
     counts = result.counts()
-    # The suite really ran (not an empty collection): acme 5.9 passes 1,019 of them.
-    assert counts["passed"] >= 1000, result.summary() + "\n" + result.output[-3000:]
+    # The suite really ran (not an empty collection), nginx plugin tests included.
+    assert counts["passed"] >= 1200, result.summary() + "\n" + result.output[-3000:]
     assert result.returncode == 0, result.output[-3000:]
