@@ -19,7 +19,10 @@ from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line
 from acme.cli._serve_args import add_serve_test_ca
 
-__all__ = ["build_parser"]
+__all__ = ["CHALLENGE_TYPES", "build_parser"]
+
+#: What ``acme issue --challenge`` offers.
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
 
 _DESCRIPTION = """\
 Get, check and revoke TLS certificates from any ACME (RFC 8555) CA, e.g. Let's Encrypt.
@@ -106,6 +109,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="CMD",
         help="dns-01: run `CMD present NAME VALUE` to publish each TXT record and "
         "`CMD cleanup NAME VALUE` after",
+    )
+    parser.add_argument(
+        "--challenge",
+        choices=CHALLENGE_TYPES,
+        help="challenge type to answer (default: dns-01 with --dns-hook, tls-alpn-01 with "
+        "--tls-alpn, else http-01); dns-01 needs --dns-hook to publish its records",
     )
     parser.add_argument(
         "--http-port", type=_port, default=80, help="http-01 server port (default: 80)"
