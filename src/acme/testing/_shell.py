@@ -207,9 +207,14 @@ class ACMETestServer:
             raise
         authority = f"[{host}]" if ":" in host else host
         self.base_url = f"https://{authority}:{self._httpd.server_port}"
-        self.core = ACMEServerCore(
-            self.base_url, validator=chosen, ca=self.ca, faults=faults, **core_options
-        )
+        try:
+            self.core = ACMEServerCore(
+                self.base_url, validator=chosen, ca=self.ca, faults=faults, **core_options
+            )
+        except BaseException:  # a refused option: release the socket and files made above
+            self._httpd.server_close()
+            self._tmp.cleanup()
+            raise
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
