@@ -4,7 +4,7 @@
 
 Steps: make ``benchmarks/.venv-acme59`` (``pip install acme==5.9.0``) if missing; start the
 stateless http-01 responder (responder.py); for each Pebble mode (``PEBBLE_VA_NOSLEEP=1``, then
-``PEBBLE_VA_ALWAYS_VALID=1``) start Pebble on loopback (tests/pebble_harness.py, nonce
+``PEBBLE_VA_ALWAYS_VALID=1``) start Pebble on loopback (tests/interop/pebble_harness, nonce
 rejection and authorization reuse off so every client sees the same work) and run each workload
 of worker.py for each client in a fresh process; then the politeness run (every validation
 fetch delayed 2 s) and the ``import acme.client`` timing. Prints the table (report.py) and
@@ -39,7 +39,7 @@ BASELINE_VENV = BENCH / ".venv-acme59"
 BASELINE_REQUIREMENT = "acme==5.9.0"
 FAILURES = BENCH / "failures"
 WORKER_TIMEOUT = 600
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 # Repetitions per workload: (ours, bare-bones limit, acme 5.9). acme 5.9 sleeps 1-2 s per
 # issuance, so it gets fewer; every figure is still a median where there is more than one.
