@@ -1,4 +1,4 @@
-"""Fixtures for command-line tests (helpers in ``serve_support``)."""
+"""Fixtures for command-line tests (helpers in ``support.served_ca``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_support import HOOK_SOURCE, ServedCA, start_served_ca
+
+from support.served_ca import HOOK_SOURCE, ServedCA, start_served_ca
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def serve_test_ca(tmp_path: Path) -> Iterator[Callable[..., ServedCA]]:
 
 @pytest.fixture
 def dns_hook(tmp_path: Path) -> Path:
-    """An executable hook script (see `serve_support.HOOK_SOURCE`) run by this interpreter."""
+    """An executable hook script (see `support.served_ca.HOOK_SOURCE`) run by this interpreter."""
     hook = tmp_path / "dns-hook.py"
     hook.write_text(f"#!{sys.executable}\n{HOOK_SOURCE}")
     hook.chmod(0o755)

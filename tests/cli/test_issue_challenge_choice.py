@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from acme.cli import main
 from acme.testing import ACMETestServer
+from support.cli import run
 
 NOWHERE = ["--directory", "https://127.0.0.1:1/directory"]  # never reached: refused before
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    status = main([str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.mark.parametrize(
@@ -62,7 +56,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, s
 def test_refused_combinations(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
 ) -> None:
-    status, out, err = _run(
+    status, out, err = run(
         capsys, "issue", *NOWHERE, "--config-dir", tmp_path / "cfg", "--key-file",
         tmp_path / "k", "--chain-file", tmp_path / "c", *argv,
     )  # fmt: skip
@@ -90,7 +84,7 @@ def test_explicit_dns01_with_a_hook_and_webroot_http01(
             "--directory", server.directory_url, "--ca-bundle", server.ca_bundle_path,
             "--config-dir", tmp_path / "cfg", "--agree-tos",
         ]  # fmt: skip
-        status, out, err = _run(
+        status, out, err = run(
             capsys, "issue", *ca, "--challenge", "dns-01", "--dns-hook",
             f"{sys.executable} {hook} {calls}", "--key-file", tmp_path / "k1",
             "--chain-file", tmp_path / "c1", "*.hook.test",
@@ -102,7 +96,7 @@ def test_explicit_dns01_with_a_hook_and_webroot_http01(
             "present",
             "cleanup",
         ]
-        status, out, err = _run(
+        status, out, err = run(
             capsys, "issue", *ca, "--challenge", "http-01", "--webroot", root,
             "--key-file", tmp_path / "k2", "--chain-file", tmp_path / "c2", "web.test",
         )  # fmt: skip
@@ -118,7 +112,7 @@ def test_a_dns01_only_authorization_names_the_missing_hook(
     root = tmp_path / "www"
     root.mkdir()
     with ACMETestServer(always_valid=True, challenge_types=("dns-01",)) as server:
-        status, _, err = _run(
+        status, _, err = run(
             capsys, "issue", "--directory", server.directory_url, "--ca-bundle",
             server.ca_bundle_path, "--config-dir", tmp_path / "cfg", "--agree-tos",
             "--webroot", root, "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c",

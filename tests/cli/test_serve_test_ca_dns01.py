@@ -1,7 +1,7 @@
 """Wildcard certificates over dns-01 from ``acme serve-test-ca``, by lego and by our own CLI.
 
 The CA runs as a real subprocess on loopback with real validation. Each client publishes its
-TXT records through the CA's management API with a hook script (`serve_support.HOOK_SOURCE`):
+TXT records through the CA's management API with a hook script (`support.served_ca.HOOK_SOURCE`):
 lego with its ``exec`` DNS provider, ``acme issue`` with ``--dns-hook``. lego also checks the
 record itself before answering: it asks the CA's DNS responder (``--dns.resolvers``), and is
 told not to chase the zone's authoritative servers on port 53 (``--dns.disable-cp``), which
@@ -23,9 +23,9 @@ import dns.query
 import pytest
 from cryptography import x509
 from cryptography.x509 import verification
-from serve_support import ServedCA, clean_env
 
 from acme.cli import main
+from support.served_ca import ServedCA, clean_env
 
 LEGO_TIMEOUT = 120
 NAMES = ["*.example.test", "example.test"]

@@ -20,25 +20,13 @@ import dns.query
 import pytest
 import requests
 from cryptography import x509
-from serve_support import ServedCA
 
-from acme.cli import main
+from support.cli import assert_one_line_error, run
+from support.served_ca import ServedCA
 
 EAB_KID = "kid-1"
 EAB_KEY = "c2VjcmV0LWtleS1mb3ItdGhlLXRlc3QtY2EtMTIzNDU2"  # base64url, no padding
 LINE = re.compile(r"(GET|HEAD|POST) /\S* \d{3}( \(response dropped\))?\Z")
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
-    status = main([str(arg) for arg in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def _error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if not line.startswith("[")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _issue(
@@ -48,7 +36,7 @@ def _issue(
     root = tmp_path / "www"
     root.mkdir(exist_ok=True)
     files = tmp_path / name
-    return _run(
+    return run(
         capsys, "issue", *ca.ca_args(tmp_path / "cfg"), "--agree-tos", "--webroot", root,
         "--key-file", f"{files}.key", "--chain-file", f"{files}.pem", "--force", *more, name,
     )  # fmt: skip
@@ -85,18 +73,18 @@ def test_eab_is_required_and_accepted(
     assert directory["meta"]["externalAccountRequired"] is True
     register = ["account", "register", *ca.ca_args(tmp_path / "cfg"), "--agree-tos"]
 
-    status, _, err = _run(capsys, *register)
+    status, _, err = run(capsys, *register)
     assert status == 1
-    assert _error(err) == (
+    assert assert_one_line_error(err) == (
         "acme: error: this CA requires external account binding: use --eab-kid, --eab-hmac-key"
     )
 
     wrong = "d3Jvbmcta2V5LWQzSnZibWN0YTJWNQ"
-    status, _, err = _run(capsys, *register, "--eab-kid", EAB_KID, "--eab-hmac-key", wrong)
+    status, _, err = run(capsys, *register, "--eab-kid", EAB_KID, "--eab-hmac-key", wrong)
     assert status == 1
-    assert "unauthorized" in _error(err)
+    assert "unauthorized" in assert_one_line_error(err)
 
-    status, out, err = _run(capsys, *register, "--eab-kid", EAB_KID, "--eab-hmac-key", EAB_KEY)
+    status, out, err = run(capsys, *register, "--eab-kid", EAB_KID, "--eab-hmac-key", EAB_KEY)
     assert status == 0, err
     assert re.search(r"status\s+valid", out)
 
@@ -129,7 +117,8 @@ def test_fault_knobs_break_requests_reproducibly(
     )  # fmt: skip
     status, _, err = _issue(capsys, ca, tmp_path, "limited.test")
     assert status == 1
-    assert _error(err) == "acme: error: the server refused: rateLimited: Injected fault"
+    line = assert_one_line_error(err)
+    assert line == "acme: error: the server refused: rateLimited: Injected fault"
 
     log = tmp_path / "nonces.log"
     ca = serve_test_ca(
@@ -185,13 +174,13 @@ def test_profiles_lifetime_and_renewal_window(
     assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == datetime.timedelta(days=2)
     status, _, err = _issue(capsys, ca, tmp_path, "fast.test", "--profile", "classic")
     assert status == 1
-    assert "invalidProfile" in _error(err)
+    assert "invalidProfile" in assert_one_line_error(err)
 
     window = {"start": "2031-05-06T07:08:09Z", "end": "2031-05-07T00:00:00Z"}
     body = {"certificate": chain.read_text(), **window}
     posted = requests.post(ca.management + "/set-renewal-window", json=body, timeout=5)
     assert posted.status_code == 200, posted.text
-    status, out, err = _run(
+    status, out, err = run(
         capsys, "renewal-info", "--directory", ca.directory, "--ca-bundle", ca.ca_bundle, chain
     )
     assert status == 0, err
@@ -228,7 +217,7 @@ def test_no_profiles_and_no_terms(
 def test_bad_options_are_usage_errors(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    status, out, err = _run(capsys, "serve-test-ca", *argv)
+    status, out, err = run(capsys, "serve-test-ca", *argv)
     assert status == 2
     assert out == ""
     assert err.startswith(f"acme serve-test-ca: error: {message}")
