@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/acme
+	$(BIN)/mypy --strict src/acme tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q

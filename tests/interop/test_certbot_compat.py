@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
+
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 ROOT = pathlib.Path(__file__).resolve().parents[2]
