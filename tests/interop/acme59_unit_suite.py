@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from foreign_suite import OUTCOMES, SuiteResult, run_suite  # noqa: E402
+from interop.foreign_suite import OUTCOMES, SuiteResult, run_suite  # noqa: E402
 
 _SHIM = '''"""pytest plugin: acme 5.9's test package as `acme._internal` beside our `acme`."""
 import importlib.util

@@ -3,15 +3,15 @@
 certbot ships its unit tests inside the package (`certbot/_internal/tests/`); they drive acme's
 public API the way certbot does, with doubles for the network, so they catch signature and
 behaviour differences an end-to-end run against Pebble never reaches. They run in the venv of
-tests/certbot_env.py (built once, from PyPI), in a subprocess bounded in time. None is
+interop/certbot_env.py (built once, from PyPI), in a subprocess bounded in time. None is
 deselected: on acme 5.9 all of them pass here, as root too, except those certbot itself skips
 (Windows-only tests, and the apache plugin's, which need the augeas C library).
 """
 
 from __future__ import annotations
 
-from certbot_env import CERTBOT_VERSION, certbot_venv, site_packages
-from foreign_suite import run_suite
+from interop.certbot_env import CERTBOT_VERSION, certbot_venv, site_packages
+from interop.foreign_suite import run_suite
 
 # certbot's suite takes 30-90 s on a shared 2-core machine; a hang must not stall CI.
 SUITE_TIMEOUT = 600
