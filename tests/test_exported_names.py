@@ -27,6 +27,12 @@ EXPECTED: dict[str, list[str]] = {
         "HTTP01Response",
         "DNS01",
         "DNS01Response",
+        # [new] draft-ietf-acme-dns-account-label, draft-ietf-acme-dns-persist
+        "DNSAccount01",
+        "DNSAccount01Response",
+        "DNSPersist01",
+        "DNSPersist01Response",
+        "DNSPersist01Record",
         "TLSALPN01",
         "TLSALPN01Response",
         # [1]
@@ -171,6 +177,8 @@ ATTRIBUTES: list[tuple[str, str, Any]] = [
     ("acme.challenges", "HTTP01Response.PORT", 80),
     ("acme.challenges", "HTTP01Response.WHITESPACE_CUTSET", ...),
     ("acme.challenges", "DNS01.LABEL", "_acme-challenge"),
+    ("acme.challenges", "DNSAccount01.LABEL", "_acme-challenge"),
+    ("acme.challenges", "DNSPersist01.LABEL", "_validation-persist"),
     ("acme.challenges", "TLSALPN01.is_supported", ...),
     ("acme.challenges", "TLSALPN01Response.PORT", 443),
     ("acme.challenges", "TLSALPN01Response.ACME_TLS_1_PROTOCOL", "acme-tls/1"),

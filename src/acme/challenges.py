@@ -1,9 +1,13 @@
-"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738).
+"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738, drafts).
 
 A challenge is what the server sends inside an authorization; a challenge response is what the
 client POSTs back to the challenge URL to say "ready". For the key authorization challenges
 (http-01, dns-01, tls-alpn-01) that response body is the empty JSON object (RFC 8555 section
 7.5.1): the proof lives in the provisioned resource, computed by ``validation()``.
+
+The draft challenges dns-account-01 (draft-ietf-acme-dns-account-label) and dns-persist-01
+(draft-ietf-acme-dns-persist, a persistent record checked read-only, without a token) are
+defined in ``acme._dns_challenges`` and exported here.
 
 Unknown challenge types parse as `UnrecognizedChallenge`, which keeps the server's JSON
 untouched, so that a client can skip challenge types it does not know (RFC 8555 section 7.1.4).
@@ -39,6 +43,11 @@ __all__ = [
     "Challenge",
     "ChallengeResponse",
     "DNS01Response",
+    "DNSAccount01",
+    "DNSAccount01Response",
+    "DNSPersist01",
+    "DNSPersist01Record",
+    "DNSPersist01Response",
     "DNSResponse",
     "HTTP01Response",
     "KeyAuthorizationChallenge",
@@ -495,6 +504,14 @@ class TLSALPN01(KeyAuthorizationChallenge):
 
 
 # The pre-RFC "dns" challenge (acme 1.x) lives in its own module; importing it registers it.
+# The draft DNS challenges (dns-account-01, dns-persist-01) live in their own module too.
+from acme._dns_challenges import (  # noqa: E402
+    DNSAccount01,
+    DNSAccount01Response,
+    DNSPersist01,
+    DNSPersist01Record,
+    DNSPersist01Response,
+)
 from acme._legacy_dns import DNS, DNSResponse  # noqa: E402
 
 
