@@ -7,6 +7,7 @@ adapter makes through lexicon's provider interface.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +53,29 @@ if name.startswith("fail"):
 with open(log, "a") as handle:
     handle.write(f"{action} {name} {value}\\n")
 """
+
+
+def test_provider_interface_works_without_dnspython() -> None:
+    # Only PropagationChecker and RFC2136Provider need dnspython (the "dns" extra).
+    code = (
+        "import sys; sys.modules['dns'] = None\n"
+        "import acme.dns, acme.cli\n"
+        "assert acme.dns.HookProvider and acme.dns.DNSChallenges\n"
+        "from acme import errors\n"
+        "for name in ('PropagationChecker', 'RFC2136Provider'):\n"
+        "    try:\n"
+        "        getattr(acme.dns, name)\n"
+        "    except errors.DependencyError as error:\n"
+        "        print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "acme.dns.PropagationChecker needs dnspython: pip install 'acme[dns]'",
+        "acme.dns.RFC2136Provider needs dnspython: pip install 'acme[dns]'",
+    ]
 
 
 def test_split_txt_respects_the_255_octet_strings() -> None:

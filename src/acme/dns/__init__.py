@@ -1,6 +1,7 @@
 """DNS for the DNS challenges: providers that publish TXT records, and propagation checks.
 
-Needs dnspython (``pip install 'acme[dns]'``); the lexicon adapter needs ``acme[lexicon]``.
+`PropagationChecker` and `RFC2136Provider` need dnspython (``pip install 'acme[dns]'``), the
+lexicon adapter ``acme[lexicon]``; the rest needs neither.
 
 - `DNSProvider` (``publish(name, value)``, ``cleanup(name, value)``) with `HookProvider` (a
   user command, as ``acme issue --dns-hook`` runs it), `RFC2136Provider` (dynamic updates
@@ -23,26 +24,48 @@ Example::
 
 from __future__ import annotations
 
-try:
-    import dns.message  # noqa: F401
-except ImportError as _error:  # pragma: no cover - exercised without the extra only
-    from acme import errors as _errors
-
-    raise _errors.DependencyError("acme.dns needs dnspython: pip install 'acme[dns]'") from _error
+from typing import TYPE_CHECKING, Any
 
 from acme.dns._lexicon import LexiconProvider
-from acme.dns._propagation import (
+from acme.dns._providers import DNSChallenges, DNSProvider, HookProvider, split_txt
+from acme.dns._records import challenge_record, persist_check
+from acme.dns._types import (
     DNSError,
     NameServer,
     Progress,
-    PropagationChecker,
     PropagationTimeout,
     TXTCheck,
     TXTRecord,
 )
-from acme.dns._providers import DNSChallenges, DNSProvider, HookProvider, split_txt
-from acme.dns._records import challenge_record, persist_check
-from acme.dns._rfc2136 import RFC2136Provider
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme.dns._propagation import PropagationChecker
+    from acme.dns._rfc2136 import RFC2136Provider
+
+# What needs dnspython is imported on first use, so the provider interface and the hook
+# provider work (and acme.cli starts) without the "dns" extra.
+_NEEDS_DNSPYTHON = {
+    "PropagationChecker": "acme.dns._propagation",
+    "RFC2136Provider": "acme.dns._rfc2136",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _NEEDS_DNSPYTHON.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'acme.dns' has no attribute {name!r}")
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        from acme import errors
+
+        raise errors.DependencyError(
+            f"acme.dns.{name} needs dnspython: pip install 'acme[dns]'"
+        ) from error
+    return getattr(module, name)
+
 
 __all__ = [
     "DNSChallenges",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from acme import errors
-from acme.dns._propagation import DNSError
 from acme.dns._providers import DNSProvider
+from acme.dns._types import DNSError
 
 __all__ = ["LexiconProvider"]
 

@@ -20,14 +20,12 @@ import shlex
 import subprocess
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from acme.dns._propagation import (
-    DNSError,
-    Expectation,
-    Progress,
-    PropagationChecker,
-    TXTRecord,
-)
+from acme.dns._types import DNSError, Expectation, Progress, TXTRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme.dns._propagation import PropagationChecker
 
 __all__ = ["DNSChallenges", "DNSProvider", "HookProvider", "split_txt"]
 

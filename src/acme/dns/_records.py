@@ -9,7 +9,7 @@ from typing import Any
 from josepy import jwk
 
 from acme import challenges, errors
-from acme.dns._propagation import TXTCheck, TXTRecord
+from acme.dns._types import TXTCheck, TXTRecord
 
 __all__ = ["challenge_record", "persist_check"]
 

@@ -22,8 +22,8 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from acme.dns._propagation import DNSError
 from acme.dns._providers import DNSProvider, split_txt
+from acme.dns._types import DNSError
 
 __all__ = ["RFC2136Provider"]
 
