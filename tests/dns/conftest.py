@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dns_support import AuthoritativeServer, Bind, free_port, zone_text
+
+from support.dns_servers import AuthoritativeServer, Bind, free_port, zone_text
 
 ZONE = "example.test"
 OTHER_ZONE = "delegated.test"

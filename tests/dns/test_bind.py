@@ -1,7 +1,7 @@
 """RFC2136Provider against a real BIND 9 on 127.0.0.1 and a high port (Debian's bind9).
 
 Each test starts ``named`` in a temp folder with one zone open to updates signed by a TSIG
-key (see `dns_support.Bind`), and stops it afterwards.
+key (see `support.dns_servers.Bind`), and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from dns_support import Bind
 
 from acme.dns import (
     DNSChallenges,
@@ -22,6 +21,7 @@ from acme.dns import (
     RFC2136Provider,
     TXTRecord,
 )
+from support.dns_servers import Bind
 
 NAME = "_acme-challenge.www.example.test"
 

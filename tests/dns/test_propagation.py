@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-from dns_support import AuthoritativeServer, free_port, zone_text
 
 from acme import errors
 from acme.dns import (
@@ -22,6 +21,7 @@ from acme.dns import (
     TXTCheck,
     TXTRecord,
 )
+from support.dns_servers import AuthoritativeServer, free_port, zone_text
 
 Servers = tuple[AuthoritativeServer, AuthoritativeServer]
 NAME = "_acme-challenge.www.example.test"
@@ -157,7 +157,7 @@ def test_a_server_that_is_not_authoritative_does_not_count(two_servers: Servers)
             checker.wait([TXTRecord(NAME, "value")], timeout=1.0)
     finally:
         stranger.close()
-    ((_, server, last),) = timed_out.value.waiting
-    assert server == f"ns2.example.test (127.0.0.1:{stranger.port})"
+    ((_, where, last),) = timed_out.value.waiting
+    assert where == f"ns2.example.test (127.0.0.1:{stranger.port})"
     assert last == "answered REFUSED"
     assert (NAME + ".", "TXT", False) in stranger.queries

@@ -19,7 +19,6 @@ import dns.rdatatype
 import dns.zone
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from dns_support import AuthoritativeServer, zone_text
 from josepy import jwk
 from lexicon.interfaces import Provider as LexiconBase
 
@@ -38,6 +37,7 @@ from acme.dns import (
     persist_check,
     split_txt,
 )
+from support.dns_servers import AuthoritativeServer, zone_text
 
 Servers = tuple[AuthoritativeServer, AuthoritativeServer]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from cryptography import x509
@@ -57,6 +57,15 @@ def _deadline() -> datetime.datetime:
     return datetime.datetime.now(UTC) + datetime.timedelta(seconds=30)
 
 
+C = TypeVar("C", bound=challenges.Challenge)
+
+
+def _typed(challb: messages.ChallengeBody, kind: type[C]) -> C:
+    chall = challb.chall
+    assert isinstance(chall, kind)
+    return chall
+
+
 def _challenge(authzr: messages.AuthorizationResource, kind: type[Any]) -> messages.ChallengeBody:
     return next(c for c in authzr.body.challenges if isinstance(c.chall, kind))
 
@@ -85,8 +94,7 @@ def test_dns_account01_issues_a_wildcard(acme_test_server_factory: Factory) -> N
     published = []
     for authzr in orderr.authorizations:
         challb = _challenge(authzr, challenges.DNSAccount01)
-        chall = challb.chall
-        assert isinstance(chall, challenges.DNSAccount01)
+        chall = _typed(challb, challenges.DNSAccount01)
         name = chall.validation_domain_name(authzr.body.identifier.value, _account_url(acme))
         server.add_txt(name, chall.validation(key))
         published.append(name)
@@ -108,7 +116,9 @@ def test_dns_account01_needs_the_account_label(acme_test_server_factory: Factory
     authzr = orderr.authorizations[0]
     challb = _challenge(authzr, challenges.DNSAccount01)
     # The dns-01 name, not the account-labelled one: the CA must not accept it.
-    server.add_txt("_acme-challenge.wrong.test", challb.chall.validation(key))
+    server.add_txt(
+        "_acme-challenge.wrong.test", _typed(challb, challenges.DNSAccount01).validation(key)
+    )
     acme.answer_challenge(challb, challb.response(key))
     with pytest.raises(errors.ValidationError) as failed:
         acme.poll_and_finalize(orderr, _deadline())
@@ -126,7 +136,9 @@ def test_directory_advertises_dns_persist_metadata(acme_test_server: ACMETestSer
     assert prefix == acme_test_server.base_url + "/account-hash/"
     assert names == ["acme-testing.invalid"]
     orderr = acme.new_order(_csr(["meta.test"]))
-    chall = _challenge(orderr.authorizations[0], challenges.DNSPersist01).chall
+    chall = _typed(
+        _challenge(orderr.authorizations[0], challenges.DNSPersist01), challenges.DNSPersist01
+    )
     assert chall.issuer_domain_names == ("acme-testing.invalid",)
     chall.check_directory(acme.directory.meta.to_partial_json())
 
@@ -154,7 +166,7 @@ def test_dns_persist01_record_built_once_serves_many_orders(
         orderr = acme.new_order(_csr(names))
         for authzr in orderr.authorizations:
             challb = _challenge(authzr, challenges.DNSPersist01)
-            chall = challb.chall
+            chall = _typed(challb, challenges.DNSPersist01)
             # Read-only check before answering: the published record is the right one.
             found = chall.find_record(
                 server.dns.txt(chall.validation_domain_name(authzr.body.identifier.value)),
@@ -181,7 +193,7 @@ def test_dns_persist01_persist_until_caps_the_authorization(
     until = (datetime.datetime.now(UTC) + datetime.timedelta(days=2)).replace(microsecond=0)
     orderr = acme.new_order(_csr(["until.test"]))
     challb = _challenge(orderr.authorizations[0], challenges.DNSPersist01)
-    text = challb.chall.validation(
+    text = _typed(challb, challenges.DNSPersist01).validation(
         key,
         account_url=_account_url(acme),
         account_hash_prefix=prefix,
@@ -215,7 +227,7 @@ def test_dns_persist01_refusals(
     prefix, _ = _persist_meta(acme)
     orderr = acme.new_order(_csr(["*.refuse.test"]))
     challb = _challenge(orderr.authorizations[0], challenges.DNSPersist01)
-    good = challb.chall.validation(
+    good = _typed(challb, challenges.DNSPersist01).validation(
         key,
         account_url=_account_url(acme),
         account_hash_prefix=prefix,

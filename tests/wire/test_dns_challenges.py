@@ -23,10 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import errors as jose_errors
 from josepy import jwk
 
-from acme import _dns_challenges, challenges, errors, messages
+from acme import challenges, errors, messages
+from acme._wire import dns_challenges as _dns_challenges
 
 # RFC 7638 section 3.1 example key; its thumbprint is the key input of dns-persist 10.2.
-RFC7638_KEY = jwk.JWK.from_json(
+_RFC7638_JWK = jwk.JWK.from_json(
     {
         "kty": "RSA",
         "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6"
@@ -36,6 +37,8 @@ RFC7638_KEY = jwk.JWK.from_json(
         "e": "AQAB",
     }
 )
+assert isinstance(_RFC7638_JWK, jwk.JWK)
+RFC7638_KEY: jwk.JWK = _RFC7638_JWK
 RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 TOKEN = "ODE4OWY4NTktYjhmYS00YmY1LTk5MDgtZTFjYTZmNjZlYTUx"  # dns-account 3.1 example
 
@@ -159,9 +162,10 @@ def test_dns_persist01_challenge_object_from_figure_1() -> None:
         ([], "1 to 10"),
         ([f"ca{i}.example" for i in range(11)], "1 to 10"),
         ("authority.example", "array"),
-        (["Authority.example"], "lower case"),
+        (["Authority.example"], "lower-case"),
         (["authority.example."], "trailing dot"),
-        (["bücher.example"], "A-label"),
+        (["bücher.example"], "ASCII"),
+        (["\ud800.example"], "ASCII"),
         (["xn--zz.example"], "A-label"),
         (["a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 63], "too long"),
         ([""], "non-empty"),
@@ -210,6 +214,11 @@ def test_hashed_account_uri_matches_section_10_2() -> None:
     assert persist.account_uri(ACCOUNT_URL, RFC7638_KEY, PREFIX, "EXAMPLE.com.") == HASHED
     # A wildcard's record is the base name's record (section 5).
     assert persist.account_uri(ACCOUNT_URL, RFC7638_KEY, PREFIX, "*.example.com") == HASHED
+
+
+def test_hashed_account_uri_refuses_a_non_ascii_url() -> None:
+    with pytest.raises(errors.Error, match="not ASCII"):
+        challenges.DNSPersist01.account_uri("https://ca.example/é", RFC7638_KEY, PREFIX, "*")
 
 
 def test_domain_normalization_section_9_2() -> None:

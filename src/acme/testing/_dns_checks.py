@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 from josepy import b64
 
 from acme import challenges, messages
-from acme._dns_challenges import evaluate_persist_records
+from acme._wire.dns_challenges import evaluate_persist_records
 from acme.testing._model import Account, Authorization, Challenge
 
 if TYPE_CHECKING:  # pragma: no cover
-    from acme.testing._server_core import ACMEServerCore
+    from acme.testing._state import ServerCore
 
 __all__ = ["DNS_TYPES", "DRAFT_TYPES", "validate"]
 
@@ -38,7 +38,7 @@ def _problem(code: str, detail: str, value: str) -> messages.Error:
 
 
 def validate(
-    core: ACMEServerCore, authz: Authorization, chall: Challenge, account: Account
+    core: ServerCore, authz: Authorization, chall: Challenge, account: Account
 ) -> tuple[messages.Error | None, datetime.datetime | None]:
     """The problem to record (None when valid) and, for dns-persist-01, the persistUntil
     that the authorization must not outlive."""
