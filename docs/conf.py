@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
+
+# The CLI reference shows argparse defaults; the config folder's default depends on $HOME and
+# $XDG_CONFIG_HOME, so render it the way a reader's shell would spell it.
+os.environ.pop("XDG_CONFIG_HOME", None)
+os.environ["HOME"] = "$HOME"
 
 project = "acme-protocol"
 author = "The acme-protocol authors"
@@ -21,6 +27,8 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples"]
 root_doc = "index"
+# Option names such as --http-port must stay two hyphens, not become a dash.
+smartquotes = False
 
 # `Name` in a docstring is a cross-reference to that Python object, as the docstrings intend.
 default_role = "py:obj"

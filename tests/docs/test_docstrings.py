@@ -81,9 +81,13 @@ def _defining_module(public: str, name: str, obj: Any) -> str:
     path = inspect.getsourcefile(module)
     assert path is not None
     for node in ast.walk(ast.parse(Path(path).read_text("utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if any((alias.asname or alias.name) == name for alias in node.names):
-                return node.module
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and any((alias.asname or alias.name) == name for alias in node.names)
+        ):
+            return node.module
     return public
 
 
@@ -128,7 +132,8 @@ def inventory() -> list[tuple[str, bool]]:
             dotted = f"{public}.{name}"
             if inspect.isclass(obj) or inspect.isfunction(obj):
                 names.append((dotted, _own_doc(obj)))
-                if inspect.isclass(obj) and id(obj) not in seen and obj.__module__.startswith("acme"):
+                ours = isinstance(obj, type) and obj.__module__.startswith("acme")
+                if isinstance(obj, type) and ours and id(obj) not in seen:
                     seen.add(id(obj))
                     names += [(f"{dotted}.{m}", ok) for m, ok in _class_members(obj)]
             else:

@@ -170,3 +170,19 @@ def test_dns_hook_example_publishes_what_the_ca_checks(
     assert "certificate issued for" in out
     assert sorted(seen) == [("_acme-challenge.hook.example.com", True)] * 2
     assert json.loads(zone.read_text("utf-8")) == {}  # both records cleaned up
+
+
+def test_acme5_style_code_runs_unchanged() -> None:
+    assert run_example("acme5_style.py").splitlines() == [
+        "renew at is aware: True",
+        "ask again is naive: True",
+    ]
+
+
+def test_every_example_is_shown_and_run() -> None:
+    """An example file no page includes, or no test runs, is a rotting example."""
+    pages = "".join(p.read_text("utf-8") for p in (ROOT / "docs").rglob("*.md"))
+    tests = Path(__file__).read_text("utf-8")
+    for example in sorted(EXAMPLES.glob("*.py")):
+        assert f"examples/{example.name}" in pages, f"no page includes {example.name}"
+        assert f'"{example.name}"' in tests or f"'{example.name}'" in tests, example.name

@@ -159,7 +159,10 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
     parser.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="certificate key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"certificate key type (default: {KEY_TYPES[0]})",
     )
     parser.add_argument("--profile", metavar="NAME", help="certificate profile (if offered)")
     parser.add_argument(
@@ -221,7 +224,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _account_creation(register)
     register.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"account key type (default: {KEY_TYPES[0]})",
     )
     actions.add_parser("show", parents=[_common()], help="show the saved account")
     update = actions.add_parser("update", parents=[_common()], help="replace contact addresses")
@@ -232,7 +238,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
         "rollover", parents=[_common()], help="replace the account key (RFC 8555 7.3.5)"
     )
     rollover.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="new account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"new account key type (default: {KEY_TYPES[0]})",
     )
     deactivate = actions.add_parser(
         "deactivate", parents=[_common()], help="deactivate the account for good"
