@@ -15,6 +15,7 @@ from acme.cli._accounts import default_config_dir
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line
+from acme.cli._version import DISTRIBUTION, version
 
 __all__ = ["build_parser"]
 
@@ -252,6 +253,12 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``acme`` parser; each subcommand sets ``command`` (and ``account`` ``action``)."""
     parser = _Parser(prog="acme", description=_DESCRIPTION)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"acme {version()} ({DISTRIBUTION})",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
