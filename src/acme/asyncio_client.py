@@ -2,8 +2,8 @@
 
 Install with ``pip install acme-protocol[async]``. `AsyncClientNetwork` keeps one keep-alive
 connection pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds
-of orders can run concurrently on one account; ``async with`` closes it. Every method drives the same
-flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives here.
+of orders can run concurrently on one account; ``async with`` closes it. Every method drives the
+same flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives here.
 
     async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
         acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
