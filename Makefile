@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test check format lint typecheck unit docs demo clean
+.PHONY: test check format lint typecheck unit fast docs demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/acme
+	$(BIN)/mypy --strict src/acme tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
@@ -31,16 +31,18 @@ unit: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-test: lint typecheck unit docs
-
-# `make check`: the quick loop before a commit: lint, types, and the tests that need no Pebble.
-check: lint typecheck $(STAMP)
+# The tests that need no Pebble: a quick loop while working.
+fast: $(STAMP)
 	$(BIN)/pytest -q -m "not pebble"
 
-# `make format`: apply ruff's formatting and safe lint fixes.
+test: lint typecheck unit docs
+
+# `make check`: lint, types and the fast tests. `make format`: rewrite the code into shape.
+check: lint typecheck fast
+
 format: $(STAMP)
-	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 # `make demo`: create .venv if missing, install the package alone (no test tools), then issue,
 # verify, check and revoke a certificate against the in-process test CA on loopback.

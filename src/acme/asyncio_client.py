@@ -3,7 +3,7 @@
 Install with ``pip install acme-protocol[async]``. `AsyncClientNetwork` keeps one keep-alive
 connection pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds
 of orders can run concurrently on one account; ``async with`` closes it. Every method drives the
-same flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives here.
+same flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
 
     async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
         acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
@@ -20,12 +20,10 @@ from typing import Any, Literal, TypeVar
 from josepy import jwa
 
 from acme import messages
-from acme._async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 from acme._core import account as account_flows
-from acme._core.accessors import SessionAccessors
-from acme._core.api import ClientFlows
 from acme._core.drive import run_async
 from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
+from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import (
     JOSE_CONTENT_TYPE,
@@ -35,6 +33,8 @@ from acme._core.session import (
     new_session,
     post_expecting,
 )
+from acme._net.accessors import SessionAccessors
+from acme._net.async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 

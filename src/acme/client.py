@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from acme._core.accessors import SessionAccessors
 from acme._core.drive import run_sync
 from acme._core.http import (
     DEFAULT_MAX_BODY,
@@ -26,6 +25,7 @@ from acme._core.http import (
     REPLAY_NONCE_HEADER,
 )
 from acme._core.retry import PollPolicy, parse_retry_after
+from acme._net.accessors import SessionAccessors
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -86,7 +86,7 @@ class ClientNetwork(SessionAccessors):
         max_nonce_attempts: int = 5,
     ) -> None:
         from acme._core.session import new_session
-        from acme._sync_transport import RequestsTransport
+        from acme._net.sync_transport import RequestsTransport
 
         self.session = new_session(
             key, alg, user_agent, allow_insecure_loopback, poll_policy, max_nonce_attempts, account
@@ -157,7 +157,7 @@ class ClientBase:
     """Shared base of the ACME clients (acme 1.x name): a directory and a network."""
 
     def __init__(self, directory: messages.Directory, net: ClientNetwork) -> None:
-        from acme._core.api import ClientFlows
+        from acme._core.operations import ClientFlows
 
         self.directory = directory
         self.net = net
@@ -170,7 +170,7 @@ class ClientBase:
 class ClientV2(ClientBase):
     """ACME (RFC 8555) client: accounts, orders, challenges, certificates, renewal info.
 
-    Each method drives the flow of the same name in ``acme._core.api.ClientFlows``; the
+    Each method drives the flow of the same name in ``acme._core.operations.ClientFlows``; the
     asyncio client drives the very same flows.
     """
 

@@ -111,8 +111,8 @@ def new_session(
     """The `Session` both network shells start from: the key as a JWK (from a JWK, a
     cryptography key or a pyOpenSSL key), its usual algorithm unless one is given (RS256
     without a key, as acme 5.x), and a refusal of algorithms the key cannot sign with."""
-    from acme._core.common import alg_for_key
-    from acme._legacy import coerce_jwk
+    from acme._wire.coercion import coerce_jwk
+    from acme._wire.keys import alg_for_key
 
     jwk_key = coerce_jwk(key) if key is not None else None
     if alg is None:
