@@ -5,7 +5,9 @@ from them, so a name without one is a blank entry on the documentation site).
 classes defined in ``acme``, each public method, property and documented attribute that the
 class defines itself (inherited josepy / stdlib members are documented upstream). A constant
 or attribute counts as documented by a ``#:`` comment above it or a string literal below it,
-which is what Sphinx autodoc reads. Run this file as a script for the per-name report.
+which is what Sphinx autodoc reads; a josepy JSON field by an ``:ivar name:`` line in its
+class docstring (autodoc cannot see ``#:`` comments of classes re-exported under another
+module name, as ``acme.messages`` does). Run this file as a script for the per-name report.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ PUBLIC_MODULES = [
 
 @cache
 def _attribute_docs(module_name: str) -> dict[str, set[str]]:
-    """``{scope: names}`` with a ``#:`` comment or a docstring; scope "" is the module."""
+    """``{scope: names}`` with a ``#:`` comment or a docstring; scope "" is the module.
+
+    Names assigned in a scope without documentation are recorded under ``"?" + scope``.
+    """
     module = importlib.import_module(module_name)
     path = inspect.getsourcefile(module)
     if path is None:  # pragma: no cover - every acme module has source
@@ -68,15 +73,16 @@ def _attribute_docs(module_name: str) -> dict[str, set[str]]:
             above = lines[node.lineno - 2].strip() if node.lineno > 1 else ""
             if documented or above.startswith("#:"):
                 found.setdefault(scope, set()).update(targets)
+            else:
+                found.setdefault("?" + scope, set()).update(targets)
 
     scan(ast.parse(source).body, "")
     return found
 
 
-def _defining_module(public: str, name: str, obj: Any) -> str:
-    """Where ``name`` is defined: the object's module, or the module it is imported from."""
-    if inspect.isclass(obj) or inspect.isfunction(obj):
-        return str(obj.__module__)
+def _defining_module(public: str, name: str) -> str:
+    """Where ``name`` of module ``public`` is defined: the module it is imported from, if any
+    (``__module__`` is not enough: re-exported classes may claim the public module)."""
     module = importlib.import_module(public)
     path = inspect.getsourcefile(module)
     assert path is not None
@@ -96,16 +102,20 @@ def _own_doc(obj: Any) -> bool:
     return bool(doc and doc.strip())
 
 
-def _class_members(cls: type) -> list[tuple[str, bool]]:
+def _class_members(cls: type, source_module: str) -> list[tuple[str, bool]]:
     """``(name, documented)`` for the public members ``cls`` itself defines."""
-    attr_docs = _attribute_docs(cls.__module__).get(cls.__name__, set())
+    scopes = _attribute_docs(source_module)
+    attr_docs = scopes.get(cls.__name__, set())
+    assigned = attr_docs | scopes.get("?" + cls.__name__, set())
+    class_doc = vars(cls).get("__doc__") or ""
     members = []
     fields = vars(cls).get("_fields", {})  # josepy JSON fields: the message's attributes
     for name, value in vars(cls).items():
         if name.startswith("_"):
             continue
         if name in fields:
-            members.append((name, name in attr_docs))
+            if name in assigned:  # fields inherited from a base are documented there
+                members.append((name, name in attr_docs or f":ivar {name}:" in class_doc))
             continue
         if isinstance(value, (staticmethod, classmethod)):
             value = value.__func__
@@ -135,9 +145,10 @@ def inventory() -> list[tuple[str, bool]]:
                 ours = isinstance(obj, type) and obj.__module__.startswith("acme")
                 if isinstance(obj, type) and ours and id(obj) not in seen:
                     seen.add(id(obj))
-                    names += [(f"{dotted}.{m}", ok) for m, ok in _class_members(obj)]
+                    where = _defining_module(public, name)
+                    names += [(f"{dotted}.{m}", ok) for m, ok in _class_members(obj, where)]
             else:
-                where = _defining_module(public, name, obj)
+                where = _defining_module(public, name)
                 names.append((dotted, name in _attribute_docs(where).get("", set())))
     return names
 

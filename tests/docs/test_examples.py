@@ -29,8 +29,9 @@ EXAMPLES = ROOT / "docs" / "examples"
 TIMEOUT = 120
 
 
-def run_example(name: str, *args: str) -> str:
-    """Run ``docs/examples/NAME`` with ``-W error``; return its stdout (exit status 0)."""
+def run_example(name: str, *args: str, stderr: bool = False) -> str:
+    """Run ``docs/examples/NAME`` with ``-W error``; return its stdout (exit status 0), or its
+    stderr when ``stderr`` (else stderr must be empty)."""
     done = subprocess.run(
         [sys.executable, "-W", "error", str(EXAMPLES / name), *args],
         capture_output=True,
@@ -40,6 +41,8 @@ def run_example(name: str, *args: str) -> str:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    if stderr:
+        return done.stderr
     assert done.stderr == "", done.stderr
     return done.stdout
 
@@ -186,3 +189,16 @@ def test_every_example_is_shown_and_run() -> None:
     for example in sorted(EXAMPLES.glob("*.py")):
         assert f"examples/{example.name}" in pages, f"no page includes {example.name}"
         assert f'"{example.name}"' in tests or f"'{example.name}'" in tests, example.name
+
+
+def test_logging_example_shows_the_requests() -> None:
+    lines = run_example("logging_setup.py", stderr=True).splitlines()
+    pattern = (
+        r"\S+ \S+ acme\._net\.sync_transport: (GET|POST) https://127\.0\.0\.1:\d+/(\S+) -> (\d+) .*"
+    )
+    found = [re.fullmatch(pattern, line) for line in lines]
+    assert all(found), lines
+    assert [(m.group(1), m.group(2), m.group(3)) for m in found if m] == [
+        ("GET", "directory", "200"),
+        ("POST", "new-account", "201"),
+    ]

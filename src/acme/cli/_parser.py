@@ -58,6 +58,19 @@ def _common(quiet_only: bool = False) -> _Parser:
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors still)"
     )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's debug log on stderr: each request (method, URL, "
+        "status), nonce retries, polls and waits; never keys or signed bodies",
+    )
+    common.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="append the library's debug log to PATH (with or without --verbose)",
+    )
     if quiet_only:
         return common
     common.add_argument(
