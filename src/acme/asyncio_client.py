@@ -80,12 +80,15 @@ class AsyncClientNetwork(SessionAccessors):
         return await run_async(flow, self.transport.send, asyncio.sleep)
 
     async def head(self, url: str) -> HTTPResponse:
+        """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
         return await self.run(head(self.session, url))
 
     async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
+        """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
         return await self.run(get_expecting(self.session, url, content_type))
 
     async def post(self, url: str, obj: Any, content_type: str = JOSE_CONTENT_TYPE) -> HTTPResponse:
+        """Sign ``obj`` (``None`` for POST-as-GET) and POST it; errors raise."""
         return await self.run(post_expecting(self.session, url, obj, content_type))
 
     async def close(self) -> None:
