@@ -12,6 +12,11 @@ same flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
+
 import asyncio
 import datetime
 from types import TracebackType
@@ -52,7 +57,7 @@ class AsyncClientNetwork(SessionAccessors):
 
     def __init__(
         self,
-        key: Any = None,
+        key: AccountKeyInput | None = None,
         account: messages.RegistrationResource | None = None,
         alg: jwa.JWASignature | None = None,
         verify_ssl: bool | str = True,
@@ -161,12 +166,17 @@ class AsyncClientV2:
         """Deactivate the account for good."""
         return await self._run(self._flows.deactivate_registration(regr))
 
-    async def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+    async def change_key(
+        self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None = None
+    ) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
         await self._run(self._flows.change_key(new_key, new_alg))
 
     async def new_order(
-        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+        self,
+        csr_pem: CSRInput,
+        profile: str | None = None,
+        replaces: CertificateInput | None = None,
     ) -> messages.OrderResource:
         """Order a certificate for the CSR's names; authorizations come back fetched.
 
@@ -181,7 +191,7 @@ class AsyncClientV2:
         return await self._run(self._flows.new_authorization(identifier))
 
     async def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
         """Poll until every authorization is final; `ValidationError` if any failed."""
         return await self._run(self._flows.poll_authorizations(orderr, deadline))
@@ -203,7 +213,10 @@ class AsyncClientV2:
         return await self._run(self._flows.begin_finalization(orderr))
 
     async def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
         return await self._run(
@@ -211,7 +224,10 @@ class AsyncClientV2:
         )
 
     async def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
         return await self._run(
@@ -219,16 +235,18 @@ class AsyncClientV2:
         )
 
     async def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any = None
+        self, orderr: messages.OrderResource, deadline: DeadlineInput = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
         return await self._run(self._flows.poll_and_finalize(orderr, deadline))
 
-    async def revoke(self, cert: Any, rsn: int) -> None:
+    async def revoke(self, cert: CertificateInput, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
         await self._run(self._flows.revoke(cert, rsn))
 
-    async def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+    async def renewal_info(
+        self, cert: CertificateInput
+    ) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         return await self._run(self._flows.renewal_info(cert))
 
