@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 import sys
 import warnings
 from functools import cache
@@ -33,6 +34,7 @@ PUBLIC_MODULES = [
     "acme.messages",
     "acme.standalone",
     "acme.util",
+    "acme.dns",
     "acme.testing",
     "acme.testing.pytest_plugin",
     "acme.cli",
@@ -115,7 +117,8 @@ def _class_members(cls: type, source_module: str) -> list[tuple[str, bool]]:
             continue
         if name in fields:
             if name in assigned:  # fields inherited from a base are documented there
-                members.append((name, name in attr_docs or f":ivar {name}:" in class_doc))
+                ivar = re.search(rf":ivar (\S+ )?{name}:", class_doc)
+                members.append((name, name in attr_docs or ivar is not None))
             continue
         if isinstance(value, (staticmethod, classmethod)):
             value = value.__func__
