@@ -1,11 +1,14 @@
-"""A virtual environment with certbot 5.8 whose `acme` is this package (built once, then reused).
+"""certbot on this library, installed as docs/certbot.md tells users (the one recipe).
 
-certbot requires acme 5.x, so it cannot share our .venv. `certbot_venv()` builds a venv under
-`.venv/foreign/` keyed by certbot's version and the Python version: certbot from PyPI with
-`--no-deps`, then certbot's declared dependencies except `acme` (read from its installed
-metadata), the few packages `_EXTRA` names and this package, installed editable so the cache
-stays valid as the code changes (a change to pyproject.toml rebuilds it). Only PyPI is
-contacted, and only while building; every pip call has a time limit.
+`install_steps()` reads the ``pip install`` lines of docs/certbot.md: this package first (the
+``acme-protocol`` distribution), then ``certbot==5.8.*`` with ``--no-deps``, then certbot's
+other requirements. Every test that needs certbot follows them, so the page cannot drift.
+
+`certbot_venv()` is such a venv for certbot's own unit tests, built once under `.venv/foreign/`
+and reused: this package is installed editable there (so the cache stays valid as the code
+changes), plus `_EXTRA`. It is rebuilt when docs/certbot.md, pyproject.toml or the Python
+version change. Only PyPI is contacted, and only while building; every pip call has a time
+limit.
 """
 
 from __future__ import annotations
@@ -14,26 +17,45 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import shlex
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
-__all__ = ["CERTBOT_SPEC", "CERTBOT_VERSION", "ROOT", "certbot_venv", "site_packages"]
+__all__ = ["CERTBOT_VERSION", "ROOT", "certbot_venv", "install_steps", "site_packages"]
 
 ROOT = Path(__file__).resolve().parents[2]
-CERTBOT_VERSION = "5.8"
-CERTBOT_SPEC = f"certbot=={CERTBOT_VERSION}.*"
+DOCS = ROOT / "docs" / "certbot.md"
 # Bump when the recipe below changes, so cached venvs are rebuilt.
-_RECIPE = 2
-# Beyond certbot's declared requirements: pyOpenSSL, which certbot imports but gets through
-# acme 5.x; pyparsing, from certbot's "nginx" extra, so its nginx plugin tests run too (the
-# apache ones need the augeas C library and skip, as they do on acme 5.9); pytest.
-_EXTRA = ("pyOpenSSL>=25.0.0", "pyparsing>=3.0.0", "pytest>=8")
+_RECIPE = 3
+# For the unit tests only: pyparsing, from certbot's "nginx" extra, so its nginx plugin tests
+# run too (the apache ones need the augeas C library and skip, as on acme 5.9); pytest.
+_EXTRA = ("pyparsing>=3.0.0", "pytest>=8")
 _PIP_TIMEOUT = 600
+
+
+def install_steps() -> list[list[str]]:
+    """The ``pip install`` lines of docs/certbot.md, as argument lists after ``pip install``."""
+    page = DOCS.read_text("utf-8")
+    steps = [
+        shlex.split(line)[2:]
+        for line in page.splitlines()
+        if line.startswith("certbot-env/bin/pip install ")
+    ]
+    assert steps[0] == ["acme-protocol"]
+    assert steps[1][0] == "--no-deps"
+    assert steps[1][1].startswith("certbot==")
+    return steps
+
+
+def _certbot_version() -> str:
+    """``5.8`` for the ``certbot==5.8.*`` of docs/certbot.md."""
+    return install_steps()[1][1].removeprefix("certbot==").removesuffix(".*")
+
+
+CERTBOT_VERSION = _certbot_version()
 
 
 def _run(*cmd: str | Path) -> str:
@@ -43,21 +65,6 @@ def _run(*cmd: str | Path) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"{cmd} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return done.stdout
-
-
-def _certbot_requirements(python: Path) -> list[str]:
-    """certbot's unconditional requirements for this interpreter, without `acme`."""
-    script = "import importlib.metadata as m, json; print(json.dumps(m.requires('certbot')))"
-    raw = json.loads(_run(python, "-c", script))
-    wanted = []
-    for line in raw:
-        req = Requirement(line)
-        if req.name.lower() == "acme":
-            continue
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue
-        wanted.append(str(req))
-    return wanted
 
 
 @contextlib.contextmanager
@@ -78,15 +85,12 @@ def site_packages(venv: Path) -> Path:
 
 
 def certbot_venv() -> Path:
-    """The cached venv's directory, built first if missing or made by another recipe."""
+    """The cached venv's directory, built first if missing or made from another recipe."""
     tag = f"certbot-{CERTBOT_VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}"
     venv = ROOT / ".venv" / "foreign" / tag
     stamp = venv / ".built"
-    # Rebuilt when pyproject.toml changes (our dependencies may have), as make's .venv is.
-    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    key = json.dumps(
-        {"certbot": CERTBOT_SPEC, "recipe": _RECIPE, "python": sys.version, "project": project}
-    )
+    inputs = hashlib.sha256(DOCS.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    key = json.dumps({"recipe": _RECIPE, "python": sys.version, "inputs": inputs.hexdigest()})
     with _locked(venv.parent / f"{tag}.lock"):
         if stamp.exists() and stamp.read_text() == key:
             return venv
@@ -94,13 +98,13 @@ def certbot_venv() -> Path:
         _run(sys.executable, "-m", "venv", venv)
         python = venv / "bin" / "python"
         pip = (python, "-m", "pip", "install", "-q", "--disable-pip-version-check")
-        _run(*pip, "--no-deps", CERTBOT_SPEC)
-        _run(*pip, *_certbot_requirements(python), *_EXTRA, "-e", ROOT)
+        for step in install_steps():
+            _run(*pip, *(["-e", str(ROOT)] if step == ["acme-protocol"] else step))
+        _run(*pip, *_EXTRA)
         script = "import acme, certbot; print(acme.__file__, certbot.__version__)"
-        probe = _run(python, "-c", script)
-        acme_file, version = probe.split()
-        # Our acme (from this checkout's src/), and the certbot we asked for.
-        assert Path(acme_file).resolve() == ROOT / "src" / "acme" / "__init__.py", probe
-        assert version.startswith(f"{CERTBOT_VERSION}."), probe
+        acme_file, version = _run(python, "-c", script).split()
+        # Our acme (from this checkout's src/), and the certbot the page names.
+        assert Path(acme_file).resolve() == ROOT / "src" / "acme" / "__init__.py", acme_file
+        assert version.startswith(f"{CERTBOT_VERSION}."), version
         stamp.write_text(key)
     return venv

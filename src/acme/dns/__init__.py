@@ -1,7 +1,8 @@
 """DNS for the DNS challenges: providers that publish TXT records, and propagation checks.
 
-`PropagationChecker` and `RFC2136Provider` need dnspython (``pip install 'acme[dns]'``), the
-lexicon adapter ``acme[lexicon]``; the rest needs neither.
+`PropagationChecker` and `RFC2136Provider` need dnspython
+(``pip install 'acme-protocol[dns]'``), the lexicon adapter ``acme-protocol[lexicon]``; the rest
+needs neither.
 
 - `DNSProvider` (``publish(name, value)``, ``cleanup(name, value)``) with `HookProvider` (a
   user command, as ``acme issue --dns-hook`` runs it), `RFC2136Provider` (dynamic updates

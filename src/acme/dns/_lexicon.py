@@ -126,7 +126,9 @@ class LexiconProvider(DNSProvider):
                 ) from error
 
     def publish(self, name: str, value: str) -> None:
+        """Create the TXT record through the lexicon provider."""
         self._call("publish", name, value)
 
     def cleanup(self, name: str, value: str) -> None:
+        """Delete the TXT record through the lexicon provider."""
         self._call("clean up", name, value)

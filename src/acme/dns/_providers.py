@@ -96,9 +96,11 @@ class HookProvider(DNSProvider):
             raise DNSError(f"dns hook {action} {name} exited with status {done.returncode}{reason}")
 
     def publish(self, name: str, value: str) -> None:
+        """Run ``COMMAND present NAME VALUE``."""
         self._run("present", name, value)
 
     def cleanup(self, name: str, value: str) -> None:
+        """Run ``COMMAND cleanup NAME VALUE``."""
         self._run("cleanup", name, value)
 
 

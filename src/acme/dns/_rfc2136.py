@@ -119,7 +119,9 @@ class RFC2136Provider(DNSProvider):
             )
 
     def publish(self, name: str, value: str) -> None:
+        """Add the TXT value with a TSIG-signed dynamic update (RFC 2136)."""
         self._update(name, value, add=True)
 
     def cleanup(self, name: str, value: str) -> None:
+        """Delete the TXT value with a TSIG-signed dynamic update (RFC 2136)."""
         self._update(name, value, add=False)

@@ -46,6 +46,7 @@ class TXTRecord:
     value: str
 
     def accepts(self, values: Sequence[str]) -> bool:
+        """Whether the TXT values served at the name include this record's value."""
         return self.value in values
 
     def __str__(self) -> str:
@@ -62,6 +63,7 @@ class TXTCheck:
     description: str = "an acceptable value"
 
     def accepts(self, values: Sequence[str]) -> bool:
+        """Whether the TXT values served at the name satisfy the check's predicate."""
         return self.predicate(values)
 
     def __str__(self) -> str:

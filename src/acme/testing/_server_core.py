@@ -233,6 +233,7 @@ class ACMEServerCore:
 
     @property
     def faults(self) -> Faults:
+        """The fault knobs (`Faults`) in force."""
         return self._faults
 
     @faults.setter
@@ -243,6 +244,7 @@ class ACMEServerCore:
 
     @property
     def directory_url(self) -> str:
+        """The directory URL clients start from."""
         return f"{self.base_url}/directory"
 
     @property
@@ -251,15 +253,18 @@ class ACMEServerCore:
         return self.url("/account-hash/")
 
     def now(self) -> datetime.datetime:
+        """The injected clock's time; a naive datetime is refused."""
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("The test server's clock returned a naive datetime")
         return now
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this server."""
         return self.base_url + path
 
     def new_id(self) -> str:
+        """A fresh random id for a URL path (96 bits, base64url)."""
         return _b64(self.rng.getrandbits(96).to_bytes(12, "big"))
 
     def new_token(self) -> str:
@@ -267,9 +272,11 @@ class ACMEServerCore:
         return _b64(self.rng.getrandbits(256).to_bytes(32, "big"))
 
     def profile_lifetime(self, profile: str | None) -> datetime.timedelta:
+        """The certificate lifetime of ``profile`` (the default lifetime for unknown ones)."""
         return _PROFILE_LIFETIMES.get(profile or "", self.certificate_lifetime)
 
     def account_by_key(self, key: jwk.JWK) -> Account | None:
+        """The account registered with ``key``, if any."""
         for account in self.accounts.values():
             if _jose.same_key(account.key, key):
                 return account

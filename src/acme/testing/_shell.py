@@ -240,6 +240,7 @@ class ACMETestServer:
 
     @property
     def directory_url(self) -> str:
+        """The directory URL to give your client."""
         return self.core.directory_url
 
     @property
@@ -249,6 +250,7 @@ class ACMETestServer:
 
     @property
     def port(self) -> int:
+        """The port listened on."""
         return self._httpd.server_port
 
     @property
@@ -281,6 +283,7 @@ class ACMETestServer:
         self.dns.add_txt(name, value)
 
     def remove_txt(self, name: str, value: str | None = None) -> None:
+        """Remove one TXT value at ``name``, or all of them when ``value`` is None."""
         self.dns.remove_txt(name, value)
 
     def close(self) -> None:
