@@ -278,6 +278,8 @@ class FileStore(Storage):
                 self._retire(path, keep=set())
             return
         group, name = split_key(key_or_group)
+        if not group:
+            return  # neither a group nor a key of one: nothing to delete
         link = self._group_path(group)
         version = self._version(link)
         if version is not None and (version / name).exists():
