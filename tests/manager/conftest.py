@@ -21,3 +21,6 @@ def acme_client(ca: ACMETestServer) -> Iterator[client.ClientV2]:
     acme = new_client(ca)
     yield acme
     acme.net.close()
+
+
+from postgres_server import postgres_dsn, postgres_server  # noqa: E402, F401 - fixtures
