@@ -307,3 +307,63 @@ def test_any_node_serves_the_answers_published_in_the_store(
         server.server_close()  # type: ignore[attr-defined]
         thread.join(10)
         reader.close()
+
+
+def test_a_drill_moving_the_window_into_the_past_renews_at_the_next_check(
+    ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
+) -> None:
+    events: list[Event] = []
+    clock = [datetime.datetime.now(UTC)]
+    manager = Manager(
+        FileStore(tmp_path),
+        {ca.directory_url: acme_client},
+        clock=lambda: clock[0],
+        on_event=events.append,
+    )
+    for name in ("p.test", "q.test"):
+        manager.add(Certificate(name, (name,), ca.directory_url))
+    assert sorted(manager.run_once().issued) == ["p.test", "q.test"]
+    record = manager.load("p.test")
+    assert record is not None
+    assert record.current is not None
+    assert ca.core.move_windows_into_past(record.current.leaf) == 1
+    clock[0] += datetime.timedelta(hours=7)  # the next check Retry-After (6 h) asked for
+    events.clear()
+    report = manager.run_once()
+    assert report.renewed == ["p.test"]  # at once, weeks before its drawn time
+    assert report.checked == ["q.test"]  # asked too; its window did not move
+    assert [(e.kind, e.lineage) for e in events] == [
+        ("window_changed", "p.test"),
+        ("renewed", "p.test"),
+    ]
+    assert events[0].window is not None
+    assert events[0].window[1] < datetime.datetime.now(UTC)
+    assert events[1].replaced
+
+
+def test_rate_limited_ca_is_left_alone_until_retry_after(
+    ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
+) -> None:
+    from acme.manager import RateLimited
+    from acme.testing import RateLimit
+
+    manager = Manager(FileStore(tmp_path), {ca.directory_url: acme_client})
+    for i in range(4):
+        manager.add(Certificate(f"rl{i}.test", (f"rl{i}.test",), ca.directory_url))
+    ca.core.rate_limit = RateLimit("newOrder", limit=2, retry_after=2)
+    new_orders = watch_new_orders(ca)
+    report = manager.run_once()
+    assert sorted(report.issued) == ["rl0.test", "rl1.test"]
+    limited = report.failed["rl2.test"]
+    assert isinstance(limited, RateLimited)
+    assert limited.ca == ca.directory_url
+    assert limited.retry_at is not None
+    assert limited.retry_at - datetime.datetime.now(UTC) <= datetime.timedelta(seconds=2)
+    assert "rl3.test" in report.waiting  # never sent: the CA asked us to wait
+    assert [status for status, _ in new_orders] == [201, 201, 429]
+    assert manager.run_once().issued == []  # still inside Retry-After: nothing is sent
+    assert len(new_orders) == 3
+    import time
+
+    time.sleep(2.2)
+    assert sorted(manager.run_once().issued) == ["rl2.test", "rl3.test"]

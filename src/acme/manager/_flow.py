@@ -367,8 +367,10 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
     if ctx.ca_has_ari:  # RFC 9773 section 4.3: fetch renewal information right after issuance
         yield from _check_ari(record, ctx)
     late_error: LineageError | None = None
+    kind: Literal["issued", "renewed"] = "issued" if first else "renewed"
     try:
         yield Persist(record, record.due_at(ctx.now, ctx.ca_has_ari))
+        events.append(Event(kind, record.id, ctx.now, certificate=pair, replaced=replaced))
         if record.hooks.deploy:
             yield RunHook("deploy", record.hooks.deploy, _hook_env(record, "deploy", ctx))
         if failure is not None:  # the post hook failed after a good issuance
@@ -381,6 +383,4 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
         events.append(Event("failed", record.id, ctx.now, error=late_error))
         if not isinstance(late, HookError):  # not saved: the certificate is lost to us
             return Outcome(record, "failed", events, error=late_error)
-    kind: Literal["issued", "renewed"] = "issued" if first else "renewed"
-    events.insert(0, Event(kind, record.id, ctx.now, certificate=pair, replaced=replaced))
     return Outcome(record, kind, events, error=late_error)
