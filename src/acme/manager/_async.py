@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ class _Turn:
     def __init__(self, lease: Lease) -> None:
         self.lease = lease
         self.names: list[Lease] = []
+        self.since = time.monotonic()  # when the lease was taken or last extended
 
 
 class AsyncManager(ManagerBase):
@@ -188,7 +190,9 @@ class AsyncManager(ManagerBase):
         if isinstance(effect, RunHook):
             return await self._hook(effect)
         if isinstance(effect, KeepLease):
-            turn.lease = await asyncio.to_thread(self.store.renew, turn.lease, self.lease_ttl)
+            if time.monotonic() - turn.since > self.lease_ttl / 3:
+                turn.lease = await asyncio.to_thread(self.store.renew, turn.lease, self.lease_ttl)
+                turn.since = time.monotonic()
             return None
         if isinstance(effect, LockNames):
             for name in sorted(set(effect.names)):

@@ -78,7 +78,8 @@ class ManagerBase:
     :param clock: the current aware UTC time (scheduling decisions only).
     :param rng: draws renewal times in windows and back-off jitter.
     :param owner: this manager's name in leases (default ``host:pid:random``).
-    :param lease_ttl: seconds a lineage stays leased to us without being extended.
+    :param lease_ttl: seconds a lineage stays leased to us without being extended; keep it
+        well above ``timeout`` plus the hooks' time (it is extended once, before the order).
     :param timeout: seconds one issuance may take (validation and finalization).
     :param hook_timeout: seconds one hook command may take.
     :param on_event: callbacks receiving every `Event` (errors in them are logged, not raised).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ class _Turn:
     def __init__(self, lease: Lease) -> None:
         self.lease = lease
         self.names: list[Lease] = []
+        self.since = time.monotonic()  # when the lease was taken or last extended
 
 
 class Manager(ManagerBase):
@@ -172,7 +174,9 @@ class Manager(ManagerBase):
                 lineage, effect.hook, effect.command, effect.env, self.hook_timeout
             )
         if isinstance(effect, KeepLease):
-            turn.lease = self.store.renew(turn.lease, self.lease_ttl)
+            if time.monotonic() - turn.since > self.lease_ttl / 3:  # else it is fresh enough
+                turn.lease = self.store.renew(turn.lease, self.lease_ttl)
+                turn.since = time.monotonic()
             return None
         if isinstance(effect, LockNames):
             for name in sorted(set(effect.names)):

@@ -193,19 +193,24 @@ class PostgresStore(Storage):
         with self._transaction() as cur:
             if fence is not None:
                 self._fence(cur, fence)
-            for key, value in items.items():
-                if key.startswith(_CHALLENGES):
-                    cur.execute(
-                        "INSERT INTO acme_challenges (key, value) VALUES (%s, %s)"
-                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                        (key, bytes(value)),
-                    )
-                    continue
-                cur.execute(
+            answers = [(k, bytes(v)) for k, v in items.items() if k.startswith(_CHALLENGES)]
+            files = [
+                (k, group, bytes(v), k in private)
+                for k, v in items.items()
+                if not k.startswith(_CHALLENGES)
+            ]
+            if answers:
+                cur.executemany(
+                    "INSERT INTO acme_challenges (key, value) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    answers,
+                )
+            if files:
+                cur.executemany(
                     "INSERT INTO acme_objects (key, grp, value, private) VALUES (%s, %s, %s, %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
                     " private = EXCLUDED.private, updated_at = clock_timestamp()",
-                    (key, group, bytes(value), key in private),
+                    files,
                 )
             if due is not None:
                 cur.execute(
