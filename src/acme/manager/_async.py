@@ -208,6 +208,8 @@ class AsyncManager(ManagerBase):
             await asyncio.to_thread(
                 self.store.write, items, private=private, fence=turn.lease, due=effect.due
             )
+            if effect.new_pair and self.on_saved is not None:
+                await asyncio.to_thread(self.on_saved, record)
             return None
         raise TypeError(f"Unknown effect {effect!r}")
 

@@ -21,7 +21,7 @@ from acme.manager._challenges import Solver, StoreSolver
 from acme.manager._errors import HookError, LineageError, ManagerError, RateLimited, StorageError
 from acme.manager._events import Event, RunReport
 from acme.manager._flow import Context, Outcome
-from acme.manager._record import PRIVATE_FILES, Certificate, lineage_group
+from acme.manager._record import PRIVATE_FILES, Certificate, Hooks, lineage_group
 from acme.manager._store import Lease, Storage
 
 __all__ = ["LINEAGES", "ManagerBase", "run_hook_sync"]
@@ -83,6 +83,11 @@ class ManagerBase:
     :param timeout: seconds one issuance may take (validation and finalization).
     :param hook_timeout: seconds one hook command may take.
     :param on_event: callbacks receiving every `Event` (errors in them are logged, not raised).
+    :param on_saved: called with a lineage right after a new certificate of it was saved,
+        before its deploy hook (e.g. to copy the files elsewhere); an exception fails the
+        lineage's turn.
+    :param hooks: hook commands for every lineage of this manager's runs, in place of the
+        lineage's own (a None field keeps the lineage's).
     """
 
     def __init__(
@@ -98,6 +103,8 @@ class ManagerBase:
         timeout: float = 90.0,
         hook_timeout: float = 300.0,
         on_event: Iterable[EventCallback] | EventCallback | None = None,
+        hooks: Hooks | None = None,
+        on_saved: Callable[[Certificate], None] | None = None,
     ) -> None:
         self.store = store
         self.solver = solver if solver is not None else StoreSolver(store)
@@ -109,6 +116,8 @@ class ManagerBase:
         self.timeout = timeout
         self.hook_timeout = hook_timeout
         self.backoff = _policy.CABackoff(self.policy)
+        self.hooks = hooks
+        self.on_saved = on_saved
         if on_event is None:
             self.callbacks: list[EventCallback] = []
         elif callable(on_event):
@@ -187,6 +196,7 @@ class ManagerBase:
             force=force,
             dry_run=dry_run,
             hook_env=hook_env,
+            hooks=self.hooks,
         )
 
     def store_path(self, group: str) -> Path | None:

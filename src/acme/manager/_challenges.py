@@ -54,6 +54,7 @@ class ChallengeAnswer:
     token: str
     key_authorization: str
     value: str = dataclasses.field(repr=False)
+    lineage: str = ""
 
 
 class Solver(abc.ABC):

@@ -36,7 +36,7 @@ from acme.manager import _policy
 from acme.manager._challenges import ChallengeAnswer
 from acme.manager._errors import HookError, LineageError, LockHeld, RateLimited
 from acme.manager._events import Event
-from acme.manager._record import Certificate, CertificatePair
+from acme.manager._record import Certificate, CertificatePair, Hooks
 
 __all__ = [
     "Call",
@@ -95,6 +95,7 @@ class Persist:
 
     record: Certificate
     due: datetime.datetime
+    new_pair: bool = False  # this save makes a new certificate current
 
 
 logger = logging.getLogger("acme.manager")
@@ -118,6 +119,8 @@ class Context:
     force: bool = False
     dry_run: bool = False
     hook_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Hooks of this run that replace the lineage's own (a None field keeps the lineage's).
+    hooks: Hooks | None = None
 
 
 Action = Literal["issued", "renewed", "checked", "waiting", "would_renew", "skipped", "failed"]
@@ -177,7 +180,7 @@ def _split(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def _answer(
-    challb: messages.ChallengeBody, identifier: str, account_key: jwk.JWK
+    challb: messages.ChallengeBody, identifier: str, account_key: jwk.JWK, lineage: str
 ) -> ChallengeAnswer:
     chall = challb.chall
     assert isinstance(chall, challenges.KeyAuthorizationChallenge)
@@ -194,9 +197,8 @@ def _answer(
         value = chall.validation(account_key)
     else:
         value = key_authorization
-    return ChallengeAnswer(
-        str(chall.typ), identifier, chall.encode("token"), key_authorization, value
-    )
+    token = chall.encode("token")
+    return ChallengeAnswer(str(chall.typ), identifier, token, key_authorization, value, lineage)
 
 
 def _obtain(
@@ -218,7 +220,7 @@ def _obtain(
             )
             if challb is None:
                 raise errors.Error(f"The CA offers no {record.challenge} challenge for {ident}")
-            answer = _answer(challb, ident, ctx.account_key)
+            answer = _answer(challb, ident, ctx.account_key, record.id)
             yield Solve("present", answer)
             answered.append((challb, answer))
         for challb, _ in answered:
@@ -330,12 +332,19 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
         return Outcome(record, "skipped", events, skip_reason=str(held))
     first = record.current is None
     replaced = decision.replaces is not None
+    hooks = record.hooks
+    if ctx.hooks is not None:
+        hooks = Hooks(
+            pre=ctx.hooks.pre or hooks.pre,
+            post=ctx.hooks.post or hooks.post,
+            deploy=ctx.hooks.deploy or hooks.deploy,
+        )
     failure: BaseException | None = None
     pair: CertificatePair | None = None
     try:
         yield KeepLease()
-        if record.hooks.pre:
-            yield RunHook("pre", record.hooks.pre, _hook_env(record, "pre", ctx))
+        if hooks.pre:
+            yield RunHook("pre", hooks.pre, _hook_env(record, "pre", ctx))
         try:
             pair = yield from _obtain(record, decision.replaces, ctx)
         except Exception as error:
@@ -345,9 +354,9 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
             pair = yield from _obtain(record, None, ctx)
     except Exception as error:
         failure = error
-    if record.hooks.post:
+    if hooks.post:
         try:
-            yield RunHook("post", record.hooks.post, _hook_env(record, "post", ctx))
+            yield RunHook("post", hooks.post, _hook_env(record, "post", ctx))
         except Exception as error:
             failure = failure or error
     if pair is None:
@@ -369,10 +378,10 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
     late_error: LineageError | None = None
     kind: Literal["issued", "renewed"] = "issued" if first else "renewed"
     try:
-        yield Persist(record, record.due_at(ctx.now, ctx.ca_has_ari))
+        yield Persist(record, record.due_at(ctx.now, ctx.ca_has_ari), new_pair=True)
         events.append(Event(kind, record.id, ctx.now, certificate=pair, replaced=replaced))
-        if record.hooks.deploy:
-            yield RunHook("deploy", record.hooks.deploy, _hook_env(record, "deploy", ctx))
+        if hooks.deploy:
+            yield RunHook("deploy", hooks.deploy, _hook_env(record, "deploy", ctx))
         if failure is not None:  # the post hook failed after a good issuance
             raise failure
     except Exception as late:

@@ -139,6 +139,8 @@ class Certificate:
     last_error: str | None = None
     skip_replaces: bool = False
     revoked: bool = False
+    #: Free-form settings of the front-end that made the lineage (e.g. the CLI's solver).
+    options: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.names = tuple(self.names)
@@ -202,6 +204,7 @@ class Certificate:
             "last_error": self.last_error,
             "skip_replaces": self.skip_replaces,
             "revoked": self.revoked,
+            "options": dict(self.options),
         }
 
     def files(self) -> dict[str, bytes]:
@@ -243,6 +246,7 @@ class Certificate:
                 last_error=data.get("last_error"),
                 skip_replaces=bool(data.get("skip_replaces", False)),
                 revoked=bool(data.get("revoked", False)),
+                options={str(k): str(v) for k, v in (data.get("options") or {}).items()},
             )
             record.current = _pair(files.get(_KEY), files.get(_CHAIN))
             record.previous = _pair(files.get(_PREV_KEY), files.get(_PREV_CHAIN))

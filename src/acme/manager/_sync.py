@@ -189,5 +189,7 @@ class Manager(ManagerBase):
             items = {f"{record.group}/{name}": data for name, data in record.files().items()}
             private = [f"{record.group}/{name}" for name in PRIVATE_FILES]
             self.store.write(items, private=private, fence=turn.lease, due=effect.due)
+            if effect.new_pair and self.on_saved is not None:
+                self.on_saved(record)
             return None
         raise TypeError(f"Unknown effect {effect!r}")
