@@ -1,8 +1,9 @@
-"""The ``acme`` command line (``python -m acme``): demo, issue, revoke, renewal-info, account,
-serve-test-ca.
+"""The ``acme`` command line (``python -m acme``): demo, issue, renew, certificates, delete,
+revoke, renewal-info, account, serve-test-ca.
 
 `main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
-when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted.
+when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted;
+``renewal-info`` returns 3 when the certificate is due for renewal.
 Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
 """
 
@@ -27,6 +28,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         from acme.cli import _demo
 
         return _demo.run_demo if command == "demo" else _demo.run_serve_test_ca
+    if command in ("renew", "certificates", "delete"):
+        from acme.cli import _manage
+
+        return {
+            "renew": _manage.run_renew,
+            "certificates": _manage.run_certificates,
+            "delete": _manage.run_delete,
+        }[command]
     from acme.cli import _commands
 
     handlers = {
