@@ -367,3 +367,34 @@ def test_rate_limited_ca_is_left_alone_until_retry_after(
 
     time.sleep(2.2)
     assert sorted(manager.run_once().issued) == ["rl2.test", "rl3.test"]
+
+
+def test_without_ari_renew_at_two_thirds_of_the_lifetime_without_replaces(
+    ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
+) -> None:
+    """A CA whose directory has no renewalInfo: no ARI requests, no replaces, 2/3 rule."""
+    fields = acme_client.net.get(ca.directory_url).json()
+    fields.pop("renewalInfo")
+    no_ari = client.ClientV2(messages.Directory.from_json(fields), acme_client.net)
+    clock = [datetime.datetime.now(UTC)]
+    store = FileStore(tmp_path)
+    manager = Manager(store, {ca.directory_url: no_ari}, clock=lambda: clock[0])
+    manager.add(Certificate("f.test", ("f.test",), ca.directory_url))
+    new_orders = watch_new_orders(ca)
+    assert manager.run_once().issued == ["f.test"]
+    record = manager.load("f.test")
+    assert record is not None
+    assert record.current is not None
+    two_thirds = (
+        record.current.not_before + (record.current.not_after - record.current.not_before) * 2 / 3
+    )
+    assert store.due("lineages/", two_thirds - datetime.timedelta(seconds=1)) == []
+    assert store.due("lineages/", two_thirds) == ["lineages/f.test"]
+    assert manager.run_once() == type(manager.run_once())()  # nothing claimed, nothing done
+    manager.save(record)  # saved as if the CA had ARI: due now (check it)
+    assert list(manager.run_once().waiting) == ["f.test"]  # claimed, not due: rescheduled
+    assert store.due("lineages/", clock[0]) == []
+    clock[0] = two_thirds + datetime.timedelta(seconds=1)
+    assert manager.run_once().renewed == ["f.test"]
+    assert [replaces for _, replaces in new_orders] == [None, None]
+    assert record.window is None

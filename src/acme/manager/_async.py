@@ -83,7 +83,7 @@ class AsyncManager(ManagerBase):
             if not fresh:
                 break
             seen.update(group for group, _ in fresh)
-            await self._turns(fresh, report, force=False, dry_run=False)
+            await self._turns(fresh, report, force=False, dry_run=False, reschedule=True)
         return report
 
     async def renew_due(
@@ -127,18 +127,33 @@ class AsyncManager(ManagerBase):
         self.emit([Event("revoked", lineage_id, self.now(), certificate=record.current)])
 
     async def _turns(
-        self, leased: list[tuple[str, Lease]], report: RunReport, *, force: bool, dry_run: bool
+        self,
+        leased: list[tuple[str, Lease]],
+        report: RunReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        reschedule: bool = False,
     ) -> None:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(group: str, lease: Lease) -> None:
             async with gate:
-                await self._turn(group, lease, report, force=force, dry_run=dry_run)
+                await self._turn(
+                    group, lease, report, force=force, dry_run=dry_run, reschedule=reschedule
+                )
 
         await asyncio.gather(*(one(group, lease) for group, lease in leased))
 
     async def _turn(
-        self, group: str, lease: Lease, report: RunReport, *, force: bool, dry_run: bool
+        self,
+        group: str,
+        lease: Lease,
+        report: RunReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        reschedule: bool = False,
     ) -> None:
         lineage_id = group.rpartition("/")[2]
         turn = _Turn(lease)
@@ -159,6 +174,7 @@ class AsyncManager(ManagerBase):
                     record, client.net.key, account.uri if account else None,
                     "renewalInfo" in client.directory, force, dry_run,
                 )  # fmt: skip
+                ctx.reschedule = reschedule
                 outcome = await self._drive(lineage_flow(record, ctx), client, turn)
             self.finish(outcome, report)
         finally:

@@ -121,6 +121,8 @@ class Context:
     hook_env: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Hooks of this run that replace the lineage's own (a None field keeps the lineage's).
     hooks: Hooks | None = None
+    #: The lineage was claimed as due: if it turns out not to be, save its real due time.
+    reschedule: bool = False
 
 
 Action = Literal["issued", "renewed", "checked", "waiting", "would_renew", "skipped", "failed"]
@@ -319,7 +321,7 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
         checked = True
         decision = _decide(record, ctx)
     if isinstance(decision, _policy.Wait):
-        if checked:
+        if checked or ctx.reschedule:
             yield Persist(record, record.due_at(ctx.now, ctx.ca_has_ari))
         action: Action = "checked" if checked else "waiting"
         return Outcome(record, action, events, wait_until=decision.until)

@@ -77,7 +77,7 @@ class Manager(ManagerBase):
                 break
             for group, lease in fresh:
                 seen.add(group)
-                self._turn(group, lease, report, force=False, dry_run=False)
+                self._turn(group, lease, report, force=False, dry_run=False, reschedule=True)
         return report
 
     def renew_due(
@@ -119,7 +119,14 @@ class Manager(ManagerBase):
     # -- driving one flow ---------------------------------------------------------------------
 
     def _turn(
-        self, group: str, lease: Lease, report: RunReport, *, force: bool, dry_run: bool
+        self,
+        group: str,
+        lease: Lease,
+        report: RunReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        reschedule: bool = False,
     ) -> None:
         lineage_id = group.rpartition("/")[2]
         turn = _Turn(lease)
@@ -140,6 +147,7 @@ class Manager(ManagerBase):
                     record, client.net.key, account.uri if account else None,
                     "renewalInfo" in client.directory, force, dry_run,
                 )  # fmt: skip
+                ctx.reschedule = reschedule
                 outcome = self._drive(lineage_flow(record, ctx), client, turn)
             self.finish(outcome, report)
         finally:
