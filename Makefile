@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit demo clean
+.PHONY: test check format lint typecheck unit fast demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,23 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/acme
+	$(BIN)/mypy --strict src/acme tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+# The tests that need no Pebble: a quick loop while working.
+fast: $(STAMP)
+	$(BIN)/pytest -q -m "not pebble"
+
 test: lint typecheck unit
+
+# `make check`: lint, types and the fast tests. `make format`: rewrite the code into shape.
+check: lint typecheck fast
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
 
 # `make demo`: create .venv if missing, install the package alone (no test tools), then issue,
 # verify, check and revoke a certificate against the in-process test CA on loopback.

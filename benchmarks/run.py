@@ -4,7 +4,7 @@
 
 Steps: make ``benchmarks/.venv-acme59`` (``pip install acme==5.9.0``) if missing; start the
 stateless http-01 responder (responder.py); for each Pebble mode (``PEBBLE_VA_NOSLEEP=1``, then
-``PEBBLE_VA_ALWAYS_VALID=1``) start Pebble on loopback (tests/pebble_harness.py, nonce
+``PEBBLE_VA_ALWAYS_VALID=1``) start Pebble on loopback (tests/interop/pebble_harness, nonce
 rejection and authorization reuse off so every client sees the same work) and run each workload
 of worker.py for each client in a fresh process; then the politeness run (every validation
 fetch delayed 2 s) and the ``import acme.client`` timing. Prints the table (report.py) and
@@ -167,7 +167,7 @@ class PebbleServer:
         self.peb = self._start()
 
     def _start(self) -> Any:
-        from pebble_harness import start_pebble
+        from interop.pebble_harness import start_pebble
 
         self.starts += 1
         return start_pebble(

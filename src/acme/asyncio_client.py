@@ -3,7 +3,7 @@
 Install with ``pip install acme[async]``. `AsyncClientNetwork` keeps one keep-alive connection
 pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds of orders
 can run concurrently on one account; ``async with`` closes it. Every method drives the same
-flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives here.
+flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
 
     async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
         acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
@@ -11,6 +11,11 @@ flow as its sync twin (``acme._core.api.ClientFlows``): no protocol logic lives 
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
 
 import asyncio
 import datetime
@@ -20,12 +25,10 @@ from typing import Any, Literal, TypeVar
 from josepy import jwa
 
 from acme import messages
-from acme._async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 from acme._core import account as account_flows
-from acme._core.accessors import SessionAccessors
-from acme._core.api import ClientFlows
 from acme._core.drive import run_async
 from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
+from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import (
     JOSE_CONTENT_TYPE,
@@ -35,6 +38,8 @@ from acme._core.session import (
     new_session,
     post_expecting,
 )
+from acme._net.accessors import SessionAccessors
+from acme._net.async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 
@@ -52,7 +57,7 @@ class AsyncClientNetwork(SessionAccessors):
 
     def __init__(
         self,
-        key: Any = None,
+        key: AccountKeyInput | None = None,
         account: messages.RegistrationResource | None = None,
         alg: jwa.JWASignature | None = None,
         verify_ssl: bool | str = True,
@@ -158,12 +163,17 @@ class AsyncClientV2:
         """Deactivate the account for good."""
         return await self._run(self._flows.deactivate_registration(regr))
 
-    async def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+    async def change_key(
+        self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None = None
+    ) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
         await self._run(self._flows.change_key(new_key, new_alg))
 
     async def new_order(
-        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+        self,
+        csr_pem: CSRInput,
+        profile: str | None = None,
+        replaces: CertificateInput | None = None,
     ) -> messages.OrderResource:
         """Order a certificate for the CSR's names; authorizations come back fetched.
 
@@ -178,7 +188,7 @@ class AsyncClientV2:
         return await self._run(self._flows.new_authorization(identifier))
 
     async def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
         """Poll until every authorization is final; `ValidationError` if any failed."""
         return await self._run(self._flows.poll_authorizations(orderr, deadline))
@@ -200,7 +210,10 @@ class AsyncClientV2:
         return await self._run(self._flows.begin_finalization(orderr))
 
     async def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
         return await self._run(
@@ -208,7 +221,10 @@ class AsyncClientV2:
         )
 
     async def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
         return await self._run(
@@ -216,16 +232,18 @@ class AsyncClientV2:
         )
 
     async def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any = None
+        self, orderr: messages.OrderResource, deadline: DeadlineInput = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
         return await self._run(self._flows.poll_and_finalize(orderr, deadline))
 
-    async def revoke(self, cert: Any, rsn: int) -> None:
+    async def revoke(self, cert: CertificateInput, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
         await self._run(self._flows.revoke(cert, rsn))
 
-    async def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+    async def renewal_info(
+        self, cert: CertificateInput
+    ) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         return await self._run(self._flows.renewal_info(cert))
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from acme._core.accessors import SessionAccessors
 from acme._core.drive import run_sync
 from acme._core.http import (
     DEFAULT_MAX_BODY,
@@ -26,6 +25,7 @@ from acme._core.http import (
     REPLAY_NONCE_HEADER,
 )
 from acme._core.retry import PollPolicy, parse_retry_after
+from acme._net.accessors import SessionAccessors
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from acme import messages
     from acme._core.http import Flow, HTTPResponse
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
@@ -73,7 +74,7 @@ class ClientNetwork(SessionAccessors):
 
     def __init__(
         self,
-        key: Any = None,
+        key: AccountKeyInput | None = None,
         account: messages.RegistrationResource | None = None,
         alg: jwa.JWASignature | None = None,
         verify_ssl: bool | str = True,
@@ -86,7 +87,7 @@ class ClientNetwork(SessionAccessors):
         max_nonce_attempts: int = 5,
     ) -> None:
         from acme._core.session import new_session
-        from acme._sync_transport import RequestsTransport
+        from acme._net.sync_transport import RequestsTransport
 
         self.session = new_session(
             key, alg, user_agent, allow_insecure_loopback, poll_policy, max_nonce_attempts, account
@@ -157,7 +158,7 @@ class ClientBase:
     """Shared base of the ACME clients (acme 1.x name): a directory and a network."""
 
     def __init__(self, directory: messages.Directory, net: ClientNetwork) -> None:
-        from acme._core.api import ClientFlows
+        from acme._core.operations import ClientFlows
 
         self.directory = directory
         self.net = net
@@ -170,7 +171,7 @@ class ClientBase:
 class ClientV2(ClientBase):
     """ACME (RFC 8555) client: accounts, orders, challenges, certificates, renewal info.
 
-    Each method drives the flow of the same name in ``acme._core.api.ClientFlows``; the
+    Each method drives the flow of the same name in ``acme._core.operations.ClientFlows``; the
     asyncio client drives the very same flows.
     """
 
@@ -218,12 +219,15 @@ class ClientV2(ClientBase):
         """Deactivate the account for good."""
         return self._run(self._flows.deactivate_registration(regr))
 
-    def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+    def change_key(self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None = None) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
         self._run(self._flows.change_key(new_key, new_alg))
 
     def new_order(
-        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+        self,
+        csr_pem: CSRInput,
+        profile: str | None = None,
+        replaces: CertificateInput | None = None,
     ) -> messages.OrderResource:
         """Order a certificate for the CSR's names; authorizations come back fetched.
 
@@ -236,7 +240,7 @@ class ClientV2(ClientBase):
         return self._run(self._flows.new_authorization(identifier))
 
     def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
         """Poll until every authorization is final; `ValidationError` if any failed."""
         return self._run(self._flows.poll_authorizations(orderr, deadline))
@@ -258,28 +262,36 @@ class ClientV2(ClientBase):
         return self._run(self._flows.begin_finalization(orderr))
 
     def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
         return self._run(self._flows.poll_finalization(orderr, deadline, fetch_alternative_chains))
 
     def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
         return self._run(self._flows.finalize_order(orderr, deadline, fetch_alternative_chains))
 
     def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any = None
+        self, orderr: messages.OrderResource, deadline: DeadlineInput = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
         return self._run(self._flows.poll_and_finalize(orderr, deadline))
 
-    def revoke(self, cert: Any, rsn: int) -> None:
+    def revoke(self, cert: CertificateInput, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
         self._run(self._flows.revoke(cert, rsn))
 
-    def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+    def renewal_info(
+        self, cert: CertificateInput
+    ) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         return self._run(self._flows.renewal_info(cert))
 

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from acme import _x509
+from acme._wire import x509 as _x509
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -75,7 +75,7 @@ else:
             )
             return _Format
         if name == "SSLSocket":  # acme 1.x server socket, now on the standard library
-            from acme import _probes
+            from acme._net import probes as _probes
 
             return _probes.SSLSocket
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -369,6 +369,6 @@ def probe_sni(
     Not verified (it is a probe); ``timeout`` bounds the whole probe; raises `acme.errors.Error`.
     """
     warnings.warn("acme.crypto_util.probe_sni is deprecated", DeprecationWarning, stacklevel=2)
-    from acme import _probes  # network code: loaded only when used
+    from acme._net import probes as _probes  # network code: loaded only when used
 
     return _probes.probe_sni(name, host, port, timeout, method, source_address, alpn_protocols)

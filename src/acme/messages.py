@@ -6,20 +6,20 @@ Every class is a josepy ``JSONObjectWithFields`` (except `Directory`, a read-onl
 ``from_json`` accepts any decoded JSON and raises only ``josepy.errors.DeserializationError``,
 naming the class and field at fault.
 
-The implementation lives in the private package ``acme._messages``; this module is its public
+The implementation lives in the private package ``acme._wire``; this module is its public
 face.
 """
 
 from __future__ import annotations
 
-from acme._messages._account import (
+from acme._wire.account import (
     ExternalAccountBinding,
     NewRegistration,
     Registration,
     RegistrationResource,
     UpdateRegistration,
 )
-from acme._messages._authz import (
+from acme._wire.authz import (
     Authorization,
     AuthorizationResource,
     ChallengeBody,
@@ -27,8 +27,8 @@ from acme._messages._authz import (
     NewAuthorization,
     UpdateAuthorization,
 )
-from acme._messages._base import Resource, ResourceBody, ResourceWithURI
-from acme._messages._constants import (
+from acme._wire.base import Resource, ResourceBody, ResourceWithURI
+from acme._wire.constants import (
     IDENTIFIER_FQDN,
     IDENTIFIER_IP,
     STATUS_DEACTIVATED,
@@ -43,8 +43,8 @@ from acme._messages._constants import (
     IdentifierType,
     Status,
 )
-from acme._messages._directory import Directory
-from acme._messages._order import (
+from acme._wire.directory import Directory
+from acme._wire.order import (
     CertificateRequest,
     CertificateResource,
     NewOrder,
@@ -53,7 +53,7 @@ from acme._messages._order import (
     RenewalInfo,
     Revocation,
 )
-from acme._messages._problem import (
+from acme._wire.problem import (
     ERROR_CODES,
     ERROR_PREFIX,
     ERROR_TYPE_DESCRIPTIONS,

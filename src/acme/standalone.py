@@ -5,7 +5,7 @@ Design rules, which every server here keeps:
 - **Shared by reference.** The servers read the caller's resource set / certificate mappings at
   request time, so what is added after the server started is served.
 - **A thread only for a complete request.** New connections wait in one selector thread (the
-  gate, `acme._gate`) until their request head is in (HTTP headers; TLS ClientHello), and only
+  gate, `acme._net.gate`) until their request head is in (HTTP headers; TLS ClientHello), and only
   then get a thread; so idle or slow clients cost a file descriptor, not a thread. At most
   `ACMEServerMixin.max_connections` are held: when full, the oldest not yet answered is dropped
   for the new one, so they cannot starve a validator either.
@@ -35,7 +35,10 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from acme import _gate, _tls, _tls_server, errors
+from acme import errors
+from acme._net import gate as _gate
+from acme._net import tls as _tls
+from acme._net import tls_server as _tls_server
 
 if TYPE_CHECKING:  # pragma: no cover
     _ServerBase = socketserver.TCPServer
@@ -64,7 +67,7 @@ class ACMEServerMixin(_ServerBase):
 
     Mix in before ``socketserver.ThreadingMixIn`` and ``socketserver.TCPServer``. Keyword
     ``ipv6=True`` makes an IPv6-only socket (so an IPv4 server can share the port). New
-    connections wait in a single-threaded gate (`acme._gate`) until their request head is in,
+    connections wait in a single-threaded gate (`acme._net.gate`) until their request head is in,
     and only then get a thread. The class attributes below may be changed on an instance.
     """
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from manager_support import new_client
 
 from acme import client
 from acme.testing import ACMETestServer
+from support.manager import new_client
 
 
 @pytest.fixture
@@ -23,4 +23,4 @@ def acme_client(ca: ACMETestServer) -> Iterator[client.ClientV2]:
     acme.net.close()
 
 
-from postgres_server import postgres_dsn, postgres_server  # noqa: E402, F401 - fixtures
+from support.postgres import postgres_dsn, postgres_server  # noqa: E402, F401 - fixtures

@@ -6,13 +6,15 @@ import asyncio
 import datetime
 import json
 import shlex
+import socketserver
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwk
-from manager_support import new_client
 
 from acme import client, messages, standalone
 from acme._core.http import HTTPRequest, HTTPResponse
@@ -30,6 +32,7 @@ from acme.manager import (
     StoreTLSALPN01Certs,
 )
 from acme.testing import ACMETestServer
+from support.manager import new_client
 
 UTC = datetime.timezone.utc
 
@@ -74,7 +77,8 @@ def test_issue_then_check_ari_then_renew_in_the_window_with_replaces(
     assert record is not None
     assert record.current is not None
     assert record.current.matches()
-    assert record.account == acme_client.net.account.uri  # type: ignore[union-attr]
+    assert acme_client.net.account is not None
+    assert record.account == acme_client.net.account.uri
     # RFC 9773 section 4.3: renewal information right after issuance; the CA's Retry-After
     # (6 h) says when to ask again, and the renewal time is inside its window (2/3..5/6).
     assert record.window is not None
@@ -271,29 +275,24 @@ def test_revoke_then_the_next_run_replaces_it(
 
 @pytest.mark.parametrize("method", ["http-01", "tls-alpn-01"])
 def test_any_node_serves_the_answers_published_in_the_store(
-    acme_test_server_factory: object, tmp_path: Path, method: str
+    acme_test_server_factory: Callable[..., ACMETestServer], tmp_path: Path, method: str
 ) -> None:
     """Manager A publishes answers in the store; a server of "node B", reading the same store,
     answers the CA's real validation requests (no always-valid shortcut)."""
     reader = FileStore(tmp_path)  # node B's view of the shared store
+    server: socketserver.TCPServer
     if method == "http-01":
-        server: object = standalone.HTTP01Server(("127.0.0.1", 0), StoreHTTP01Resources(reader))
-        port = server.server_address[1]  # type: ignore[attr-defined]
-        options = {"http_port": port}
+        server = standalone.HTTP01Server(("127.0.0.1", 0), StoreHTTP01Resources(reader))
+        options = {"http_port": server.server_address[1]}
     else:
         server = standalone.TLSALPN01Server(("127.0.0.1", 0), StoreTLSALPN01Certs(reader))
-        port = server.server_address[1]  # type: ignore[attr-defined]
-        options = {"tls_port": port}
-    import threading
-
+        options = {"tls_port": server.server_address[1]}
     thread = threading.Thread(
-        target=server.serve_forever,  # type: ignore[attr-defined]
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        ca = acme_test_server_factory(**options)  # type: ignore[operator]
+        ca = acme_test_server_factory(**options)
         acme = new_client(ca)
         with acme.net:
             manager = Manager(FileStore(tmp_path), {ca.directory_url: acme})
@@ -303,8 +302,8 @@ def test_any_node_serves_the_answers_published_in_the_store(
         assert ca.core.internal_errors == []
         assert reader.list("challenges/") == []  # cleaned up after validation
     finally:
-        server.shutdown()  # type: ignore[attr-defined]
-        server.server_close()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
         thread.join(10)
         reader.close()
 

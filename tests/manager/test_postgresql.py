@@ -11,11 +11,11 @@ import textwrap
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from josepy import jwk
-from manager_support import new_client
 
 from acme import client, standalone
 from acme.manager import (
@@ -29,6 +29,7 @@ from acme.manager import (
 )
 from acme.manager.postgresql import PostgresStore
 from acme.testing import ACMETestServer
+from support.manager import new_client
 
 UTC = datetime.timezone.utc
 CHILD_TIMEOUT = 60
@@ -261,7 +262,7 @@ def test_a_manager_killed_mid_renewal_loses_its_lease_and_another_finishes(
 
 
 def test_the_node_the_ca_reaches_answers_for_another(
-    acme_test_server_factory: object, postgres_dsn: str
+    acme_test_server_factory: Callable[..., ACMETestServer], postgres_dsn: str
 ) -> None:
     """Node A runs the manager; node B only serves http-01 answers read from the database;
     the CA validates for real against node B."""
@@ -270,7 +271,7 @@ def test_the_node_the_ca_reaches_answers_for_another(
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.start()
         try:
-            ca = acme_test_server_factory(http_port=server.server_address[1])  # type: ignore[operator]
+            ca = acme_test_server_factory(http_port=server.server_address[1])
             acme = new_client(ca)
             with acme.net, PostgresStore(postgres_dsn) as node_a_store:
                 manager = Manager(node_a_store, {ca.directory_url: acme})

@@ -7,15 +7,16 @@ import datetime
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from manager_support import new_client
 
 from acme import client, crypto_util, errors, messages
 from acme.testing import ACMETestServer, RateLimit
+from support.manager import new_client
 
 UTC = datetime.timezone.utc
 
 
-def _issue(acme: client.ClientV2, name: str, replaces: object = None) -> messages.OrderResource:
+def _issue(acme: client.ClientV2, name: str, replaces: bytes | None = None) -> bytes:
+    """Issue a certificate for ``name``; its chain as PEM bytes."""
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -24,14 +25,16 @@ def _issue(acme: client.ClientV2, name: str, replaces: object = None) -> message
         for challb in authz.body.challenges:
             if challb.chall.typ == "http-01":
                 acme.answer_challenge(challb, challb.response(acme.net.key))
-    return acme.poll_and_finalize(order)
+    pem = acme.poll_and_finalize(order).fullchain_pem
+    assert pem is not None
+    return pem.encode("ascii")
 
 
 def test_move_windows_into_past_is_a_revocation_drill(
     ca: ACMETestServer, acme_client: client.ClientV2
 ) -> None:
-    first = _issue(acme_client, "d1.test").fullchain_pem
-    second = _issue(acme_client, "d2.test").fullchain_pem
+    first = _issue(acme_client, "d1.test")
+    second = _issue(acme_client, "d2.test")
     now = datetime.datetime.now(UTC)
     info, _ = acme_client.renewal_info(first)
     assert info.suggested_window.start > now + datetime.timedelta(days=50)
@@ -75,7 +78,7 @@ def test_rate_limit_refuses_past_the_count_with_retry_after() -> None:
 def test_reject_replaces(
     ca: ACMETestServer, acme_client: client.ClientV2, mode: str, expected: int
 ) -> None:
-    old = _issue(acme_client, "x.test").fullchain_pem.encode()  # type: ignore[union-attr]
+    old = _issue(acme_client, "x.test")
     ca.core.reject_replaces = mode
     with pytest.raises(errors.Error) as refused:
         _issue(acme_client, "x.test", replaces=old)
@@ -83,6 +86,6 @@ def test_reject_replaces(
     assert isinstance(problem, messages.Error)
     assert problem.code == mode
     assert problem.http_status == expected
-    assert _issue(acme_client, "x.test").fullchain_pem  # without replaces: fine
+    assert _issue(acme_client, "x.test")  # without replaces: fine
     ca.core.reject_replaces = None
-    assert _issue(acme_client, "x.test", replaces=old).fullchain_pem
+    assert _issue(acme_client, "x.test", replaces=old)

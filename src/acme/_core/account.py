@@ -8,8 +8,8 @@ from typing import Any
 from josepy import jwa, jwk
 
 from acme import errors, jws, messages
-from acme._core.common import location, parse, resource_url
 from acme._core.http import Flow
+from acme._core.responses import location, parse, resource_url
 from acme._core.session import Session, get, post
 
 __all__ = [

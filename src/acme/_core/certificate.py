@@ -19,11 +19,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acme import _ari, errors, messages
-from acme._core.common import parse, resource_url
+from acme import errors, messages
 from acme._core.http import Flow, HTTPResponse
 from acme._core.order import identifiers_from_csr, identifiers_of
+from acme._core.responses import parse, resource_url
 from acme._core.session import PEM_CHAIN_CONTENT_TYPE, Session, get, post
+from acme._wire import renewal_id as _ari
 
 __all__ = [
     "ARI_DEFAULT_RETRY",

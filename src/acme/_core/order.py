@@ -20,8 +20,9 @@ from cryptography import x509
 
 from acme import crypto_util, errors, messages
 from acme._core import states
-from acme._core.common import location, parse, resource_url, wait
+from acme._core.deadlines import wait
 from acme._core.http import Flow, HTTPResponse
+from acme._core.responses import location, parse, resource_url
 from acme._core.session import Session, post
 
 __all__ = [

@@ -83,10 +83,10 @@ class Session:
     now: Callable[[], datetime.datetime] = _utcnow
     rand: Callable[[], float] = random.random
     max_nonce_attempts: int = 5
-    #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.
-    account: Any = None
+    #: The current account; its URL is ``account_url``.
+    account: messages.RegistrationResource | None = None
 
-    def set_account(self, regr: Any) -> None:
+    def set_account(self, regr: messages.RegistrationResource | None) -> None:
         """Make ``regr`` the account requests are signed for (``kid``), or none."""
         self.account = regr
         self.account_url = regr.uri if regr is not None else None
@@ -106,13 +106,13 @@ def new_session(
     allow_insecure_loopback: bool,
     policy: PollPolicy | None,
     max_nonce_attempts: int,
-    account: Any = None,
+    account: messages.RegistrationResource | None = None,
 ) -> Session:
     """The `Session` both network shells start from: the key as a JWK (from a JWK, a
     cryptography key or a pyOpenSSL key), its usual algorithm unless one is given (RS256
     without a key, as acme 5.x), and a refusal of algorithms the key cannot sign with."""
-    from acme._core.common import alg_for_key
-    from acme._legacy import coerce_jwk
+    from acme._wire.coercion import coerce_jwk
+    from acme._wire.keys import alg_for_key
 
     jwk_key = coerce_jwk(key) if key is not None else None
     if alg is None:

@@ -24,10 +24,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         from acme.cli._issue import run_issue
 
         return run_issue
-    if command in ("demo", "serve-test-ca"):
-        from acme.cli import _demo
+    if command == "demo":
+        from acme.cli._demo import run_demo
 
-        return _demo.run_demo if command == "demo" else _demo.run_serve_test_ca
+        return run_demo
+    if command == "serve-test-ca":
+        from acme.cli._serve import run_serve_test_ca
+
+        return run_serve_test_ca
     if command in ("renew", "certificates", "delete"):
         from acme.cli import _manage
 

@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import NoReturn
 
 from acme.cli._accounts import default_config_dir
+from acme.cli._argtypes import port as _port
+from acme.cli._argtypes import seconds as _seconds
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line
+from acme.cli._serve_args import add_serve_test_ca
 
-__all__ = ["build_parser"]
+__all__ = ["CHALLENGE_TYPES", "build_parser"]
+
+#: What ``acme issue --challenge`` offers.
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
 
 _DESCRIPTION = """\
 Get, check and revoke TLS certificates from any ACME (RFC 8555) CA, e.g. Let's Encrypt.
@@ -29,26 +35,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
-
-
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
-    return port
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError(f"seconds must be in (0, 86400]: {value}")
-    return seconds
 
 
 def _common(quiet_only: bool = False) -> _Parser:
@@ -216,6 +202,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         "`CMD cleanup NAME VALUE` after",
     )
     parser.add_argument(
+        "--challenge",
+        choices=CHALLENGE_TYPES,
+        help="challenge type to answer (default: dns-01 with --dns-hook, tls-alpn-01 with "
+        "--tls-alpn, else http-01); dns-01 needs --dns-hook to publish its records",
+    )
+    parser.add_argument(
         "--http-port", type=_port, default=80, help="http-01 server port (default: 80)"
     )
     parser.add_argument(
@@ -358,23 +350,5 @@ def build_parser() -> argparse.ArgumentParser:
     _renewal_info(sub)
     _lineage_commands(sub)
     _account(sub)
-    serve = sub.add_parser(
-        "serve-test-ca",
-        parents=[_common(quiet_only=True)],
-        help="run the in-process test CA in the foreground (tests and demos only)",
-        description="Run acme.testing's CA on loopback until Ctrl-C, printing its directory "
-        "URL and CA bundle. It validates http-01 on --http-port and tls-alpn-01 on --tls-port "
-        "of 127.0.0.1. FOR TESTS AND DEMOS ONLY.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or ::1")
-    serve.add_argument("--port", type=_port, default=0, help="listen port (default: any free)")
-    serve.add_argument(
-        "--http-port", type=_port, default=5002, help="where http-01 is checked (default: 5002)"
-    )
-    serve.add_argument(
-        "--tls-port", type=_port, default=5001, help="where tls-alpn-01 is checked (default: 5001)"
-    )
-    serve.add_argument(
-        "--always-valid", action="store_true", help="accept every challenge without checking"
-    )
+    add_serve_test_ca(sub, _common(quiet_only=True))
     return parser

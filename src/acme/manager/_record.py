@@ -25,7 +25,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acme import _ari
+from acme._wire import renewal_id as _ari
 from acme.manager._errors import StorageError
 from acme.manager._policy import Schedule
 

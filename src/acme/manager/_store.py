@@ -24,10 +24,13 @@ import datetime
 import re
 from collections.abc import Collection, Mapping
 from types import TracebackType
+from typing import TypeVar
 
 from acme.manager._errors import LockHeld, StorageError
 
 __all__ = ["Lease", "Storage", "check_key", "split_key"]
+
+StorageT = TypeVar("StorageT", bound="Storage")
 
 _KEY_PART = re.compile(r"[A-Za-z0-9_%:+=@-][A-Za-z0-9._%:+=@-]{0,254}\Z")  # no "." first
 
@@ -134,7 +137,7 @@ class Storage(abc.ABC):
     def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
         """Release connections and file handles."""
 
-    def __enter__(self) -> Storage:
+    def __enter__(self: StorageT) -> StorageT:
         return self
 
     def __exit__(

@@ -8,6 +8,9 @@ certificates chain to a throwaway root, and nothing is audited or persisted.
   the transport of client flows in unit tests.
 - `ACMETestServer` runs a core behind a loopback HTTPS listener with its own root, real
   http-01 / tls-alpn-01 / dns-01 validation (`ChallengeValidator`) or ``always_valid=True``.
+  With ``management_port`` it also serves a pebble-challtestsrv-like HTTP API (``/set-txt``,
+  ``/clear-txt``) so other processes can publish dns-01 records, and with ``dns_port`` a DNS
+  server answering them; ``acme serve-test-ca`` runs it from the command line.
 - Knobs for renewal tests: `ACMEServerCore.move_windows_into_past` (a CA's revocation
   drill, RFC 9773), ``rate_limit`` (`RateLimit`: ``rateLimited`` with ``Retry-After`` after a
   count) and ``reject_replaces`` (refuse every order that carries ``replaces``).

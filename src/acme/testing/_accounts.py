@@ -7,15 +7,13 @@ Each handler takes the core and a verified `SignedRequest` and returns a `Reply`
 from __future__ import annotations
 
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from acme._core import states
-from acme.testing import _jose, _orders
+from acme.testing import _jose, _lifecycle
 from acme.testing._model import Account, SignedRequest, move
 from acme.testing._problems import Problem, Reply
-
-if TYPE_CHECKING:  # pragma: no cover
-    from acme.testing._server_core import ACMEServerCore
+from acme.testing._state import ServerCore
 
 __all__ = ["account", "check_contacts", "key_change", "new_account", "orders_list"]
 
@@ -45,7 +43,7 @@ def check_contacts(contact: Any) -> list[str]:
     return list(contact)
 
 
-def new_account(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def new_account(core: ServerCore, signed: SignedRequest) -> Reply:
     """newAccount (RFC 8555 sections 7.3, 7.3.1, 7.3.4)."""
     payload = signed.json_object()
     existing = core.account_by_key(signed.key)
@@ -87,14 +85,14 @@ def new_account(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply.json(record.to_json(), 201, location=record.url)
 
 
-def _own_account(core: ACMEServerCore, signed: SignedRequest) -> Account:
+def _own_account(core: ServerCore, signed: SignedRequest) -> Account:
     record = signed.account_required
     if signed.params[0] != record.id:
         raise Problem("unauthorized", "Requests for an account must be signed by it", 403)
     return record
 
 
-def account(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def account(core: ServerCore, signed: SignedRequest) -> Reply:
     """Fetch (POST-as-GET), update contacts, or deactivate (sections 7.3.2, 7.3.6)."""
     record = _own_account(core, signed)
     if signed.payload == b"":
@@ -112,7 +110,7 @@ def account(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply.json(record.to_json())
 
 
-def _cancel_pending_work(core: ACMEServerCore, record: Account) -> None:
+def _cancel_pending_work(core: ServerCore, record: Account) -> None:
     """Section 7.3.6: a deactivated account's pending orders and authorizations end."""
     for order in core.orders.values():
         if order.account_id == record.id and order.status in ("pending", "ready"):
@@ -126,7 +124,7 @@ def _cancel_pending_work(core: ACMEServerCore, record: Account) -> None:
             move(states.AUTHORIZATION, authz, "deactivated")
 
 
-def key_change(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def key_change(core: ServerCore, signed: SignedRequest) -> Reply:
     """Account key rollover: every check of RFC 8555 section 7.3.5."""
     record = signed.account_required  # step 1: an active account signed the outer JWS
     if signed.payload == b"":
@@ -148,7 +146,7 @@ def key_change(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply.json(record.to_json())
 
 
-def orders_list(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def orders_list(core: ServerCore, signed: SignedRequest) -> Reply:
     """The account's orders, paginated with ``Link: rel="next"`` (section 7.1.2.1)."""
     record = _own_account(core, signed)
     signed.require_empty()
@@ -160,7 +158,7 @@ def orders_list(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     visible = []
     for order_id in record.order_ids:
         order = core.orders[order_id]
-        _orders.refresh_order(core, order)
+        _lifecycle.refresh_order(core, order)
         if order.status != "invalid":  # section 7.1.2.1: SHOULD NOT list invalid orders
             visible.append(order.url)
     size = max(1, core.orders_page_size)

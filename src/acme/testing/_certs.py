@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from acme import _ari
 from acme._core import states
-from acme.testing import _orders
-from acme.testing._ca import PublicKey
+from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
 from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move, rfc3339
 from acme.testing._problems import PEM_CHAIN, Problem, Reply
+from acme.testing._state import ServerCore
 
-if TYPE_CHECKING:  # pragma: no cover
-    from acme.testing._server_core import ACMEServerCore
-
-__all__ = ["advance_processing", "certificate", "finalize", "renewal_info", "revoke"]
+__all__ = ["certificate", "finalize", "renewal_info", "revoke"]
 
 _MIN_RSA_BITS = 2048
 _CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
@@ -103,12 +99,12 @@ def _check_csr(record: Order, account: Account, csr_b64: Any) -> x509.Certificat
     return csr
 
 
-def finalize(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def finalize(core: ServerCore, signed: SignedRequest) -> Reply:
     """POST a CSR to an order's finalize URL (RFC 8555 section 7.4)."""
     account = signed.account_required
     record: Order = core.owned(core.orders, signed.params[0], account, "order")
     payload = signed.json_object()
-    _orders.refresh_order(core, record)
+    _lifecycle.refresh_order(core, record)
     if record.status != "ready":
         raise Problem("orderNotReady", f"The order is {record.status}, not ready", 403)
     if record.profile is not None and record.profile not in core.profiles:
@@ -118,47 +114,11 @@ def finalize(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     record.csr = csr
     record.polls_left = core.processing_polls
     if record.polls_left <= 0:
-        _issue(core, record)
-    return _orders.order_reply(core, record, location=record.url)
+        _lifecycle.issue(core, record)
+    return _lifecycle.order_reply(core, record, location=record.url)
 
 
-def advance_processing(core: ACMEServerCore, record: Order) -> None:
-    """One poll of a ``processing`` order: issue when ``processing_polls`` have passed."""
-    if record.status == "processing":
-        record.polls_left -= 1
-        if record.polls_left <= 0:
-            _issue(core, record)
-
-
-def _issue(core: ACMEServerCore, record: Order) -> None:
-    assert record.csr is not None
-    start = record.not_before or core.now()
-    end = record.not_after or start + core.profile_lifetime(record.profile)
-    leaf = core.ca.issue(
-        cast(PublicKey, record.csr.public_key()),
-        [value for typ, value in record.identifiers if typ == "dns"],
-        [value for typ, value in record.identifiers if typ == "ip"],
-        start,
-        end,
-        core.rng.getrandbits(120) + 1,  # positive, under RFC 5280's 20 octets
-    )
-    ident = core.new_id()
-    core.certificates[ident] = IssuedCertificate(
-        id=ident,
-        url=core.url(f"/cert/{ident}"),
-        account_id=record.account_id,
-        order_id=record.id,
-        certificate=leaf,
-        chains=core.ca.chains(leaf),
-        ari_id=_ari.certificate_identifier(leaf),
-        identifiers=list(record.identifiers),
-    )
-    record.cert_id = ident
-    record.csr = None
-    move(states.ORDER, record, "valid")
-
-
-def certificate(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def certificate(core: ServerCore, signed: SignedRequest) -> Reply:
     """Download a chain; ``Link: rel="alternate"`` names the others (section 7.4.2)."""
     record: IssuedCertificate = core.owned(
         core.certificates, signed.params[0], signed.account_required, "certificate"
@@ -172,7 +132,7 @@ def certificate(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN, headers)
 
 
-def revoke(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def revoke(core: ServerCore, signed: SignedRequest) -> Reply:
     """revokeCert, by the issuing account (or one authorized for every name) or by the
     certificate's own key (RFC 8555 section 7.6)."""
     payload = signed.json_object()
@@ -214,7 +174,7 @@ def revoke(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply(200)
 
 
-def renewal_info(core: ACMEServerCore, cert_id: str) -> Reply:
+def renewal_info(core: ServerCore, cert_id: str) -> Reply:
     """RFC 9773 section 4: the suggested renewal window, with ``Retry-After``."""
     aki, dot, serial = cert_id.partition(".")
     if not dot:

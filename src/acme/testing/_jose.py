@@ -19,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from josepy import errors as jose_errors
 from josepy import jwa, jwk
 
+from acme._wire.keys import EC_ALGORITHMS
 from acme.testing._problems import Problem
 
 __all__ = [
@@ -41,7 +42,7 @@ SUPPORTED_ALGORITHMS: Mapping[str, jwa.JWASignature] = {
     "ES384": jwa.ES384,
     "ES512": jwa.ES512,
 }
-_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+_CURVES = {alg.name: curve for curve, alg in EC_ALGORITHMS.items()}
 _MIN_RSA_BITS = 2048  # RFC 8555 section 6.2's badPublicKey example: a too-small modulus
 # RFC 8555 section 7.3.4: the EAB JWS is MAC'ed with HMAC.
 _MAC_ALGORITHMS: Mapping[str, jwa.JWASignature] = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from josepy import b64
 from josepy import errors as jose_errors
 
 from acme import fields, messages
 from acme._core import states
-from acme.testing import _certs
+from acme.testing import _lifecycle
 from acme.testing._model import (
     Authorization,
     Challenge,
@@ -26,9 +26,7 @@ from acme.testing._model import (
     move,
 )
 from acme.testing._problems import Problem, Reply
-
-if TYPE_CHECKING:  # pragma: no cover
-    from acme.testing._server_core import ACMEServerCore
+from acme.testing._state import ServerCore
 
 __all__ = [
     "authorization",
@@ -37,9 +35,6 @@ __all__ = [
     "new_authz",
     "new_order",
     "order",
-    "order_reply",
-    "refresh_authz",
-    "refresh_order",
 ]
 
 _ORDER_LIFETIME = datetime.timedelta(days=7)
@@ -58,7 +53,7 @@ def _timestamp(payload: dict[str, Any], name: str) -> datetime.datetime | None:
     return value
 
 
-def _challenges(core: ACMEServerCore, typ: str, value: str, wildcard: bool) -> list[Challenge]:
+def _challenges(core: ServerCore, typ: str, value: str, wildcard: bool) -> list[Challenge]:
     if wildcard:  # RFC 8555 section 7.1.3: wildcard names are validated by dns-01 only
         offered = [t for t in core.challenge_types if t == "dns-01"]
     elif typ == "ip":  # RFC 8738 section 7: dns-01 MUST NOT be used for IP addresses
@@ -74,7 +69,7 @@ def _challenges(core: ACMEServerCore, typ: str, value: str, wildcard: bool) -> l
     return made
 
 
-def _new_authz(core: ACMEServerCore, account_id: str, typ: str, value: str) -> Authorization:
+def _new_authz(core: ServerCore, account_id: str, typ: str, value: str) -> Authorization:
     wildcard = value.startswith("*.")
     base = value[2:] if wildcard else value
     ident = core.new_id()
@@ -93,7 +88,7 @@ def _new_authz(core: ACMEServerCore, account_id: str, typ: str, value: str) -> A
 
 
 def find_valid_authz(
-    core: ACMEServerCore, account_id: str, typ: str, value: str
+    core: ServerCore, account_id: str, typ: str, value: str
 ) -> Authorization | None:
     wildcard = value.startswith("*.")
     base = value[2:] if wildcard else value
@@ -104,13 +99,13 @@ def find_valid_authz(
             base,
             wildcard,
         ):
-            refresh_authz(core, authz)
+            _lifecycle.refresh_authz(core, authz)
             if authz.status == "valid":
                 return authz
     return None
 
 
-def _check_replaces(core: ACMEServerCore, account_id: str, replaces: Any, idents: Any) -> None:
+def _check_replaces(core: ServerCore, account_id: str, replaces: Any, idents: Any) -> None:
     """RFC 9773 section 5: same account, a shared identifier, not already replaced."""
     if not isinstance(replaces, str):
         raise Problem("malformed", '"replaces" must be a certificate identifier string')
@@ -130,7 +125,7 @@ def _check_replaces(core: ACMEServerCore, account_id: str, replaces: Any, idents
         )
 
 
-def new_order(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def new_order(core: ServerCore, signed: SignedRequest) -> Reply:
     """newOrder (RFC 8555 section 7.4, RFC 8738, RFC 9773 section 5, profiles section 4)."""
     account = signed.account_required
     payload = signed.json_object()
@@ -181,11 +176,11 @@ def new_order(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     account.order_ids.append(ident)
     if replaces is not None:
         next(c for c in core.certificates.values() if c.ari_id == replaces).replaced_by = ident
-    refresh_order(core, record)
-    return order_reply(core, record, 201, location=record.url)
+    _lifecycle.refresh_order(core, record)
+    return _lifecycle.order_reply(core, record, 201, location=record.url)
 
 
-def new_authz(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def new_authz(core: ServerCore, signed: SignedRequest) -> Reply:
     """newAuthz pre-authorization (RFC 8555 section 7.4.1)."""
     account = signed.account_required
     payload = signed.json_object()
@@ -194,62 +189,18 @@ def new_authz(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply.json(authz.to_json(), 201, location=authz.url)
 
 
-def refresh_authz(core: ACMEServerCore, authz: Authorization) -> None:
-    """Expire an authorization whose time is up (RFC 8555 section 7.1.6)."""
-    if authz.status in ("pending", "valid") and core.now() >= authz.expires:
-        move(states.AUTHORIZATION, authz, "expired")
-
-
-def refresh_order(core: ACMEServerCore, record: Order) -> None:
-    """Bring an order up to date with the clock and its authorizations (section 7.1.6)."""
-    if record.status in ("pending", "ready") and core.now() >= record.expires:
-        move(states.ORDER, record, "invalid")
-        record.error = _problem("malformed", "The order expired")
-        return
-    if record.status not in ("pending", "ready"):
-        return
-    for authz_id in record.authz_ids:
-        authz = core.authorizations[authz_id]
-        refresh_authz(core, authz)
-        if authz.status not in ("pending", "valid"):
-            move(states.ORDER, record, "invalid")
-            record.error = _problem(
-                "unauthorized", f"Authorization for {authz.value} is {authz.status}"
-            )
-            return
-    if record.status == "pending" and all(
-        core.authorizations[authz_id].status == "valid" for authz_id in record.authz_ids
-    ):
-        move(states.ORDER, record, "ready")
-
-
-def _problem(code: str, detail: str) -> dict[str, Any]:
-    return {"type": messages.ERROR_PREFIX + code, "detail": detail}
-
-
-def order_reply(
-    core: ACMEServerCore, record: Order, status: int = 200, location: str | None = None
-) -> Reply:
-    cert_url = core.certificates[record.cert_id].url if record.cert_id else None
-    authz_urls = [core.authorizations[authz_id].url for authz_id in record.authz_ids]
-    retry = core.poll_retry_after if record.status == "processing" else None
-    return Reply.json(
-        record.to_json(authz_urls, cert_url), status, location=location, retry_after=retry
-    )
-
-
-def order(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def order(core: ServerCore, signed: SignedRequest) -> Reply:
     """POST-as-GET an order: also a poll that advances deferred work."""
     record: Order = core.owned(core.orders, signed.params[0], signed.account_required, "order")
     signed.require_empty()
     for authz_id in record.authz_ids:
         _advance(core, core.authorizations[authz_id])
-    refresh_order(core, record)
-    _certs.advance_processing(core, record)
-    return order_reply(core, record)
+    _lifecycle.refresh_order(core, record)
+    _lifecycle.advance_processing(core, record)
+    return _lifecycle.order_reply(core, record)
 
 
-def _advance(core: ACMEServerCore, authz: Authorization) -> None:
+def _advance(core: ServerCore, authz: Authorization) -> None:
     """One poll: run validations deferred by ``validation_delay_polls`` when their turn comes."""
     for chall in authz.challenges:
         if chall.status == "processing" and chall.polls_left > 0:
@@ -258,7 +209,7 @@ def _advance(core: ACMEServerCore, authz: Authorization) -> None:
                 _validate(core, authz, chall)
 
 
-def _validate(core: ACMEServerCore, authz: Authorization, chall: Challenge) -> None:
+def _validate(core: ServerCore, authz: Authorization, chall: Challenge) -> None:
     account = core.accounts[authz.account_id]
     assert chall.key_authorization is not None
     identifier = messages.Identifier(typ=messages.IdentifierType(authz.type), value=authz.value)
@@ -272,7 +223,7 @@ def _validate(core: ACMEServerCore, authz: Authorization, chall: Challenge) -> N
     now = core.now()
     if authz.status != "pending":  # e.g. deactivated or expired while we waited
         move(states.CHALLENGE, chall, "invalid")
-        chall.error = _problem("malformed", f"The authorization is {authz.status}")
+        chall.error = _lifecycle.problem("malformed", f"The authorization is {authz.status}")
         return
     if problem is None:
         move(states.CHALLENGE, chall, "valid")
@@ -286,19 +237,19 @@ def _validate(core: ACMEServerCore, authz: Authorization, chall: Challenge) -> N
         move(states.AUTHORIZATION, authz, "invalid")
 
 
-def authorization(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def authorization(core: ServerCore, signed: SignedRequest) -> Reply:
     """Fetch (a poll) or deactivate an authorization (RFC 8555 sections 7.5, 7.5.2)."""
     authz: Authorization = core.owned(
         core.authorizations, signed.params[0], signed.account_required, "authorization"
     )
     if signed.payload == b"":
         _advance(core, authz)
-        refresh_authz(core, authz)
+        _lifecycle.refresh_authz(core, authz)
     else:
         payload = signed.json_object()
         if payload.get("status") != "deactivated":
             raise Problem("malformed", 'Only {"status": "deactivated"} may be posted here')
-        refresh_authz(core, authz)
+        _lifecycle.refresh_authz(core, authz)
         if not states.is_allowed(states.AUTHORIZATION, authz.status, "deactivated"):
             raise Problem(
                 "malformed", f"An authorization that is {authz.status} cannot be deactivated"
@@ -308,7 +259,7 @@ def authorization(core: ACMEServerCore, signed: SignedRequest) -> Reply:
     return Reply.json(authz.to_json(), retry_after=core.poll_retry_after if processing else None)
 
 
-def challenge(core: ACMEServerCore, signed: SignedRequest) -> Reply:
+def challenge(core: ServerCore, signed: SignedRequest) -> Reply:
     """Fetch a challenge, or answer it with ``{}`` (RFC 8555 section 7.5.1)."""
     account = signed.account_required
     found = [
@@ -321,7 +272,7 @@ def challenge(core: ACMEServerCore, signed: SignedRequest) -> Reply:
         raise Problem("malformed", "No such challenge", 404)
     authz, chall = found[0]
     core.owned(core.authorizations, authz.id, account, "challenge")
-    refresh_authz(core, authz)
+    _lifecycle.refresh_authz(core, authz)
     if signed.payload == b"":
         _advance(core, authz)
     else:

@@ -20,18 +20,11 @@ from josepy import b64, json_util, jwa, jwk
 
 from acme import jws
 from acme._core.http import HTTPRequest, HTTPResponse
+from acme._wire.keys import alg_for_key
 
-__all__ = ["RawClient", "alg_of", "csr_b64"]
+__all__ = ["RawClient", "csr_b64"]
 
 JOSE = "application/jose+json"
-
-
-def alg_of(key: jwk.JWK) -> jwa.JWASignature:
-    """RS256 for RSA keys, ES256/384/512 for EC keys by curve."""
-    if isinstance(key, jwk.JWKRSA):
-        return jwa.RS256
-    curve = key.key.curve.name
-    return {"secp256r1": jwa.ES256, "secp384r1": jwa.ES384, "secp521r1": jwa.ES512}[curve]
 
 
 class RawClient:
@@ -86,7 +79,7 @@ class RawClient:
         signed = jws.JWS.sign(
             raw,
             key=key,
-            alg=alg or alg_of(key),
+            alg=alg or alg_for_key(key),
             nonce=json_util.decode_b64jose(nonce or self.nonce()),
             url=url,
             kid=kid,

@@ -35,21 +35,20 @@ from typing import Any
 
 from josepy import jwk
 
-from acme import _ari, messages
+from acme import messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._wire import renewal_id as _ari
 from acme.testing import _accounts, _certs, _jose, _orders
 from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import FaultDice, Faults, RateLimit
 from acme.testing._model import Account, Authorization, IssuedCertificate, Order, SignedRequest
 from acme.testing._problems import Problem, Reply
+from acme.testing._state import Validator
 
 __all__ = ["DEFAULT_PROFILES", "RESOURCES", "ACMEServerCore", "Validator", "always_valid"]
 
 logger = logging.getLogger(__name__)
 
-#: ``validator(challenge type, identifier, token, expected key authorization, account key)``
-#: returns None when the challenge is fulfilled, or the problem to record on it.
-Validator = Callable[[str, messages.Identifier, str, str, jwk.JWK], messages.Error | None]
 
 #: Profiles offered by default (draft-ietf-acme-profiles section 3) and their lifetimes.
 DEFAULT_PROFILES: Mapping[str, str] = {

@@ -1,0 +1,49 @@
+"""Deadlines as monotonic seconds, and the one wait that refuses to pass them."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from acme import errors
+from acme._core.http import Flow, Sleep
+from acme._core.session import Session
+
+__all__ = ["Monotonic", "to_monotonic", "wait"]
+
+
+class Monotonic(float):
+    """A deadline already converted to the session clock's monotonic seconds.
+
+    Its own type, so converting twice is harmless: a flow composed of other flows passes
+    its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
+    """
+
+
+def to_monotonic(session: Session, deadline: Any) -> Monotonic:
+    """Turn a caller's deadline into monotonic seconds.
+
+    Accepts an aware datetime, a naive datetime (local time, as acme 5.x callers pass),
+    ``None`` (the policy's default timeout from now), a number of seconds from now, or an
+    already converted `Monotonic`.
+    """
+    if isinstance(deadline, Monotonic):
+        return deadline
+    now_mono = session.clock()
+    if deadline is None:
+        return Monotonic(now_mono + session.policy.default_timeout)
+    if isinstance(deadline, datetime.datetime):
+        now = session.now()
+        if deadline.tzinfo is None or deadline.utcoffset() is None:
+            now = now.astimezone().replace(tzinfo=None)
+        return Monotonic(now_mono + (deadline - now).total_seconds())
+    if isinstance(deadline, (int, float)) and not isinstance(deadline, bool):
+        return Monotonic(now_mono + float(deadline))
+    raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
+
+
+def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[None]:
+    """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
+    if session.clock() + seconds > deadline:
+        raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
+    yield Sleep(seconds)

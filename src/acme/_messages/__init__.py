@@ -1,1 +1,0 @@
-"""Private implementation of `acme.messages`; import the public names from there."""

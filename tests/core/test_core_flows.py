@@ -1,0 +1,865 @@
+"""Core flows driven against a scripted fake server function and a fake clock.
+
+No mock.patch and no real sleeping: the flows run under `run_sync` with the fake server as the
+transport and the fake clock's ``sleep`` advancing monotonic and wall time together.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from josepy import json_util, jwa, jwk
+
+from acme import crypto_util, errors, jws, messages
+from acme._core import account as account_flows
+from acme._core import certificate as cert_flows
+from acme._core import order as order_flows
+from acme._core.drive import run_sync
+from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.operations import ClientFlows
+from acme._core.retry import PollPolicy
+from acme._core.session import Session, post
+from acme._wire import renewal_id as _ari
+
+BASE = "https://ca.test"
+Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]
+
+
+class FakeClock:
+    """Monotonic and wall time that move only when a flow sleeps."""
+
+    def __init__(self) -> None:
+        self.mono = 1000.0
+        self.start = datetime.datetime(2026, 11, 26, 12, tzinfo=datetime.timezone.utc)
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def now(self) -> datetime.datetime:
+        return self.start + datetime.timedelta(seconds=self.mono - 1000.0)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.mono += seconds
+
+
+class FakeServer:
+    """Routes ``METHOD path`` to handlers, checks JWS basics, hands out fresh nonces."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.requests: list[tuple[HTTPRequest, dict[str, Any]]] = []
+        self.counter = 0
+        self.route("HEAD /nonce", lambda req, hdr: reply(200))
+
+    def route(self, key: str, handler: Handler) -> None:
+        self.routes[key] = handler
+
+    def nonce(self) -> str:
+        self.counter += 1
+        return json_util.encode_b64jose(self.counter.to_bytes(8, "big"))
+
+    def __call__(self, request: HTTPRequest) -> HTTPResponse:
+        protected: dict[str, Any] = {}
+        if request.method == "POST":
+            assert request.headers["Content-Type"] == "application/jose+json"
+            signed = jws.JWS.json_loads(request.body or b"")
+            assert signed.verify() if "jwk" in signed.signature.combined.to_json() else True
+            protected = json.loads(signed.signature.protected)
+            protected["payload"] = signed.payload
+            assert protected["url"] == request.url  # RFC 8555 section 6.4
+            assert ("kid" in protected) != ("jwk" in protected)  # section 6.2
+        self.requests.append((request, protected))
+        path = request.url[len(BASE) :]
+        response = self.routes[f"{request.method} {path}"](request, protected)
+        response.url = request.url
+        if "Replay-Nonce" not in response.headers:
+            response.headers["Replay-Nonce"] = self.nonce()
+        return response
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r, _ in self.requests if r.method == method and r.url == BASE + path)
+
+
+def reply(
+    status: int,
+    body: Any = None,
+    content_type: str = "application/json",
+    **headers: str,
+) -> HTTPResponse:
+    raw = (
+        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+    )
+    hdrs = Headers({name.replace("_", "-"): value for name, value in headers.items()})
+    if body is not None:
+        hdrs["Content-Type"] = content_type
+    return HTTPResponse(status, hdrs, raw, "")
+
+
+def problem(status: int, code: str, **headers: str) -> HTTPResponse:
+    doc = {"type": messages.ERROR_PREFIX + code, "detail": f"{code} happened"}
+    return reply(status, doc, "application/problem+json", **headers)
+
+
+DIRECTORY = messages.Directory.from_json(
+    {
+        "newNonce": f"{BASE}/nonce",
+        "newAccount": f"{BASE}/new-account",
+        "newOrder": f"{BASE}/new-order",
+        "revokeCert": f"{BASE}/revoke",
+        "keyChange": f"{BASE}/key-change",
+        "renewalInfo": f"{BASE}/ari",
+    }
+)
+
+
+def account_key() -> jwk.JWKEC:
+    return jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+
+
+def make_session(clock: FakeClock, account: bool = True) -> Session:
+    session = Session(
+        key=account_key(),
+        alg=jwa.ES256,
+        new_nonce_url=f"{BASE}/nonce",
+        clock=clock.monotonic,
+        now=clock.now,
+        rand=lambda: 0.5,
+        policy=PollPolicy(jitter=0.0),
+    )
+    if account:
+        session.account_url = f"{BASE}/acct/1"
+    return session
+
+
+def drive(flow: Any, server: FakeServer, clock: FakeClock) -> Any:
+    return run_sync(flow, server, clock.sleep)
+
+
+# Nonces and signing (RFC 8555 sections 6.2-6.5).
+
+
+def test_new_nonce_only_when_the_pool_is_empty() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: reply(200, {}))
+    session = make_session(clock)
+    for _ in range(3):
+        drive(post(session, f"{BASE}/thing", None), server, clock)
+    assert server.count("HEAD", "/nonce") == 1
+    used = [hdr["nonce"] for r, hdr in server.requests if r.method == "POST"]
+    assert len(set(used)) == 3  # every nonce used once
+
+
+def test_invalid_nonce_headers_are_ignored() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: reply(200, {}, Replay_Nonce="not+valid="))
+    session = make_session(clock)
+    drive(post(session, f"{BASE}/thing", None), server, clock)
+    drive(post(session, f"{BASE}/thing", None), server, clock)
+    assert server.count("HEAD", "/nonce") == 2
+
+
+def test_bad_nonce_is_retried_with_the_error_responses_nonce() -> None:
+    clock, server = FakeClock(), FakeServer()
+    answers = iter([problem(400, "badNonce"), problem(400, "badNonce"), reply(200, {"ok": 1})])
+    server.route("POST /thing", lambda req, hdr: next(answers))
+    response = drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    assert response.json() == {"ok": 1}
+    assert server.count("POST", "/thing") == 3
+    assert server.count("HEAD", "/nonce") == 1
+
+
+def test_bad_nonce_gives_up_after_five_attempts() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: problem(400, "badNonce"))
+    with pytest.raises(errors.BadNonce) as failed:
+        drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    assert server.count("POST", "/thing") == 5
+    assert isinstance(failed.value.error, messages.Error)
+    assert failed.value.error.code == "badNonce"
+
+
+def test_kid_after_account_jwk_before_and_post_as_get_is_empty() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: reply(200, {}))
+    session = make_session(clock, account=False)
+    drive(post(session, f"{BASE}/thing", {"a": 1}, embed_jwk=True), server, clock)
+    session.account_url = f"{BASE}/acct/1"
+    drive(post(session, f"{BASE}/thing", None), server, clock)
+    first, second = (hdr for r, hdr in server.requests if r.method == "POST")
+    assert "jwk" in first
+    assert "kid" not in first
+    assert first["payload"] == b'{"a": 1}'
+    assert second["kid"] == f"{BASE}/acct/1"
+    assert "jwk" not in second
+    assert second["payload"] == b""  # POST-as-GET, RFC 8555 section 6.3
+
+
+def test_post_without_account_or_key_is_refused_before_sending() -> None:
+    clock, server = FakeClock(), FakeServer()
+    with pytest.raises(errors.ClientError, match="No account"):
+        drive(post(make_session(clock, account=False), f"{BASE}/x", None), server, clock)
+    session = make_session(clock)
+    session.key = None
+    with pytest.raises(errors.ClientError, match="no key"):
+        drive(post(session, f"{BASE}/x", None), server, clock)
+    assert server.requests == []
+
+
+# Responses.
+
+
+def test_problem_documents_keep_status_and_retry_after() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: problem(429, "rateLimited", Retry_After="120"))
+    with pytest.raises(messages.Error) as raised:
+        drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    assert raised.value.code == "rateLimited"
+    assert raised.value.http_status == 429
+    assert raised.value.retry_after == clock.now() + datetime.timedelta(seconds=120)
+
+
+def test_conflict_and_redirects() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /c", lambda req, hdr: reply(409, None, Location=f"{BASE}/acct/9"))
+    server.route("POST /r", lambda req, hdr: reply(302, None, Location=f"{BASE}/elsewhere"))
+    with pytest.raises(errors.ConflictError) as conflict:
+        drive(post(make_session(clock), f"{BASE}/c", None), server, clock)
+    assert conflict.value.location == f"{BASE}/acct/9"
+    with pytest.raises(errors.ClientError, match="never redirected"):
+        drive(post(make_session(clock), f"{BASE}/r", None), server, clock)
+    assert server.count("POST", "/elsewhere") == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://ca.test/x", True),
+        ("http://ca.test/x", False),
+        ("http://127.0.0.1:14000/x", "loopback"),
+        ("http://[::1]:14000/x", "loopback"),
+        ("ftp://ca.test/x", False),
+        ("/relative", False),
+    ],
+)
+def test_only_https_urls_are_requested(url: str, allowed: bool | str) -> None:
+    from acme._core.session import check_url
+
+    strict = Session()
+    lenient = Session(allow_insecure_loopback=True)
+    assert (check_url_ok(check_url, strict, url)) is (allowed is True)
+    assert (check_url_ok(check_url, lenient, url)) is bool(allowed)
+
+
+def check_url_ok(check: Callable[[Session, str], str], session: Session, url: str) -> bool:
+    try:
+        check(session, url)
+    except errors.ClientError:
+        return False
+    return True
+
+
+# Polling with Retry-After, backoff and deadlines.
+
+
+def _authz(status: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "identifier": {"type": "dns", "value": "a.test"},
+        "challenges": [],
+    }
+
+
+def _order_with_authz(status_script: list[str], **headers: str) -> tuple[FakeServer, Any]:
+    server = FakeServer()
+    statuses = iter(status_script)
+    server.route("POST /authz/1", lambda req, hdr: reply(200, _authz(next(statuses)), **headers))
+    body = messages.Order.from_json(
+        {
+            "status": "pending",
+            "identifiers": [],
+            "authorizations": [f"{BASE}/authz/1"],
+            "finalize": f"{BASE}/finalize",
+        }
+    )
+    return server, messages.OrderResource(body=body, uri=f"{BASE}/order/1", authorizations=[])
+
+
+def test_polling_starts_fast_and_backs_off_without_real_sleep() -> None:
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending", "pending", "pending", "valid"])
+    session = make_session(clock)
+    done = drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
+    assert done.authorizations[0].body.status == messages.STATUS_VALID
+    assert clock.sleeps == pytest.approx([0.005, 0.0125, 0.03125, 0.078125])
+    assert server.count("POST", "/authz/1") == 4
+
+
+def test_polling_honours_retry_after() -> None:
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending", "valid"], Retry_After="7")
+    drive(
+        order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
+    )
+    assert clock.sleeps == pytest.approx([0.005, 7.0])
+
+
+def test_a_wait_past_the_deadline_raises_at_once() -> None:
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending"] * 3, Retry_After="100")
+    with pytest.raises(errors.TimeoutError):
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 50),
+            server,
+            clock,
+        )
+    assert clock.sleeps == pytest.approx([0.005])  # never slept the 100 s it could not afford
+
+
+def test_invalid_authorization_raises_validation_error() -> None:
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending", "invalid"])
+    with pytest.raises(errors.ValidationError) as failed:
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60),
+            server,
+            clock,
+        )
+    assert failed.value.failed_authzrs[0].body.status == messages.STATUS_INVALID
+
+
+def test_invalid_order_raises_issuance_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    invalid = {
+        "status": "invalid",
+        "identifiers": [],
+        "authorizations": [],
+        "finalize": f"{BASE}/f",
+        "error": {"type": messages.ERROR_PREFIX + "badCSR"},
+    }
+    server.route("POST /order/1", lambda req, hdr: reply(200, invalid))
+    processing = {key: value for key, value in invalid.items() if key != "error"}
+    body = messages.Order.from_json({**processing, "status": "processing"})
+    orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1")
+    with pytest.raises(errors.IssuanceError) as failed:
+        drive(order_flows.poll_order(make_session(clock), orderr, clock.mono + 60), server, clock)
+    assert failed.value.error.code == "badCSR"
+
+
+# New orders: identifiers, profile, replaces.
+
+
+def _key_and_csr(names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return key, crypto_util.make_csr(pem, names)
+
+
+def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -> None:
+    clock, server = FakeClock(), FakeServer()
+    seen: dict[str, Any] = {}
+
+    def new_order(req: HTTPRequest, hdr: dict[str, Any]) -> HTTPResponse:
+        seen.update(json.loads(hdr["payload"]))
+        body = {
+            "status": "pending",
+            "identifiers": seen["identifiers"],
+            "authorizations": [f"{BASE}/authz/1"],
+            "finalize": f"{BASE}/finalize",
+        }
+        return reply(201, body, Location=f"{BASE}/order/1")
+
+    server.route("POST /new-order", new_order)
+    server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("pending")))
+    _, csr = _key_and_csr(["a.test", "b.test"])
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    orderr = drive(
+        flows.new_order(csr, "shortlived", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"), server, clock
+    )
+    assert seen == {
+        "identifiers": [{"type": "dns", "value": "a.test"}, {"type": "dns", "value": "b.test"}],
+        "profile": "shortlived",
+        "replaces": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+    }
+    assert orderr.uri == f"{BASE}/order/1"
+    assert [a.uri for a in orderr.authorizations] == [f"{BASE}/authz/1"]
+
+
+# Certificate download checks (RFC 8555 section 11.4).
+
+
+def _issue_leaf(key: ec.EllipticCurvePrivateKey, names: list[str]) -> str:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _valid_order(csr: bytes) -> messages.OrderResource:
+    body = messages.Order.from_json(
+        {
+            "status": "valid",
+            "identifiers": [],
+            "authorizations": [],
+            "finalize": f"{BASE}/f",
+            "certificate": f"{BASE}/cert/1",
+        }
+    )
+    return messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
+
+
+PEM_CHAIN = "application/pem-certificate-chain"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("good", None),
+        ("content-type", "Content-Type"),
+        ("private-key-block", "only CERTIFICATE blocks"),
+        ("other-key", "public key"),
+        ("missing-name", "lacks requested names"),
+    ],
+)
+def test_downloaded_chain_checks(case: str, message: str | None) -> None:
+    key, csr = _key_and_csr(["a.test", "b.test"])
+    leaf = _issue_leaf(key, ["a.test", "b.test"])
+    content_type = PEM_CHAIN
+    if case == "content-type":
+        content_type = "application/pkix-cert"
+    elif case == "private-key-block":
+        leaf += "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    elif case == "other-key":
+        leaf = _issue_leaf(ec.generate_private_key(ec.SECP256R1()), ["a.test", "b.test"])
+    elif case == "missing-name":
+        leaf = _issue_leaf(key, ["a.test"])
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), content_type))
+    flow = cert_flows.download_certificate(make_session(clock), _valid_order(csr))
+    if message is None:
+        assert drive(flow, server, clock).fullchain_pem == leaf
+    else:
+        with pytest.raises(errors.ClientError, match=message):
+            drive(flow, server, clock)
+
+
+def test_failed_alternate_chain_keeps_the_primary() -> None:
+    key, csr = _key_and_csr(["a.test"])
+    leaf = _issue_leaf(key, ["a.test"])
+    clock, server = FakeClock(), FakeServer()
+    links = f'<{BASE}/cert/1/alt/1>;rel="alternate", <{BASE}/cert/1/alt/2>;rel="alternate"'
+    server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN, Link=links))
+    server.route("POST /cert/1/alt/1", lambda req, hdr: problem(500, "serverInternal"))
+    server.route("POST /cert/1/alt/2", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN))
+    flow = cert_flows.download_certificate(make_session(clock), _valid_order(csr), True)
+    orderr = drive(flow, server, clock)
+    assert orderr.fullchain_pem == leaf
+    assert list(orderr.alternative_fullchains_pem) == [leaf]
+
+
+# Orders list pagination, renewal information.
+
+
+def test_orders_list_follows_next_links_and_stops_on_a_cycle() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route(
+        "POST /orders",
+        lambda req, hdr: reply(
+            200, {"orders": [f"{BASE}/order/1"]}, Link=f'<{BASE}/orders?page=2>;rel="next"'
+        ),
+    )
+    server.route(
+        "POST /orders?page=2",
+        lambda req, hdr: reply(
+            200, {"orders": [f"{BASE}/order/2"]}, Link=f'<{BASE}/orders>;rel="next"'
+        ),
+    )
+    urls = drive(cert_flows.list_orders(make_session(clock), f"{BASE}/orders"), server, clock)
+    assert urls == [f"{BASE}/order/1", f"{BASE}/order/2"]
+    assert len(server.requests) == 3  # newNonce + two pages, the cycle is not followed
+
+
+def _ari_cert() -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ari.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x87654321)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.AuthorityKeyIdentifier(b"\x01" * 20, None, None), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("10", 60.0), ("3600", 3600.0), ("9999999", 86400.0), (None, 21600.0)],
+)
+def test_renewal_info_clamps_retry_after(retry_after: str | None, expected: float) -> None:
+    clock, server = FakeClock(), FakeServer()
+    window = {"suggestedWindow": {"start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}}
+    headers = {"Retry_After": retry_after} if retry_after else {}
+    cert = _ari_cert()
+    path = "/ari/" + _ari.certificate_identifier(cert)
+    server.route("GET " + path, lambda req, hdr: reply(200, window, **headers))
+    info, retry = drive(
+        cert_flows.renewal_info(make_session(clock), DIRECTORY, cert), server, clock
+    )
+    assert retry == expected
+    assert info.suggested_window.start == datetime.datetime(
+        2026, 12, 1, tzinfo=datetime.timezone.utc
+    )
+
+
+def test_renewal_time_keeps_the_5x_contract() -> None:
+    clock, server = FakeClock(), FakeServer()
+    window = {"suggestedWindow": {"start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}}
+    cert = _ari_cert()
+    server.route(
+        "GET /ari/" + _ari.certificate_identifier(cert),
+        lambda req, hdr: reply(200, window, Retry_After="3600"),
+    )
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    when, retry = drive(flows.renewal_time(pem), server, clock)
+    assert when == datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc)  # rand = 0.5
+    assert when.tzinfo is not None
+    assert retry.tzinfo is None
+
+    no_ari = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
+    when, retry = drive(ClientFlows(no_ari, make_session(clock)).renewal_time(pem), server, clock)
+    assert when is None
+    assert retry.tzinfo is None
+
+    server.route(
+        "GET /ari/" + _ari.certificate_identifier(cert),
+        lambda req, hdr: problem(500, "serverInternal"),
+    )
+    with pytest.raises(errors.ARIError) as failed:
+        drive(flows.renewal_time(pem), server, clock)
+    assert failed.value.retry_after.tzinfo is None
+
+
+def test_key_change_signs_inner_jws_with_the_new_key() -> None:
+    clock, server = FakeClock(), FakeServer()
+    captured: dict[str, Any] = {}
+
+    def key_change(req: HTTPRequest, hdr: dict[str, Any]) -> HTTPResponse:
+        captured.update(hdr)
+        return reply(200, {})
+
+    server.route("POST /key-change", key_change)
+    session = make_session(clock)
+    old_key, new_key = session.key, account_key()
+    assert old_key is not None
+    drive(
+        account_flows.change_key(session, DIRECTORY, new_key, jwa.ES256),
+        server,
+        clock,
+    )
+    inner = jws.JWS.json_loads(captured["payload"])
+    inner_header = json.loads(inner.signature.protected)
+    assert captured["kid"] == f"{BASE}/acct/1"  # outer: signed by the account (old key)
+    assert inner_header["url"] == f"{BASE}/key-change"
+    assert "nonce" not in inner_header
+    assert inner.verify(new_key.public_key())
+    assert json.loads(inner.payload) == {
+        "account": f"{BASE}/acct/1",
+        "oldKey": old_key.public_key().to_json(),
+    }
+    assert session.key is new_key
+
+
+def test_client_v2_runs_on_an_injected_transport_and_clock() -> None:
+    """The sync shell takes the fake server as transport and the fake clock: no real I/O."""
+    from acme import client
+
+    clock = FakeClock()
+    server, orderr = _order_with_authz(["pending", "pending", "valid"])
+    net = client.ClientNetwork(account_key())
+    net.transport.send = server  # type: ignore[method-assign]
+    net.sleep = clock.sleep
+    net.session.clock, net.session.now = clock.monotonic, clock.now
+    net.account = messages.RegistrationResource(body=messages.Registration(), uri=f"{BASE}/acct/1")
+    acme = client.ClientV2(DIRECTORY, net)
+    deadline = clock.now() + datetime.timedelta(seconds=30)
+    done = acme.poll_authorizations(orderr, deadline)
+    assert done.authorizations[0].body.status == messages.STATUS_VALID
+    assert len(clock.sleeps) == 3
+    assert sum(clock.sleeps) < 0.2
+    net.close()
+
+
+@pytest.mark.parametrize("validation_seconds", [0.004, 0.5, 2.0, 2.5])
+def test_polite_against_a_slow_validator(validation_seconds: float) -> None:
+    """Fast and polite at once: at most 8 polls for a validation of up to 2.5 s, and a server
+    that validates within 5 ms is polled exactly once."""
+    clock, server = FakeClock(), FakeServer()
+    ready_at = clock.mono + validation_seconds
+    server.route(
+        "POST /authz/1",
+        lambda req, hdr: reply(200, _authz("valid" if clock.mono >= ready_at else "pending")),
+    )
+    _, orderr = _order_with_authz([])
+    session = make_session(clock)
+    session.rand = random.Random(7).random  # real jitter, reproducible
+    session.policy = PollPolicy()
+    drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
+    polls = server.count("POST", "/authz/1")
+    assert polls <= 8
+    if validation_seconds < 0.0045:
+        assert polls == 1
+    # Never much later than needed: the last wait is under 2.5x the time already spent.
+    assert clock.mono - ready_at <= 1.6 * validation_seconds + 0.01
+
+
+def test_an_impossible_status_change_is_an_unexpected_update() -> None:
+    """RFC 8555 section 7.1.6 as data (acme._core.states) guards what polls may observe."""
+    clock = FakeClock()
+    server, orderr = _order_with_authz([])
+    pending = messages.AuthorizationResource(
+        body=messages.Authorization.from_json(_authz("pending")), uri=f"{BASE}/authz/1"
+    )
+    server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("bogus-status")))
+    with pytest.raises(errors.UnexpectedUpdate, match="bogus-status"):
+        drive(
+            order_flows.poll_authorizations(
+                make_session(clock), orderr.update(authorizations=[pending]), clock.mono + 60
+            ),
+            server,
+            clock,
+        )
+    # An order cannot go back from processing to pending.
+    regressed = {"status": "pending", "identifiers": [], "authorizations": [], "finalize": "x"}
+    server.route("POST /order/1", lambda req, hdr: reply(200, regressed))
+    processing = orderr.update(body=orderr.body.update(status=messages.STATUS_PROCESSING))
+    with pytest.raises(errors.UnexpectedUpdate, match="processing"):
+        drive(
+            order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
+        )
+    # Negative control: processing -> valid is fine.
+    finished = {**regressed, "status": "valid", "certificate": f"{BASE}/cert/1"}
+    server.route("POST /order/1", lambda req, hdr: reply(200, finished))
+    done = drive(
+        order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
+    )
+    assert done.body.status == messages.STATUS_VALID
+
+
+@pytest.mark.parametrize("method", ["finalize_order", "poll_and_finalize"])
+def test_composed_operations_keep_the_callers_deadline(method: str) -> None:
+    """A deadline converted once must not be read again as 'seconds from now' (a clock at
+    10 000 s would otherwise stretch a 5 s deadline to hours)."""
+    clock = FakeClock()
+    clock.mono = 10_000.0
+    server = FakeServer()
+    stuck = {
+        "status": "processing",
+        "identifiers": [],
+        "authorizations": [],
+        "finalize": f"{BASE}/f",
+    }
+    server.route("POST /f", lambda req, hdr: reply(200, stuck))
+    server.route("POST /order/1", lambda req, hdr: reply(200, stuck))
+    _, csr = _key_and_csr(["a.test"])
+    body = messages.Order.from_json({**stuck, "status": "ready"})
+    orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
+    flows = ClientFlows(DIRECTORY, make_session(clock))
+    flow = (
+        flows.finalize_order(orderr, 5.0, False)
+        if method == "finalize_order"
+        else flows.poll_and_finalize(orderr, 5.0)
+    )
+    with pytest.raises(errors.TimeoutError):
+        drive(flow, server, clock)
+    assert clock.mono - 10_000.0 <= 5.0
+
+
+@pytest.mark.parametrize(
+    ("update", "sent"),
+    [
+        (None, {"contact": ["mailto:old@example.com"]}),
+        (
+            messages.UpdateRegistration(status=messages.STATUS_DEACTIVATED),
+            {"status": "deactivated"},
+        ),
+        (messages.Registration(terms_of_service_agreed=True), {"termsOfServiceAgreed": True}),
+        (
+            messages.Registration.from_data(email="new@example.com"),
+            {"contact": ["mailto:new@example.com"]},
+        ),
+        (messages.Registration(contact=()), {"contact": []}),  # explicitly clearing contacts
+    ],
+)
+def test_update_registration_sends_what_the_update_sets(update: Any, sent: dict[str, Any]) -> None:
+    clock, server = FakeClock(), FakeServer()
+    payloads: list[Any] = []
+
+    def account(req: HTTPRequest, hdr: dict[str, Any]) -> HTTPResponse:
+        payloads.append(json.loads(hdr["payload"]))
+        return reply(200, {"status": "valid", "contact": ["mailto:old@example.com"]})
+
+    server.route("POST /acct/1", account)
+    body = messages.Registration.from_json(
+        {
+            "status": "valid",
+            "contact": ["mailto:old@example.com"],
+            "orders": f"{BASE}/o",
+            "key": account_key().public_key().to_json(),
+        }
+    )
+    regr = messages.RegistrationResource(body=body, uri=f"{BASE}/acct/1")
+    drive(account_flows.update_account(make_session(clock), regr, update), server, clock)
+    assert payloads == [sent]
+
+
+# Hostile or sloppy server input (review findings): always an acme error, never a raw one.
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_absurd_retry_after_on_a_problem_is_clamped(value: str) -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /thing", lambda req, hdr: problem(429, "rateLimited", Retry_After=value))
+    with pytest.raises(messages.Error) as raised:
+        drive(post(make_session(clock), f"{BASE}/thing", None), server, clock)
+    when = raised.value.retry_after
+    assert when is None or when <= clock.now() + datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "999999999999", "-5", "soon"])
+def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
+    from acme import client
+
+    response = reply(200, {}, Retry_After=value)
+    when = client.ClientV2.retry_after(response, 3)
+    assert when.tzinfo is None
+    assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
+
+
+def test_deeply_nested_json_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    server.route("POST /authz/1", lambda req, hdr: reply(200, b"[" * 200_000))
+    with pytest.raises(errors.ClientError, match="not JSON"):
+        drive(
+            order_flows.fetch_authorization(make_session(clock), f"{BASE}/authz/1"), server, clock
+        )
+
+
+def test_a_directory_without_the_resource_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    bare = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
+    _, csr = _key_and_csr(["a.test"])
+    with pytest.raises(errors.ClientError, match="no newOrder"):
+        drive(ClientFlows(bare, make_session(clock)).new_order(csr, None, None), server, clock)
+    assert server.requests == []
+
+
+def test_a_key_that_cannot_sign_with_the_algorithm_is_a_client_error() -> None:
+    clock, server = FakeClock(), FakeServer()
+    session = make_session(clock)
+    session.alg = jwa.RS256  # but the key is EC
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        drive(post(session, f"{BASE}/thing", None), server, clock)
+
+
+def test_relative_location_and_up_links_are_resolved() -> None:
+    clock, server = FakeClock(), FakeServer()
+    order = {
+        "status": "pending",
+        "identifiers": [{"type": "dns", "value": "a.test"}],
+        "authorizations": [],
+        "finalize": f"{BASE}/finalize",
+    }
+    server.route("POST /new-order", lambda req, hdr: reply(201, order, Location="/order/7"))
+    _, csr = _key_and_csr(["a.test"])
+    orderr = drive(order_flows.new_order(make_session(clock), DIRECTORY, csr), server, clock)
+    assert orderr.uri == f"{BASE}/order/7"
+    challenge = {
+        "type": "http-01",
+        "url": f"{BASE}/chall/1",
+        "status": "processing",
+        "token": "DGyRejmCefe7v4NfDGDKfA",
+    }
+    server.route(
+        "POST /chall/1", lambda req, hdr: reply(200, challenge, Link='<../authz/1>;rel="up"')
+    )
+    challb = messages.ChallengeBody.from_json(challenge)
+    chall = drive(order_flows.answer_challenge(make_session(clock), challb, {}), server, clock)
+    assert chall.authzr_uri == f"{BASE}/authz/1"
+
+
+def test_network_objects_refuse_a_key_the_algorithm_cannot_sign_with() -> None:
+    from acme import client
+    from acme.asyncio_client import AsyncClientNetwork
+
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        client.ClientNetwork(account_key(), alg=jwa.RS256)
+    with pytest.raises(errors.ClientError, match="cannot sign with RS256"):
+        AsyncClientNetwork(account_key(), alg=jwa.RS256, http_library="httpx")
+    net = client.ClientNetwork(account_key())  # the algorithm follows the key by default
+    assert net.alg == jwa.ES256
+    net.close()
+
+
+def test_polls_ride_out_busy_answers_within_the_deadline() -> None:
+    """429/503 to a poll means 'not yet' (RFC 8555 section 6.6): wait its Retry-After, ask
+    again. A 403 is still an error, and a busy server past the deadline is a TimeoutError."""
+    clock = FakeClock()
+    server = FakeServer()
+    answers = iter(
+        [
+            problem(503, "serverInternal", Retry_After="2"),
+            problem(429, "rateLimited", Retry_After="3"),
+            reply(200, _authz("valid")),
+        ]
+    )
+    server.route("POST /authz/1", lambda req, hdr: next(answers))
+    _, orderr = _order_with_authz([])
+    done = drive(
+        order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
+    )
+    assert done.authorizations[0].body.status == messages.STATUS_VALID
+    assert clock.sleeps == pytest.approx([0.005, 2.0, 3.0])
+
+    server.route("POST /authz/1", lambda req, hdr: problem(403, "unauthorized"))
+    with pytest.raises(messages.Error, match="unauthorized"):
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60),
+            server,
+            clock,
+        )
+    server.route("POST /authz/1", lambda req, hdr: problem(503, "serverInternal", Retry_After="30"))
+    with pytest.raises(errors.TimeoutError):
+        drive(
+            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 40),
+            server,
+            clock,
+        )

@@ -1,0 +1,162 @@
+"""The core's building blocks: Retry-After parsing, backoff, nonce pool, Link parsing, drivers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+
+import pytest
+
+from acme._core.drive import run_async, run_sync
+from acme._core.http import Flow, Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
+from acme._core.nonces import NoncePool, is_valid_nonce
+from acme._core.retry import PollPolicy, parse_retry_after
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("-5", -5.0),
+        ("Thu, 26 Nov 2026 12:00:30 GMT", 30.0),
+        ("Thu, 26 Nov 2026 11:59:00 GMT", -60.0),  # a past date
+        (None, None),
+        ("soon", None),
+        ("", None),
+        ("1e9", None),
+        ("99999999999999999999", None),  # absurdly long numbers are not trusted
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+def test_backoff_starts_fast_and_grows_to_the_cap() -> None:
+    policy = PollPolicy()
+    waits = [policy.backoff(n, rand=lambda: 0.5) for n in range(12)]
+    assert waits[0] == pytest.approx(0.005)
+    assert all(later > earlier for earlier, later in itertools.pairwise(waits[:9]))
+    assert waits[-1] == policy.max_delay
+    # Polite against a server that validates in 2 s: the 7th poll is already past it.
+    assert sum(waits[:7]) > 2.0
+    assert sum(waits[:3]) < 0.15  # fast against a local server
+
+
+def test_backoff_jitter_stays_within_bounds() -> None:
+    policy = PollPolicy(jitter=0.1)
+    low = policy.backoff(3, rand=lambda: 0.0)
+    high = policy.backoff(3, rand=lambda: 1.0)
+    base = policy.initial * policy.factor**3
+    assert low == pytest.approx(base * 0.9)
+    assert high == pytest.approx(base * 1.1)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [(5.0, 5.0), (0.0, 0.005), (-3.0, 0.005), (10**9, 3600.0), (float("nan"), 0.005)],
+)
+def test_delay_clamps_retry_after(retry_after: float, expected: float) -> None:
+    policy = PollPolicy(jitter=0.0)
+    assert policy.delay(0, retry_after) == pytest.approx(expected)
+
+
+def test_delay_without_hint_is_the_backoff() -> None:
+    policy = PollPolicy(jitter=0.0)
+    assert policy.delay(2, None) == pytest.approx(0.03125)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("oFvnlFP1wIhRlYS2jTaXbA", True),
+        ("abc", True),
+        ("abc=", False),  # padding is not allowed (RFC 8555 section 6.5.1)
+        ("ab+c", False),  # base64, not base64url
+        ("abcde", False),  # length 1 mod 4 cannot be base64
+        ("abd", False),  # non-canonical trailing bits would change on re-encoding
+        ("", False),
+        ("a b", False),
+    ],
+)
+def test_nonce_validity(value: str, valid: bool) -> None:
+    assert is_valid_nonce(value) is valid
+
+
+def test_nonce_pool_is_bounded_and_freshest_first() -> None:
+    pool = NoncePool(capacity=3)
+    for nonce in ("AAAA", "BBBB", "CCCC", "DDDD"):
+        assert pool.add(nonce)
+    assert not pool.add("bad=")
+    assert not pool.add(None)
+    assert len(pool) == 3
+    assert [pool.pop(), pool.pop(), pool.pop(), pool.pop()] == ["DDDD", "CCCC", "BBBB", None]
+
+
+def test_nonce_pool_refills_from_responses() -> None:
+    pool = NoncePool()
+    response = HTTPResponse(200, Headers({"replay-nonce": "QUJD"}), b"", "https://x/")
+    assert pool.add_from(response)
+    assert pool.pop() == "QUJD"
+
+
+def test_headers_are_case_insensitive_and_keep_repeats() -> None:
+    headers = Headers([("Link", "<a>;rel=up"), ("link", "<b>;rel=alternate")])
+    assert headers.get_all("LINK") == ["<a>;rel=up", "<b>;rel=alternate"]
+    assert "Content-Type" not in headers
+    headers["Content-Type"] = "application/json"
+    assert headers["content-type"] == "application/json"
+
+
+def test_parse_links() -> None:
+    links = parse_links(
+        [
+            '<https://a/authz/1>;rel="up", <https://a/dir>; rel=index',
+            '<https://a/cert/1/alt/1>;rel="alternate",<https://a/cert/1/alt/2>;rel="alternate"',
+            '<https://a/orders?cursor=2>; title="x, y"; rel="next"',
+        ]
+    )
+    assert links == {
+        "up": ["https://a/authz/1"],
+        "index": ["https://a/dir"],
+        "alternate": ["https://a/cert/1/alt/1", "https://a/cert/1/alt/2"],
+        "next": ["https://a/orders?cursor=2"],
+    }
+
+
+def _flow() -> Flow[tuple[int, str] | None]:
+    response = yield Send(HTTPRequest("GET", "https://x/a"))
+    yield Sleep(0.5)
+    try:
+        yield Send(HTTPRequest("GET", "https://x/fail"))
+    except OSError as error:
+        return (response.status_code, str(error))
+    return None
+
+
+def _send(request: HTTPRequest) -> HTTPResponse:
+    if request.url.endswith("fail"):
+        raise OSError("boom")
+    return HTTPResponse(204, Headers(), b"", request.url)
+
+
+def test_run_sync_answers_effects_and_throws_transport_errors_into_the_flow() -> None:
+    slept: list[float] = []
+    assert run_sync(_flow(), _send, slept.append) == (204, "boom")
+    assert slept == [0.5]
+
+
+def test_run_async_drives_the_same_flow() -> None:
+    slept: list[float] = []
+
+    async def send(request: HTTPRequest) -> HTTPResponse:
+        return _send(request)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    assert asyncio.run(run_async(_flow(), send, sleep)) == (204, "boom")
+    assert slept == [0.5]
