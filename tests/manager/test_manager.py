@@ -397,3 +397,35 @@ def test_without_ari_renew_at_two_thirds_of_the_lifetime_without_replaces(
     assert manager.run_once().renewed == ["f.test"]
     assert [replaces for _, replaces in new_orders] == [None, None]
     assert record.window is None
+
+
+def test_a_failure_after_the_save_keeps_the_new_certificate_and_is_reported(
+    ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
+) -> None:
+    marker = tmp_path / "deployed"
+    hooks = Hooks(deploy=f"touch {shlex.quote(str(marker))}")
+
+    def broken_copy(record: Certificate) -> None:
+        raise OSError("disk full")
+
+    store = FileStore(tmp_path / "store")
+    manager = Manager(store, {ca.directory_url: acme_client}, on_saved=broken_copy)
+    manager.add(Certificate("s.test", ("s.test",), ca.directory_url, hooks=hooks))
+    report = manager.run_once()
+    assert report.issued == ["s.test"]
+    error = report.failed["s.test"]
+    assert isinstance(error, HookError)
+    assert "disk full" in str(error)
+    assert not marker.exists()  # no deploy of files that were not copied
+    saved = manager.load("s.test")
+    assert saved is not None
+    assert saved.current is not None
+    assert saved.failures == 0  # the certificate itself is fine: no back-off
+
+    failing_deploy = Manager(store, {ca.directory_url: acme_client}, hooks=Hooks(deploy="exit 4"))
+    report = failing_deploy.renew_due(force=True)
+    assert report.renewed == ["s.test"]
+    assert "deploy hook exited 4" in str(report.failed["s.test"])
+    renewed = failing_deploy.load("s.test")
+    assert renewed is not None
+    assert renewed.previous == saved.current

@@ -225,7 +225,10 @@ class AsyncManager(ManagerBase):
                 self.store.write, items, private=private, fence=turn.lease, due=effect.due
             )
             if effect.new_pair and self.on_saved is not None:
-                await asyncio.to_thread(self.on_saved, record)
+                try:
+                    await asyncio.to_thread(self.on_saved, record)
+                except Exception as error:
+                    raise HookError(record.id, f"after saving: {error}", "deploy") from error
             return None
         raise TypeError(f"Unknown effect {effect!r}")
 

@@ -84,8 +84,9 @@ class ManagerBase:
     :param hook_timeout: seconds one hook command may take.
     :param on_event: callbacks receiving every `Event` (errors in them are logged, not raised).
     :param on_saved: called with a lineage right after a new certificate of it was saved,
-        before its deploy hook (e.g. to copy the files elsewhere); an exception fails the
-        lineage's turn.
+        before its deploy hook (e.g. to copy the files elsewhere). If it raises, the lineage
+        is reported renewed and failed with a `HookError` (hook ``deploy``), and its deploy
+        hook does not run; the new certificate stays saved.
     :param hooks: hook commands for every lineage of this manager's runs, in place of the
         lineage's own (a None field keeps the lineage's).
     """

@@ -377,21 +377,24 @@ def lineage_flow(original: Certificate, ctx: Context) -> Flow:
     record.skip_replaces = False  # the refusal was about the certificate just replaced
     if ctx.ca_has_ari:  # RFC 9773 section 4.3: fetch renewal information right after issuance
         yield from _check_ari(record, ctx)
-    late_error: LineageError | None = None
     kind: Literal["issued", "renewed"] = "issued" if first else "renewed"
+    after_save: LineageError | None = None  # the certificate is saved, what follows failed
     try:
         yield Persist(record, record.due_at(ctx.now, ctx.ca_has_ari), new_pair=True)
-        events.append(Event(kind, record.id, ctx.now, certificate=pair, replaced=replaced))
-        if hooks.deploy:
+    except HookError as error:  # the save's own follow-up (on_saved) failed
+        after_save = error
+    except Exception as error:  # not saved: this certificate is lost to us
+        typed, _ = _failure(record, error, ctx)
+        events.append(Event("failed", record.id, ctx.now, error=typed))
+        return Outcome(record, "failed", events, error=typed)
+    events.append(Event(kind, record.id, ctx.now, certificate=pair, replaced=replaced))
+    if after_save is None and hooks.deploy:
+        try:
             yield RunHook("deploy", hooks.deploy, _hook_env(record, "deploy", ctx))
-        if failure is not None:  # the post hook failed after a good issuance
-            raise failure
-    except Exception as late:
-        if isinstance(late, HookError):  # saved, but not deployed: report it
-            late_error = late
-        else:
-            late_error, _ = _failure(record, late, ctx)
-        events.append(Event("failed", record.id, ctx.now, error=late_error))
-        if not isinstance(late, HookError):  # not saved: the certificate is lost to us
-            return Outcome(record, "failed", events, error=late_error)
-    return Outcome(record, kind, events, error=late_error)
+        except HookError as error:
+            after_save = error
+    if after_save is None and isinstance(failure, HookError):  # the post hook failed
+        after_save = failure
+    if after_save is not None:
+        events.append(Event("failed", record.id, ctx.now, error=after_save))
+    return Outcome(record, kind, events, error=after_save)

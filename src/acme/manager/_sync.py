@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from acme.manager._base import LINEAGES, ManagerBase, run_hook_sync
-from acme.manager._errors import LineageError, LockHeld, StorageError
+from acme.manager._errors import HookError, LineageError, LockHeld, StorageError
 from acme.manager._events import Event, RunReport
 from acme.manager._flow import (
     Call,
@@ -198,6 +198,9 @@ class Manager(ManagerBase):
             private = [f"{record.group}/{name}" for name in PRIVATE_FILES]
             self.store.write(items, private=private, fence=turn.lease, due=effect.due)
             if effect.new_pair and self.on_saved is not None:
-                self.on_saved(record)
+                try:
+                    self.on_saved(record)
+                except Exception as error:
+                    raise HookError(record.id, f"after saving: {error}", "deploy") from error
             return None
         raise TypeError(f"Unknown effect {effect!r}")
