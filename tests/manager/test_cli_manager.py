@@ -165,3 +165,48 @@ def test_renew_with_a_postgresql_store(
     assert _serial(tmp_path / "chain.pem") != first
     status, out, _ = run(capsys, "certificates", "--json", "--store", url, *common)
     assert json.loads(out)[0]["serial"] == f"{_serial(tmp_path / 'chain.pem'):x}"
+
+
+def test_config_file_gives_defaults_and_refuses_typos(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, cli_ca: tuple[ACMETestServer, int]
+) -> None:
+    server, port = cli_ca
+    marker = tmp_path / "deployed"
+    config = tmp_path / "acme.ini"
+    config.write_text(
+        "[defaults]\n"
+        f"directory = {server.directory_url}\n"
+        f"ca-bundle = {server.ca_bundle_path}\n"
+        f"config-dir = {tmp_path / 'cfg'}\n"
+        f"store = {tmp_path / 'lineages'}\n"
+        "agree-tos = yes\n"
+        "bind = 127.0.0.1\n"
+        f"http-port = {port}\n"
+        "key-type = ec384\n"
+        f"deploy-hook = touch {shlex.quote(str(marker))}\n"
+    )
+    status, out, err = run(
+        capsys, "--config", config, "issue", "--key-file", tmp_path / "k.pem",
+        "--chain-file", tmp_path / "c.pem", "conf.test",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "ECDSA P-384" in out  # key-type from the file
+    assert (tmp_path / "lineages" / "lineages" / "conf.test").is_symlink()  # store from the file
+    status, out, err = run(capsys, "--config", config, "renew", "--force")
+    assert status == 0, err
+    assert "renewed conf.test" in out
+    assert marker.exists()  # the deploy hook saved by issue, from the file
+    status, out, _ = run(capsys, "--config", config, "certificates", "--json")
+    assert [c["id"] for c in json.loads(out)] == ["conf.test"]
+
+    config.write_text("[defaults]\nagree-tos = yes\nhttp-prot = 80\n")
+    status, _out, err = run(capsys, "--config", config, "certificates")
+    assert status == 2
+    assert err.strip() == f"acme: error: {config}: unknown setting http-prot"
+    config.write_text("[defaults]\nagree-tos = perhaps\n")
+    status, _out, err = run(capsys, "--config", config, "certificates")
+    assert status == 2
+    assert "agree-tos must be true or false" in err
+    status, _out, err = run(capsys, "--config", tmp_path / "missing.ini", "certificates")
+    assert status == 2
+    assert "does not exist" in err

@@ -57,11 +57,20 @@ def _prog(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from acme.cli._config import apply_config, config_path
     from acme.cli._parser import build_parser
 
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    path, required = config_path(arguments)
+    if path is not None:
+        try:
+            apply_config(parser, path, required)
+        except CLIError as error:
+            print(f"acme: error: {describe(error)}", file=sys.stderr)
+            return error.status
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as done:  # --help, or a usage error already printed as one line
         return done.code if isinstance(done.code, int) else 2
     reporter = Reporter(quiet=args.quiet)

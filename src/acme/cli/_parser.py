@@ -334,6 +334,12 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``acme`` parser; each subcommand sets ``command`` (and ``account`` ``action``)."""
     parser = _Parser(prog="acme", description=_DESCRIPTION)
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="defaults for any long option, INI [defaults] section (default: $ACME_CONFIG, "
+        "else CONFIG-DIR/config.ini if it exists)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
