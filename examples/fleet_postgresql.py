@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """One node of a certificate fleet: many machines keep the same certificates alive through one
-PostgreSQL database (``pip install acme[postgresql]``).
+PostgreSQL database (``pip install acme-protocol[postgresql]``).
 
 Run this on every node behind your load balancer, with the same ``--dsn``, ``--directory`` and
 ``--account-key`` (the fleet shares one ACME account):
@@ -27,6 +27,7 @@ exits 0 if nothing failed, 1 otherwise (for cron).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -112,11 +113,11 @@ def main() -> int:
         on_event=_report,
     )
     for name in args.name:
-        try:
-            manager.add(Certificate(name.lower(), (name.lower(),), args.directory,
-                                    hooks=Hooks(deploy=args.deploy_hook)))  # fmt: skip
-        except StorageError:
-            pass  # already recorded (by us earlier, or by another node)
+        lineage = Certificate(
+            name.lower(), (name.lower(),), args.directory, hooks=Hooks(deploy=args.deploy_hook)
+        )
+        with contextlib.suppress(StorageError):  # already recorded (by us, or another node)
+            manager.add(lineage)
     answers = standalone.HTTP01Server((args.bind, args.http_port), StoreHTTP01Resources(store))
     server = threading.Thread(target=answers.serve_forever, kwargs={"poll_interval": 0.1})
     server.start()

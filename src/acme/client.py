@@ -3,6 +3,9 @@
 Every method runs a flow of the sans-I/O core (``acme._core``) with `requests` and
 `time.sleep`; no protocol decision lives here. The asyncio client drives the same flows.
 
+``DER_CONTENT_TYPE`` (``application/pkix-cert``) is kept for acme 1.x callers and warns when
+used.
+
 Importing this module is cheap: josepy, cryptography and requests are imported when the first
 network object is created, not at ``import acme.client`` (most of the import cost of acme 5.x).
 """
@@ -46,6 +49,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: Seconds one request may take, connect and whole response (``ClientNetwork(timeout=)``).
 DEFAULT_NETWORK_TIMEOUT = 45
 _DEPRECATED = {"DER_CONTENT_TYPE": "application/pkix-cert"}
 
@@ -98,6 +102,8 @@ class ClientNetwork(SessionAccessors):
 
     @property
     def verify_ssl(self) -> bool | str:
+        """What HTTPS certificates are checked against: True (system store), a CA bundle path,
+        or False."""
         return self.transport.verify
 
     def run(self, flow: Flow[T]) -> T:

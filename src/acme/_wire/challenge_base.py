@@ -201,6 +201,7 @@ class UnrecognizedChallenge(Challenge):
 
     @classmethod
     def from_json(cls, jobj: Mapping[str, Any]) -> UnrecognizedChallenge:
+        """Keep ``jobj`` as it is."""
         return cls(jobj)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -232,6 +233,8 @@ class KeyAuthorizationChallengeResponse(ChallengeResponse):
 
     ``key_authorization`` is kept locally but never sent: the JSON is ``{}`` (RFC 8555
     section 7.5.1), because the server recomputes the key authorization itself.
+
+    :ivar key_authorization: ``token.thumbprint`` (RFC 8555 section 8.1), or None
     """
 
     key_authorization: str | None = json_util.field(

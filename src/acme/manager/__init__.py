@@ -25,7 +25,7 @@ when it failed), ``deploy`` after a new certificate was saved. Their environment
 deploy also gets ``RENEWED_DOMAINS`` (= ACME_NAMES, as certbot), ``ACME_SERIAL`` (hex),
 ``ACME_NOT_AFTER`` (ISO 8601) and, with a `FileStore`, ``RENEWED_LINEAGE`` (the lineage's
 folder), ``ACME_KEY_FILE`` and ``ACME_CHAIN_FILE``. A hook that exits non-zero or runs past
-``hook_timeout`` is a `HookError`.
+``hook_timeout`` is a `HookError`. In short::
 
     store = FileStore("/var/lib/acme")
     manager = Manager(store, {directory_url: client})

@@ -129,6 +129,7 @@ class ManagerBase:
     # -- lineages in the store (blocking; the async manager runs these in a thread) ----------
 
     def now(self) -> datetime.datetime:
+        """The manager clock's current time (aware UTC; a naive clock is a `ManagerError`)."""
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
             raise ManagerError("The manager's clock returned a naive datetime")
@@ -176,6 +177,7 @@ class ManagerBase:
         self, record: Certificate, account_key: Any, account_url: str | None, has_ari: bool,
         force: bool, dry_run: bool,
     ) -> Context:  # fmt: skip
+        """The `Context` of one lineage's turn with this manager's settings."""
         now = self.now()
         hook_env: dict[str, str] = {}
         path = self.store_path(record.group)
@@ -201,6 +203,7 @@ class ManagerBase:
         )
 
     def store_path(self, group: str) -> Path | None:
+        """The `Context` of one lineage's turn with this manager's settings."""
         root = getattr(self.store, "root", None)
         return Path(root) / group if isinstance(root, Path) else None
 
@@ -234,6 +237,7 @@ class ManagerBase:
         self.emit(outcome.events)
 
     def emit(self, events: Iterable[Event]) -> None:
+        """Deliver ``events`` to every callback; a failing callback is logged, not raised."""
         for event in events:
             for callback in self.callbacks:
                 try:

@@ -84,10 +84,12 @@ class StoreSolver(Solver):
         self.store = store
 
     def present(self, answer: ChallengeAnswer) -> None:
+        """Write the answer under ``challenges/<type>/...`` in the store."""
         key = _answer_key(answer)
         self.store.write({key: answer.value.encode("ascii")}, private=[key])
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
+        """Delete the answer from the store."""
         self.store.delete(_answer_key(answer))
 
 

@@ -36,6 +36,7 @@ class LineageError(ManagerError):
 
     :ivar lineage: the lineage id.
     :ivar retry_at: when it will be tried again (aware UTC), if known.
+
     The underlying error is chained as ``__cause__``.
     """
 

@@ -11,6 +11,7 @@ from acme.manager._record import CertificatePair
 
 __all__ = ["Event", "EventKind", "RunReport"]
 
+#: The kinds of `Event`.
 EventKind = Literal["issued", "renewed", "failed", "revoked", "window_changed"]
 
 
@@ -50,6 +51,7 @@ class RunReport:
         return not self.failed
 
     def merge(self, other: RunReport) -> None:
+        """Add the results of ``other`` to this report."""
         self.issued += other.issued
         self.renewed += other.renewed
         self.checked += other.checked

@@ -106,6 +106,7 @@ class FileStore(Storage):
     # -- reading ---------------------------------------------------------------------------
 
     def read(self, key: str) -> bytes | None:
+        """The value of ``key`` (through its group's current version), or None."""
         group, name = split_key(key)
         try:
             return (self._group_path(group) / name).read_bytes()
@@ -115,6 +116,7 @@ class FileStore(Storage):
             raise StorageError(f"Cannot read {key}: {error}") from error
 
     def read_group(self, group: str) -> dict[str, bytes]:
+        """Every file of one version of ``group`` (retried if a writer retires it)."""
         link = self._group_path(group)
         for _ in range(5):  # a writer may retire the version we resolved; take the new one
             version = self._version(link)
@@ -131,6 +133,7 @@ class FileStore(Storage):
         raise StorageError(f"Group {group} kept changing while it was read")
 
     def list(self, prefix: str) -> builtins.list[str]:
+        """Every key starting with ``prefix``, sorted."""
         keys = []
         for group, version in self._groups(prefix):
             with contextlib.suppress(FileNotFoundError):
@@ -167,6 +170,7 @@ class FileStore(Storage):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
 
     def due(self, prefix: str, now: datetime.datetime) -> builtins.list[str]:
+        """Groups under ``prefix`` whose ``.due`` time is at or before ``now``."""
         found = []
         for group, version in self._groups(prefix):
             if not group.startswith(prefix):
@@ -189,6 +193,7 @@ class FileStore(Storage):
         fence: Lease | None = None,
         due: datetime.datetime | None = None,
     ) -> None:
+        """Replace ``items`` (one group) with a new version folder and one rename."""
         group = one_group(items)
         files = {split_key(key)[1]: (value, key in private) for key, value in items.items()}
         self._commit(group, files, fence, due)
@@ -269,6 +274,7 @@ class FileStore(Storage):
             os.close(fd)  # closing releases the flock
 
     def delete(self, key_or_group: str, *, fence: Lease | None = None) -> None:
+        """Remove a group (symlink and versions) or one key (a new version without it)."""
         path = self._group_path(check_key(key_or_group))
         if path.is_symlink():  # a whole group
             with self._write_lock(path):
@@ -299,6 +305,7 @@ class FileStore(Storage):
         return data if isinstance(data, dict) else {}
 
     def lock(self, name: str, *, owner: str, ttl: float) -> Lease:
+        """Take the flock of ``name`` without waiting; `LockHeld` names the holder."""
         lock_path, record_path = self._lock_paths(name)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -338,6 +345,7 @@ class FileStore(Storage):
             raise LeaseLost(f"Lease {lease.name!r} (token {lease.token}) is no longer held")
 
     def renew(self, lease: Lease, ttl: float) -> Lease:
+        """Record a later expiry for a lease we still hold (`LeaseLost` otherwise)."""
         self._check_fence(lease)
         renewed = Lease(
             lease.name, lease.owner, lease.token, _utcnow() + datetime.timedelta(seconds=ttl)
@@ -346,6 +354,7 @@ class FileStore(Storage):
         return renewed
 
     def unlock(self, lease: Lease) -> None:
+        """Release the flock and mark the lease record released."""
         with self._mutex:
             held = self._held.get(lease.name)
             if held is None or held[1] != lease.token:
@@ -359,6 +368,7 @@ class FileStore(Storage):
             os.close(fd)
 
     def close(self) -> None:
+        """Release every lock this store still holds."""
         with self._mutex:
             held, self._held = self._held, {}
         for fd, _ in held.values():

@@ -54,18 +54,22 @@ class CertificatePair:
 
     @functools.cached_property
     def leaf(self) -> x509.Certificate:
+        """The first certificate of the chain."""
         return x509.load_pem_x509_certificates(self.chain_pem.encode("ascii"))[0]
 
     @property
     def not_before(self) -> datetime.datetime:
+        """The leaf's notBefore (aware UTC)."""
         return self.leaf.not_valid_before_utc
 
     @property
     def not_after(self) -> datetime.datetime:
+        """The leaf's notAfter (aware UTC)."""
         return self.leaf.not_valid_after_utc
 
     @property
     def serial(self) -> int:
+        """The leaf's serial number."""
         return self.leaf.serial_number
 
     @functools.cached_property
@@ -155,6 +159,7 @@ class Certificate:
 
     @property
     def group(self) -> str:
+        """The store group of this lineage (``lineages/<id>``)."""
         return lineage_group(self.id)
 
     def schedule(self, force: bool = False) -> Schedule:

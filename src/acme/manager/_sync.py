@@ -49,6 +49,7 @@ class Manager(ManagerBase):
 
     :param clients: a ready `acme.client.ClientV2` (with its account) per CA directory URL;
         a lineage names its CA by ``directory_url``.
+
     See `ManagerBase` for the other options.
     """
 

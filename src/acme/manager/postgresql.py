@@ -1,6 +1,6 @@
 """`PostgresStore`: one PostgreSQL database shared by a fleet of managers (psycopg 3).
 
-Install with ``pip install acme[postgresql]``. Tables (created on first use)::
+Install with ``pip install acme-protocol[postgresql]``. Tables (created on first use)::
 
     acme_objects     key, grp, value, private: every stored file (a lineage's record and pairs)
     acme_lineages    grp, due_at: the schedule, one row per lineage
@@ -10,6 +10,7 @@ Install with ``pip install acme[postgresql]``. Tables (created on first use)::
                      can answer
 
 Rules:
+
 - A group write is one transaction, so a key is never beside another key's chain.
 - Leases expire on the database's clock (``clock_timestamp()``), so nodes' clocks need not
   agree; a node that dies simply stops extending its leases. Fencing tokens come from one
@@ -39,6 +40,7 @@ __all__ = ["SCHEMA", "PostgresStore"]
 
 _CHALLENGES = "challenges/"
 
+#: The tables, index and sequence the store creates on first use (idempotent).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS acme_objects (
     key text PRIMARY KEY,
@@ -121,7 +123,7 @@ class PostgresStore(Storage):
             import psycopg
         except ImportError as error:  # pragma: no cover - the extra is not installed
             raise errors.DependencyError(
-                "PostgresStore needs psycopg 3: pip install acme[postgresql]"
+                "PostgresStore needs psycopg 3: pip install acme-protocol[postgresql]"
             ) from error
         self._psycopg = psycopg
         try:
@@ -171,11 +173,13 @@ class PostgresStore(Storage):
     # -- Storage -----------------------------------------------------------------------------
 
     def read(self, key: str) -> bytes | None:
+        """The value of ``key``, or None."""
         check_key(key)
         rows = self._query(f"SELECT value FROM {self._table(key)} WHERE key = %s", (key,))
         return bytes(rows[0][0]) if rows else None
 
     def read_group(self, group: str) -> dict[str, bytes]:
+        """Every key of ``group`` in one statement (one consistent snapshot)."""
         if group.startswith(_CHALLENGES) or group + "/" == _CHALLENGES:
             return super().read_group(group)
         rows = self._query("SELECT key, value FROM acme_objects WHERE grp = %s", (group,))
@@ -189,6 +193,7 @@ class PostgresStore(Storage):
         fence: Lease | None = None,
         due: datetime.datetime | None = None,
     ) -> None:
+        """Replace ``items`` (one group) in one transaction, fenced and scheduled if asked."""
         group = one_group(items)
         with self._transaction() as cur:
             if fence is not None:
@@ -220,6 +225,7 @@ class PostgresStore(Storage):
                 )
 
     def list(self, prefix: str) -> builtins.list[str]:
+        """Every key starting with ``prefix`` (files and challenge answers), sorted."""
         rows = self._query(
             "SELECT key FROM acme_objects WHERE key LIKE %s"
             " UNION ALL SELECT key FROM acme_challenges WHERE key LIKE %s ORDER BY 1",
@@ -228,6 +234,7 @@ class PostgresStore(Storage):
         return [key for (key,) in rows]
 
     def delete(self, key_or_group: str, *, fence: Lease | None = None) -> None:
+        """Delete a key, or a group with its schedule, in one transaction."""
         check_key(key_or_group)
         with self._transaction() as cur:
             if fence is not None:
@@ -243,6 +250,7 @@ class PostgresStore(Storage):
             )
 
     def lock(self, name: str, *, owner: str, ttl: float) -> Lease:
+        """Take or take over (if expired) the lease ``name``; `LockHeld` names the holder."""
         check_key(name)
         with self._transaction() as cur:
             cur.execute(_LOCK, (name, owner, float(ttl)))
@@ -255,6 +263,7 @@ class PostgresStore(Storage):
         return Lease(name, owner, int(row[0]), row[1])
 
     def renew(self, lease: Lease, ttl: float) -> Lease:
+        """Extend an unexpired lease we hold, on the database clock."""
         rows = self._query(
             "UPDATE acme_leases SET expires_at = clock_timestamp() + make_interval(secs => %s)"
             " WHERE name = %s AND token = %s AND expires_at > clock_timestamp()"
@@ -266,11 +275,13 @@ class PostgresStore(Storage):
         return Lease(lease.name, lease.owner, lease.token, rows[0][0])
 
     def unlock(self, lease: Lease) -> None:
+        """Delete the lease if it is still ours (same fencing token)."""
         self._query(
             "DELETE FROM acme_leases WHERE name = %s AND token = %s", (lease.name, lease.token)
         )
 
     def due(self, prefix: str, now: datetime.datetime) -> builtins.list[str]:
+        """Scheduled groups under ``prefix`` due at or before ``now``, earliest first."""
         rows = self._query(
             "SELECT grp FROM acme_lineages WHERE grp LIKE %s AND due_at <= %s ORDER BY due_at",
             (_like(prefix), now),
@@ -280,6 +291,7 @@ class PostgresStore(Storage):
     def claim_due(
         self, prefix: str, now: datetime.datetime, *, owner: str, ttl: float, limit: int
     ) -> builtins.list[tuple[str, Lease]]:
+        """Lease up to ``limit`` due groups in one ``FOR UPDATE SKIP LOCKED`` statement."""
         rows = self._query(
             _CLAIM,
             {"prefix": _like(prefix), "now": now, "limit": limit, "owner": owner, "ttl": ttl},
@@ -287,5 +299,6 @@ class PostgresStore(Storage):
         return [(name, Lease(name, owner, int(token), expires)) for name, token, expires in rows]
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._mutex:
             self._conn.close()
