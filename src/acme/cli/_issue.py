@@ -29,9 +29,11 @@ from acme.cli._files import (
     private_pem,
     write_file,
 )
+from acme.cli._manage import record_lineage
 from acme.cli._output import CLIError, Reporter
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.manager import CertificatePair
 
 __all__ = ["Issued", "challenge_type", "make_csr", "obtain", "run_issue", "split_names"]
 
@@ -231,13 +233,14 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
     with contextlib.ExitStack() as stack:
         solver.start()  # a busy port fails here, before anything is asked of the CA
         stack.callback(solver.cleanup)
-        acme, _, _ = open_account(
+        acme, _, regr = open_account(
             AccountStore(args.config_dir),
             directory_url,
             reporter,
             ca_bundle=args.ca_bundle,
             create=options,
         )
+        account_url = regr.uri
         stack.enter_context(acme.net)
         issued = obtain(
             acme,
@@ -256,5 +259,13 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         force=args.force,
         what="certificate chain",
     )
+    lineage = record_lineage(
+        args,
+        directory_url,
+        dns + ips,
+        CertificatePair(private_pem(cert_key), issued.fullchain_pem),
+        account_url,
+    )
     print(_summary(issued, cert_key, key_file, chain_file))
+    print(f"  renewal   recorded as {lineage}: `acme renew` keeps it alive")
     return 0
