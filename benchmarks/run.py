@@ -42,7 +42,7 @@ WORKER_TIMEOUT = 600
 #: A worker during which Pebble logged no request for this long has met a hung Pebble (its
 #: store deadlocks, see the README): every workload makes a request at least every ~3 s.
 STALL_SECONDS = 30.0
-sys.path.insert(0, str(ROOT / "tests" / "interop"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 # Repetitions per workload: (ours, bare-bones limit, acme 5.9). acme 5.9 sleeps 1-2 s per
 # issuance, so it gets fewer; every figure is still a median where there is more than one.
@@ -170,7 +170,7 @@ class PebbleServer:
         self.peb = self._start()
 
     def _start(self) -> Any:
-        from pebble_harness import start_pebble
+        from interop.pebble_harness import start_pebble
 
         self.starts += 1
         return start_pebble(

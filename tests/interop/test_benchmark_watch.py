@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pebble_harness import require_binaries
+
+from interop.pebble_harness import require_binaries
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))

@@ -4,6 +4,7 @@ a call's deadline on every request the call sends."""
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any, TypeVar
 
 from acme import errors
@@ -13,6 +14,8 @@ from acme._core.session import Session
 __all__ = ["Monotonic", "to_monotonic", "wait_to_poll", "within"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 class Monotonic(float):
@@ -54,14 +57,24 @@ def wait_to_poll(
     then it ends `PollPolicy.last_poll_margin` (at most half the time left) before the
     deadline, for one last poll (the caller passes ``may_cut=False`` after that one).
     """
-    now = session.clock()
-    if now + seconds <= deadline:
+    left = deadline - session.clock()
+    if seconds <= left:
+        logger.debug(
+            "waiting %.3f s before polling the %s again (%.1f s left)", seconds, what, left
+        )
         yield Sleep(seconds)
         return False
-    left = deadline - now
     if not may_cut or left <= 0:
+        logger.debug("waiting for %s: the deadline is %.3f s away, giving up", what, left)
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
-    yield Sleep(left - min(session.policy.last_poll_margin, left / 2))
+    cut = left - min(session.policy.last_poll_margin, left / 2)
+    logger.debug(
+        "waiting %.3f s (not %.3f s) to poll the %s once more before the deadline",
+        cut,
+        seconds,
+        what,
+    )
+    yield Sleep(cut)
     return True
 
 

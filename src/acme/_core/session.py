@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
+import logging
 import random
 import time
 import urllib.parse
@@ -60,6 +61,8 @@ __all__ = [
     "post_expecting",
 ]
 
+logger = logging.getLogger(__name__)
+
 _MAX_GET_REDIRECTS = 5
 #: Attempts per request when every nonce is rejected, unless the call's deadline comes first.
 DEFAULT_MAX_NONCE_ATTEMPTS = 100
@@ -90,10 +93,10 @@ class Session:
     rand: Callable[[], float] = random.random
     #: A generous cap on attempts per request; the real bound on badNonce retries is time.
     max_nonce_attempts: int = DEFAULT_MAX_NONCE_ATTEMPTS
-    #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.
-    account: Any = None
+    #: The current account; its URL is ``account_url``.
+    account: messages.RegistrationResource | None = None
 
-    def set_account(self, regr: Any) -> None:
+    def set_account(self, regr: messages.RegistrationResource | None) -> None:
         """Make ``regr`` the account requests are signed for (``kid``), or none."""
         self.account = regr
         self.account_url = regr.uri if regr is not None else None
@@ -117,7 +120,7 @@ def new_session(
     allow_insecure_loopback: bool,
     policy: PollPolicy | None,
     max_nonce_attempts: int | None,
-    account: Any = None,
+    account: messages.RegistrationResource | None = None,
 ) -> Session:
     """The `Session` both network shells start from: the key as a JWK (from a JWK, a
     cryptography key or a pyOpenSSL key), its usual algorithm unless one is given (RS256
@@ -296,15 +299,23 @@ def post(
     # Without a caller's deadline (which `within` puts on each Send and the driver enforces
     # by throwing TimeoutError in), retries stop after the policy's default timeout.
     give_up_at = session.clock() + session.policy.default_timeout
-    for _ in range(max(1, session.max_nonce_attempts)):
-        if last_error is not None and session.clock() >= give_up_at:
-            break
+    attempts = max(1, session.max_nonce_attempts)
+    for attempt in range(1, attempts + 1):
+        if last_error is not None:
+            if session.clock() >= give_up_at:
+                logger.debug("POST %s: badNonce for %d attempts, giving up", url, attempt - 1)
+                break
+            logger.debug(
+                "POST %s: badNonce, signing again with the nonce the refusal carried "
+                "(attempt %d of at most %d)",
+                url,
+                attempt,
+                attempts,
+            )
         try:
             nonce = yield from _nonce(session)
-            request = HTTPRequest(
-                "POST", url, headers, sign_request(body, key, alg, nonce, url, kid)
-            )
-            response: HTTPResponse = yield Send(request)
+            signed = sign_request(body, key, alg, nonce, url, kid)
+            response: HTTPResponse = yield Send(HTTPRequest("POST", url, headers, signed))
         except errors.TimeoutError as timeout:
             if last_error is None:
                 raise

@@ -14,7 +14,9 @@ Foreign exceptions are translated here, and only here, into `acme.errors.Network
 from __future__ import annotations
 
 import http.client
+import logging
 import os
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -28,6 +30,7 @@ from acme._net.deadline import Watchdog, watched_pool_classes
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport", "requests_response"]
 
+logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
 #: Sent with every request unless it names its own (as requests does).
 _DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
@@ -75,10 +78,32 @@ class RequestsTransport:
 
     def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
         """Send ``request`` within ``timeout`` seconds (the caller's time left), or within the
-        transport's own timeout if that is shorter or none is given."""
+        transport's own timeout if that is shorter or none is given; logs method, URL, status
+        and time at DEBUG (never the body)."""
         self.requests_sent += 1
         if timeout is None or timeout > self.timeout:
             timeout = self.timeout
+        started = time.monotonic()
+        try:
+            response = self._send_within(request, timeout)
+        except RequestsNetworkError as error:
+            elapsed = (time.monotonic() - started) * 1000
+            logger.debug(
+                "%s %s failed after %.0f ms: %s", request.method, request.url, elapsed, error.reason
+            )
+            raise
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (%d bytes, %.0f ms)",
+                request.method,
+                request.url,
+                response.status_code,
+                len(response.content),
+                (time.monotonic() - started) * 1000,
+            )
+        return response
+
+    def _send_within(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         with self.watchdog.request(timeout) as record:
             try:
                 proxies = self._proxies_for(request.url)
@@ -155,7 +180,8 @@ class RequestsTransport:
                 verify=_requests_verify(self.verify),
                 timeout=(timeout, timeout),
             )
-        except requests.exceptions.RequestException as error:
+        except (requests.exceptions.RequestException, OSError) as error:
+            # OSError: requests raises it bare for a CA bundle path that does not exist.
             raise RequestsNetworkError(request.url, _reason(error)) from error
         try:
             content = self._read_proxied(raw, request.url)

@@ -1,9 +1,11 @@
-"""The ``acme`` command line (``python -m acme``): demo, issue, revoke, renewal-info, account,
-serve-test-ca.
+"""The ``acme`` command line (``python -m acme``): demo, issue, renew, certificates, delete,
+revoke, renewal-info, account, serve-test-ca.
 
 `main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
-when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted.
-Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
+when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted;
+``renewal-info`` returns 3 when the certificate is due for renewal.
+Progress lines go to stderr, results to stdout; ``-v`` adds the library's debug log on stderr
+and ``--log-file PATH`` appends it to a file. See ``acme --help`` and ``acme COMMAND --help``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe
+from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, library_log
 
 __all__ = ["main"]
 
@@ -23,10 +25,22 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         from acme.cli._issue import run_issue
 
         return run_issue
-    if command in ("demo", "serve-test-ca"):
-        from acme.cli import _demo
+    if command == "demo":
+        from acme.cli._demo import run_demo
 
-        return _demo.run_demo if command == "demo" else _demo.run_serve_test_ca
+        return run_demo
+    if command == "serve-test-ca":
+        from acme.cli._serve import run_serve_test_ca
+
+        return run_serve_test_ca
+    if command in ("renew", "certificates", "delete"):
+        from acme.cli import _manage
+
+        return {
+            "renew": _manage.run_renew,
+            "certificates": _manage.run_certificates,
+            "delete": _manage.run_delete,
+        }[command]
     from acme.cli import _commands
 
     handlers = {
@@ -44,18 +58,28 @@ def _prog(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from acme.cli._config import apply_config, config_path
     from acme.cli._parser import build_parser
 
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    path, required = config_path(arguments)
+    if path is not None:
+        try:
+            apply_config(parser, path, required)
+        except CLIError as error:
+            print(f"acme: error: {describe(error)}", file=sys.stderr)
+            return error.status
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as done:  # --help, or a usage error already printed as one line
         return done.code if isinstance(done.code, int) else 2
     reporter = Reporter(quiet=args.quiet)
     try:
         if hasattr(args, "directory") and not args.directory:
             raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
-        return _handler(args.command)(args, reporter)
+        with library_log(args.verbose, args.log_file):
+            return _handler(args.command)(args, reporter)
     except KeyboardInterrupt:
         print("acme: interrupted", file=sys.stderr)
         return 130
