@@ -2,10 +2,10 @@
 
 Rules:
 - An order comes back with its authorizations fetched (acme 5.x callers rely on it).
-- Polling follows `PollPolicy`: the first poll is made at once (a CA on loopback has often
-  validated or issued by then), then the server's Retry-After when given, else
-  fast-then-slower backoff (an order polled right after a finalize response with a
-  Retry-After waits for it first). A wait that would pass
+- Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
+  backoff; an order's first poll after a finalize response without Retry-After is made at
+  once (issuing takes a CA milliseconds; a validation takes it round trips). A wait that
+  would pass
   the deadline raises `TimeoutError` at once when the server asked for it in seconds (or
   while busy, with 429/5xx); a backoff step or a Retry-After HTTP-date past the deadline is
   cut short instead, for one last poll just before it.
@@ -161,13 +161,9 @@ def poll_authorizations(
     attempt = 0
     retry_after: RetryHint | None = None
     last = False
-    at_once = True  # the caller has just answered the challenges: look before waiting
     while pending:
-        if at_once:
-            at_once = False
-        else:
-            last = yield from _wait(session, attempt, retry_after, deadline, "authorization", last)
-            attempt += 1
+        last = yield from _wait(session, attempt, retry_after, deadline, "authorization", last)
+        attempt += 1
         retry_after = None
         for url in pending:
             response, hint = yield from _poll_fetch(session, url)

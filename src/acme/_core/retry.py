@@ -65,16 +65,15 @@ def parse_retry_hint(value: str | None, now: datetime.datetime) -> RetryHint | N
 class PollPolicy:
     """Backoff schedule for polling authorizations and orders.
 
-    The first poll is made at once; the n-th wait after it (n from 0) is
-    ``initial * factor**n`` with +-``jitter`` spread, capped at ``max_delay``. With the
-    defaults the waits are about 5 ms, 14 ms, 36 ms, 98 ms, 0.27 s, 0.72 s, 1.9 s, 5.2 s,
-    10 s...: a local server that has validated or issued by the first look costs no wait at
-    all, one that takes 5 ms costs two polls, and one that validates in 2.5 s is polled 8
-    times (polls at 0, 5 ms, 19 ms, 55 ms, 0.15 s, 0.42 s, 1.1 s, 3.1 s).
+    The n-th wait (n from 0) is ``initial * factor**n`` with +-``jitter`` spread, capped at
+    ``max_delay``. With the defaults the waits are about 5 ms, 12 ms, 31 ms, 78 ms, 0.2 s,
+    0.5 s, 1.2 s, 3 s, 7.6 s, 10 s...: a local server is polled after 5 ms (the validation is
+    usually done by then), and a server that validates in 2 s is polled 8 times. (An order
+    right after finalizing is polled once at once before this schedule starts.)
     """
 
     initial: float = 0.005
-    factor: float = 2.7
+    factor: float = 2.5
     max_delay: float = 10.0
     jitter: float = 0.1
     #: The longest ``Retry-After`` honoured; longer values are cut to this (still bounded by
