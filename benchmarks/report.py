@@ -71,32 +71,40 @@ def row(
 
 def mode_rows(figures: dict[str, Any], mode: str = "nosleep") -> list[dict[str, Any]]:
     ours, base, lim = figures["ours"], figures["acme59"], figures["limit"]
+
     # Issue 11: at most 1.5x the limit's wall time and 1.2x its CPU for one issuance, in both
     # modes (issue 5 had 2x wall). Issue 5 sets ">=50x faster than acme 5.9" for real http-01
     # (NOSLEEP) only: without validation acme 5.9 sleeps once (1 s), and 50x would ask for
-    # less than the limit's 1.14x.
-    if mode == "nosleep":
-        one_target = "<=1.5x limit, >=50x faster than 5.9"
-
-        def one_check(o: float, b: float | None, lm: float | None) -> bool:
-            return lm is not None and b is not None and o <= 1.5 * lm and o * 50 <= b
-    else:
-        one_target = "<=1.5x limit"
-
-        def one_check(o: float, b: float | None, lm: float | None) -> bool:
-            return lm is not None and o <= 1.5 * lm
+    # less than the limit's 1.14x. Each target has its own row, so each has its own result.
+    def wall_check(o: float, b: float | None, lm: float | None) -> bool:
+        return lm is not None and o <= 1.5 * lm
 
     def cpu_check(o: float, b: float | None, lm: float | None) -> bool:
         return lm is not None and o <= 1.2 * lm
+
+    def vs_59_check(o: float, b: float | None, lm: float | None) -> bool:
+        return b is not None and o * 50 <= b
 
     asy = figures["async"].get("async")
 
     def three(workload: str, fn: Callable[[dict[str, Any] | None], float | None]) -> Three:
         return fn(ours.get(workload)), fn(base.get(workload)), fn(lim.get(workload))
 
+    one_wall = three("one", lambda r: med(r, "wall", 1e3))
     rows = [
-        row("1 issuance, new account: wall", "ms", *three("one", lambda r: med(r, "wall", 1e3)),
-            one_target, one_check),
+        row("1 issuance, new account: wall", "ms", *one_wall, "<=1.5x limit", wall_check),
+    ]
+    if mode == "nosleep":
+        rows.append(
+            row(
+                "1 issuance: wall against acme 5.9",
+                "ms",
+                *one_wall,
+                ">=50x faster than 5.9",
+                vs_59_check,
+            )
+        )
+    rows += [
         row("1 issuance: client CPU", "ms", *three("one", lambda r: med(r, "cpu", 1e3)),
             "<=1.2x limit", cpu_check),
         row("1 issuance: HTTP requests", "n", *three("one", lambda r: med(r, "requests")),
