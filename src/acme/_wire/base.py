@@ -253,6 +253,10 @@ class _Meta(json_util.JSONObjectWithFieldsMeta):
         return super().__new__(mcs, name, bases, namespace)
 
 
+#: `JSONObject._defaults` per class.
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
 class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
     """Base of every ACME JSON object: guarded decoding (see the module rules)."""
 
@@ -291,10 +295,17 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        defaults = {
-            slot: cls._slot_defaults[slot] for slot in cls.__slots__ if slot in cls._slot_defaults
-        }
-        defaults.update(super()._defaults())
+        """Defaults of every slot, computed once per class (every construction asks; josepy
+        copies the dict, never changes it)."""
+        defaults = _DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = {
+                slot: cls._slot_defaults[slot]
+                for slot in cls.__slots__
+                if slot in cls._slot_defaults
+            }
+            defaults.update(super()._defaults())
+            _DEFAULTS[cls] = defaults
         return defaults
 
     @classmethod
