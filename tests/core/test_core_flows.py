@@ -481,9 +481,11 @@ def test_invalid_authorization_raises_validation_error() -> None:
 
 
 @pytest.mark.parametrize("processing_polls", [0, 2])
-def test_an_order_is_polled_at_once_after_finalize_then_with_backoff(processing_polls: int) -> None:
-    """Issuing takes a CA milliseconds: without a Retry-After the first order poll is not
-    delayed; later ones follow the backoff (5 ms, 12.5 ms, ...)."""
+def test_an_order_is_polled_after_1_ms_after_finalize_then_with_backoff(
+    processing_polls: int,
+) -> None:
+    """Issuing takes a CA milliseconds: without a Retry-After the first order poll comes after
+    1 ms, not after the backoff's first 5 ms step; later ones follow the backoff."""
     clock, server = FakeClock(), FakeServer()
     statuses = iter(["processing"] * processing_polls + ["valid"])
     order = {"identifiers": [], "authorizations": [], "finalize": f"{BASE}/f"}
@@ -498,7 +500,7 @@ def test_an_order_is_polled_at_once_after_finalize_then_with_backoff(processing_
     )
     assert done.body.status == messages.STATUS_VALID
     assert server.count("POST", "/order/1") == processing_polls + 1
-    assert clock.sleeps == pytest.approx([0.005, 0.0125][:processing_polls])
+    assert clock.sleeps == pytest.approx([0.001, 0.005, 0.0125][: processing_polls + 1])
 
 
 def test_invalid_order_raises_issuance_error() -> None:

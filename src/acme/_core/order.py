@@ -3,8 +3,8 @@
 Rules:
 - An order comes back with its authorizations fetched (acme 5.x callers rely on it).
 - Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
-  backoff; an order's first poll after a finalize response without Retry-After is made at
-  once (issuing takes a CA milliseconds; a validation takes it round trips). A wait that
+  backoff; an order's first poll after a finalize response without Retry-After comes after
+  1 ms (issuing takes a CA milliseconds; a validation takes it round trips). A wait that
   would pass
   the deadline raises `TimeoutError` at once when the server asked for it in seconds (or
   while busy, with 429/5xx); a backoff step or a Retry-After HTTP-date past the deadline is
@@ -248,19 +248,22 @@ def poll_order(
     """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`.
 
     ``retry_after`` is the finalize response's hint for the first wait, if it gave one.
-    Without one the first poll is made at once: unlike a validation, which costs the CA
-    network round trips, issuing is usually done within milliseconds of the finalize request
-    (Pebble, Boulder), so waiting first only adds latency; the backoff starts after it.
+    Without one the first poll comes after `PollPolicy.first_order_poll` (1 ms): unlike a
+    validation, which costs the CA network round trips, issuing is a signature, usually done
+    within milliseconds of the finalize request (Pebble, Boulder), so the backoff's 5 ms
+    first step would only add latency; the backoff starts after that first poll.
     """
     attempt = 0
     last = False
-    at_once = retry_after is None
+    soon = retry_after is None
     body = orderr.body
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
-        if at_once:
-            at_once = False
+        if soon:
+            soon = False
+            wait = session.policy.first_order_poll
+            last = yield from wait_to_poll(session, wait, deadline, "order", may_cut=True)
         else:
             last = yield from _wait(session, attempt, retry_after, deadline, "order", last)
             attempt += 1

@@ -69,7 +69,7 @@ class PollPolicy:
     ``max_delay``. With the defaults the waits are about 5 ms, 12 ms, 31 ms, 78 ms, 0.2 s,
     0.5 s, 1.2 s, 3 s, 7.6 s, 10 s...: a local server is polled after 5 ms (the validation is
     usually done by then), and a server that validates in 2 s is polled 8 times. (An order
-    right after finalizing is polled once at once before this schedule starts.)
+    right after finalizing is polled once after `first_order_poll` before this schedule.)
     """
 
     initial: float = 0.005
@@ -81,6 +81,9 @@ class PollPolicy:
     max_retry_after: float = 3600.0
     #: Default deadline for polls started without one (acme 5.x: 90 s).
     default_timeout: float = 90.0
+    #: The wait before the first poll of an order finalized without a Retry-After: issuing
+    #: is one signature, done in about a millisecond by a CA on loopback.
+    first_order_poll: float = 0.001
     #: A wait cut short by the deadline ends this long before it (at most half the time
     #: left), so the last poll has time for its round trip.
     last_poll_margin: float = 1.0
