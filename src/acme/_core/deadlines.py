@@ -6,21 +6,21 @@ import datetime
 from typing import Any
 
 from acme import errors
-from acme._core.http import Flow, Sleep
-from acme._core.session import Session
+from acme._core.context import Context
+from acme._core.http import NetFlow, Sleep
 
 __all__ = ["Monotonic", "to_monotonic", "wait"]
 
 
 class Monotonic(float):
-    """A deadline already converted to the session clock's monotonic seconds.
+    """A deadline already converted to the ctx clock's monotonic seconds.
 
     Its own type, so converting twice is harmless: a flow composed of other flows passes
     its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
     """
 
 
-def to_monotonic(session: Session, deadline: Any) -> Monotonic:
+def to_monotonic(ctx: Context, deadline: Any) -> Monotonic:
     """Turn a caller's deadline into monotonic seconds.
 
     Accepts an aware datetime, a naive datetime (local time, as acme 5.x callers pass),
@@ -29,11 +29,11 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     """
     if isinstance(deadline, Monotonic):
         return deadline
-    now_mono = session.clock()
+    now_mono = ctx.clock()
     if deadline is None:
-        return Monotonic(now_mono + session.policy.default_timeout)
+        return Monotonic(now_mono + ctx.policy.default_timeout)
     if isinstance(deadline, datetime.datetime):
-        now = session.now()
+        now = ctx.now()
         if deadline.tzinfo is None or deadline.utcoffset() is None:
             now = now.astimezone().replace(tzinfo=None)
         return Monotonic(now_mono + (deadline - now).total_seconds())
@@ -42,8 +42,8 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
 
 
-def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[None]:
+def wait(ctx: Context, seconds: float, deadline: float, what: str) -> NetFlow[None]:
     """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
-    if session.clock() + seconds > deadline:
+    if ctx.clock() + seconds > deadline:
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
     yield Sleep(seconds)

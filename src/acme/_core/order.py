@@ -9,6 +9,11 @@ Rules:
   `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
 - A poll answered 429 or 5xx is a "not yet": wait its Retry-After (or the backoff) and ask
   again, within the deadline. Only polls: other requests may have had an effect.
+- Finalization picks up where the order is (section 7.4): an order already ``processing`` or
+  ``valid`` (a retried finalize whose answer was lost) is not finalized again but polled; a
+  finalize answered ``orderNotReady`` fetches the order, waits (within the deadline) while it
+  is ``pending``, finalizes again once it is ``ready``, and polls if it moved on. A ``valid``
+  order without a certificate URL is fetched again.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from cryptography import x509
 
 from acme import crypto_util, errors, messages
 from acme._core import states
+from acme._core.context import Context, post
 from acme._core.deadlines import wait
-from acme._core.http import Flow, HTTPResponse
+from acme._core.http import HTTPResponse, NetFlow
 from acme._core.responses import location, parse, resource_url
-from acme._core.session import Session, post
 
 __all__ = [
     "answer_challenge",
@@ -60,28 +65,27 @@ def identifiers_of(subject: x509.Name, exts: x509.Extensions) -> list[messages.I
     ]
 
 
-def fetch_authorization(session: Session, url: str) -> Flow[messages.AuthorizationResource]:
+def fetch_authorization(ctx: Context, url: str) -> NetFlow[messages.AuthorizationResource]:
     """POST-as-GET one authorization (section 7.5)."""
-    authzr, _ = yield from poll_authorization(session, url)
+    authzr, _ = yield from poll_authorization(ctx, url)
     return authzr
 
 
 def poll_authorization(
-    session: Session, url: str
-) -> Flow[tuple[messages.AuthorizationResource, HTTPResponse]]:
+    ctx: Context, url: str
+) -> NetFlow[tuple[messages.AuthorizationResource, HTTPResponse]]:
     """POST-as-GET one authorization, returning the response too (for Retry-After)."""
-    response = yield from post(session, url, None)
+    response = yield from post(ctx, url, None)
     body = parse(messages.Authorization, response)
     return messages.AuthorizationResource(body=body, uri=url), response
 
 
 def new_order(
-    session: Session,
-    directory: messages.Directory,
+    ctx: Context,
     csr_pem: bytes,
     profile: str | None = None,
     replaces: str | None = None,
-) -> Flow[messages.OrderResource]:
+) -> NetFlow[messages.OrderResource]:
     """Create an order for the CSR's identifiers and fetch its authorizations (7.4)."""
     identifiers = identifiers_from_csr(csr_pem)
     fields: dict[str, Any] = {"identifiers": identifiers}
@@ -90,34 +94,34 @@ def new_order(
     if replaces is not None:
         fields["replaces"] = replaces
     response = yield from post(
-        session, resource_url(directory, "newOrder"), messages.NewOrder(**fields)
+        ctx, resource_url(ctx.directory, "newOrder"), messages.NewOrder(**fields)
     )
     uri = location(response)
     body = parse(messages.Order, response)
     authorizations = []
     for url in body.authorizations:
-        authorizations.append((yield from fetch_authorization(session, url)))
+        authorizations.append((yield from fetch_authorization(ctx, url)))
     return messages.OrderResource(
         body=body, uri=uri, csr_pem=csr_pem, authorizations=authorizations
     )
 
 
 def new_authorization(
-    session: Session, directory: messages.Directory, identifier: messages.Identifier
-) -> Flow[messages.AuthorizationResource]:
+    ctx: Context, identifier: messages.Identifier
+) -> NetFlow[messages.AuthorizationResource]:
     """Pre-authorize an identifier (section 7.4.1), where the directory offers ``newAuthz``."""
-    url = resource_url(directory, "newAuthz")  # optional: not every CA pre-authorizes
+    url = resource_url(ctx.directory, "newAuthz")  # optional: not every CA pre-authorizes
     payload = messages.NewAuthorization(identifier=identifier)
-    response = yield from post(session, url, payload)
+    response = yield from post(ctx, url, payload)
     body = parse(messages.Authorization, response)
     return messages.AuthorizationResource(body=body, uri=location(response))
 
 
 def answer_challenge(
-    session: Session, challb: messages.ChallengeBody, response: Any
-) -> Flow[messages.ChallengeResource]:
+    ctx: Context, challb: messages.ChallengeBody, response: Any
+) -> NetFlow[messages.ChallengeResource]:
     """Tell the server the challenge is ready (section 7.5.1): POST ``{}`` to its URL."""
-    http_response = yield from post(session, challb.uri, response)
+    http_response = yield from post(ctx, challb.uri, response)
     body = parse(messages.ChallengeBody, http_response)
     up = http_response.links.get("up")
     if not up:
@@ -127,19 +131,19 @@ def answer_challenge(
 
 
 def deactivate_authorization(
-    session: Session, authzr: messages.AuthorizationResource
-) -> Flow[messages.AuthorizationResource]:
+    ctx: Context, authzr: messages.AuthorizationResource
+) -> NetFlow[messages.AuthorizationResource]:
     """Deactivate an authorization (section 7.5.2)."""
     payload = messages.UpdateAuthorization(status=messages.STATUS_DEACTIVATED)
-    response = yield from post(session, authzr.uri, payload)
+    response = yield from post(ctx, authzr.uri, payload)
     return messages.AuthorizationResource(
         body=parse(messages.Authorization, response), uri=authzr.uri
     )
 
 
 def poll_authorizations(
-    session: Session, orderr: messages.OrderResource, deadline: float
-) -> Flow[messages.OrderResource]:
+    ctx: Context, orderr: messages.OrderResource, deadline: float
+) -> NetFlow[messages.OrderResource]:
     """Poll the order's authorizations until each is final (section 7.5.1).
 
     :raises acme.errors.ValidationError: if any authorization ended ``invalid``.
@@ -152,13 +156,11 @@ def poll_authorizations(
     attempt = 0
     retry_after: float | None = None
     while pending:
-        yield from wait(
-            session, _next_wait(session, attempt, retry_after), deadline, "authorization"
-        )
+        yield from wait(ctx, _next_wait(ctx, attempt, retry_after), deadline, "authorization")
         attempt += 1
         retry_after = None
         for url in pending:
-            response, hint = yield from _poll_fetch(session, url)
+            response, hint = yield from _poll_fetch(ctx, url)
             if response is not None:
                 authzr = messages.AuthorizationResource(
                     body=parse(messages.Authorization, response), uri=url
@@ -186,58 +188,97 @@ def _is_final(authzr: messages.AuthorizationResource) -> bool:
     return authzr.body.status != messages.STATUS_PENDING
 
 
-def _next_wait(session: Session, attempt: int, retry_after: float | None) -> float:
-    return session.policy.delay(attempt, retry_after, session.rand)
+def _next_wait(ctx: Context, attempt: int, retry_after: float | None) -> float:
+    return ctx.policy.delay(attempt, retry_after, ctx.rand)
 
 
 def begin_finalization(
-    session: Session, orderr: messages.OrderResource
-) -> Flow[messages.OrderResource]:
-    """Send the CSR to the order's finalize URL (section 7.4)."""
-    finalized, _ = yield from finalize(session, orderr)
-    return finalized
+    ctx: Context, orderr: messages.OrderResource
+) -> NetFlow[messages.OrderResource]:
+    """Send the CSR to the order's finalize URL once (section 7.4)."""
+    response = yield from post(ctx, orderr.body.finalize, _csr_payload(orderr))
+    return orderr.update(body=parse(messages.Order, response))
 
 
-def finalize(
-    session: Session, orderr: messages.OrderResource
-) -> Flow[tuple[messages.OrderResource, float | None]]:
-    """Send the CSR; return the updated order and the response's Retry-After, if any."""
+def _csr_payload(orderr: messages.OrderResource) -> messages.CertificateRequest:
     if orderr.csr_pem is None:
         raise errors.ClientError("The order has no CSR to finalize with")
     try:
         csr = x509.load_pem_x509_csr(orderr.csr_pem)
     except (ValueError, TypeError) as error:
         raise errors.ClientError(f"Invalid CSR: {error}") from None
-    payload = messages.CertificateRequest(csr=csr)
-    response = yield from post(session, orderr.body.finalize, payload)
-    return orderr.update(body=parse(messages.Order, response)), session.retry_after(response)
+    return messages.CertificateRequest(csr=csr)
+
+
+_FINALIZED = (messages.STATUS_PROCESSING, messages.STATUS_VALID)
+
+
+def finalize(
+    ctx: Context, orderr: messages.OrderResource, deadline: float
+) -> NetFlow[tuple[messages.OrderResource, float | None]]:
+    """Finalize the order, from wherever it is; return it with a Retry-After hint, if any.
+
+    An order already ``processing`` or ``valid`` is returned as is. ``orderNotReady`` (RFC
+    8555 section 7.4) fetches the order: ``pending`` is waited on with the poll backoff until
+    ``ready`` (then finalized again) or until ``deadline`` (monotonic) would pass;
+    ``processing``/``valid`` are returned; ``invalid`` raises `IssuanceError`.
+    """
+    payload = _csr_payload(orderr)
+    looks = 0
+    while orderr.body.status not in _FINALIZED:
+        if orderr.body.status == messages.STATUS_INVALID:
+            error = orderr.body.error or messages.Error(detail="order is invalid")
+            raise errors.IssuanceError(error)
+        if looks == 0 or orderr.body.status == messages.STATUS_READY:
+            try:
+                response = yield from post(ctx, orderr.body.finalize, payload)
+            except messages.Error as error:
+                if error.code != "orderNotReady":
+                    raise
+            else:
+                body = parse(messages.Order, response)
+                return orderr.update(body=body), ctx.retry_after(response)
+        if looks > 0:  # the first look right away, later ones after the poll backoff
+            yield from wait(ctx, _next_wait(ctx, looks - 1, None), deadline, "order to be ready")
+        looks += 1
+        response = yield from post(ctx, orderr.uri, None)
+        orderr = orderr.update(body=parse(messages.Order, response))
+    return orderr, None
 
 
 def poll_order(
-    session: Session,
+    ctx: Context,
     orderr: messages.OrderResource,
     deadline: float,
     retry_after: float | None = None,
-) -> Flow[messages.OrderResource]:
-    """Poll the order until it is ``valid`` (section 7.4); ``invalid`` raises `IssuanceError`.
+) -> NetFlow[messages.OrderResource]:
+    """Poll the order until it is ``valid`` with a certificate URL (section 7.4); ``invalid``
+    raises `IssuanceError`.
 
-    ``retry_after`` is the finalize response's hint for the first wait, if it gave one.
+    ``retry_after`` is the finalize response's hint for the first wait, if it gave one. A
+    snapshot already ``valid`` but without ``certificate`` is fetched once at once.
     """
     attempt = 0
     body = orderr.body
+    if body.status == messages.STATUS_VALID and not body.certificate:
+        fetched = yield from post(ctx, orderr.uri, None)
+        body = parse(messages.Order, fetched)
+        states.check_transition(states.ORDER, orderr.body.status, body.status)
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
             raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
-        yield from wait(session, _next_wait(session, attempt, retry_after), deadline, "order")
+        yield from wait(ctx, _next_wait(ctx, attempt, retry_after), deadline, "order")
         attempt += 1
-        response, retry_after = yield from _poll_fetch(session, orderr.uri)
+        response, retry_after = yield from _poll_fetch(ctx, orderr.uri)
         if response is not None:
             previous, body = body, parse(messages.Order, response)
             states.check_transition(states.ORDER, previous.status, body.status)
+    if not body.certificate:
+        raise errors.ClientError(f"The order {orderr.uri} is valid but names no certificate URL")
     return orderr.update(body=body)
 
 
-def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, float | None]]:
+def _poll_fetch(ctx: Context, url: str) -> NetFlow[tuple[HTTPResponse | None, float | None]]:
     """POST-as-GET ``url`` for a poll: ``(response, Retry-After seconds)``.
 
     A transient refusal (429 or 5xx, RFC 8555 section 6.6) is ``(None, its Retry-After)``:
@@ -245,13 +286,13 @@ def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, f
     operation over a busy server. Other errors are raised.
     """
     try:
-        response = yield from post(session, url, None)
+        response = yield from post(ctx, url, None)
     except messages.Error as error:
         status = error.http_status
         if status is None or not (status == 429 or status >= 500):
             raise
         hint = None
         if error.retry_after is not None:
-            hint = (error.retry_after - session.now()).total_seconds()
+            hint = (error.retry_after - ctx.now()).total_seconds()
         return None, hint
-    return response, session.retry_after(response)
+    return response, ctx.retry_after(response)
