@@ -48,6 +48,7 @@ from acme._net.async_transport import AiohttpTransport, AsyncTransport, HttpxTra
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 
 T = TypeVar("T")
+_Network = TypeVar("_Network", bound="AsyncClientNetwork")
 
 
 class AsyncClientNetwork(SessionAccessors):
@@ -158,7 +159,7 @@ class AsyncClientNetwork(SessionAccessors):
         """Close the connection pool."""
         await self.transport.close()
 
-    async def __aenter__(self) -> AsyncClientNetwork:
+    async def __aenter__(self: _Network) -> _Network:
         return self
 
     async def __aexit__(

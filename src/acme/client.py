@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_Network = TypeVar("_Network", bound="ClientNetwork")
 DEFAULT_NETWORK_TIMEOUT = 45
 _DEPRECATED = {"DER_CONTENT_TYPE": "application/pkix-cert"}
 
@@ -187,7 +188,7 @@ class ClientNetwork(SessionAccessors):
             with contextlib.suppress(Exception):
                 transport.release()
 
-    def __enter__(self) -> ClientNetwork:
+    def __enter__(self: _Network) -> _Network:
         return self
 
     def __exit__(

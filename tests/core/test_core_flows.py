@@ -1,8 +1,5 @@
-"""Core flows driven against a scripted fake server function and a fake clock.
-
-No mock.patch and no real sleeping: the flows run under `run_sync` with the fake server as the
-transport and the fake clock's ``sleep`` advancing monotonic and wall time together.
-"""
+"""Core flows driven against a scripted fake server function and a fake clock
+(tests/support/core_fakes.py): no mock.patch and no real sleeping."""
 
 from __future__ import annotations
 
@@ -17,156 +14,31 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from josepy import json_util, jwa, jwk
+from josepy import jwa
 
-from acme import crypto_util, errors, jws, messages
+from acme import errors, jws, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.context import Context
-from acme._core.drive import run_sync
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
-from acme._core.layers import signed
+from acme._core.http import HTTPRequest, HTTPResponse
 from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session, post
 from acme._wire import renewal_id as _ari
-
-BASE = "https://ca.test"
-Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]
-
-
-class FakeClock:
-    """Monotonic and wall time that move only when a flow sleeps."""
-
-    def __init__(self) -> None:
-        self.mono = 1000.0
-        self.start = datetime.datetime(2026, 11, 26, 12, tzinfo=datetime.timezone.utc)
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime.datetime:
-        return self.start + datetime.timedelta(seconds=self.mono - 1000.0)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.mono += seconds
-
-
-class FakeServer:
-    """Routes ``METHOD path`` to handlers, checks JWS basics, hands out fresh nonces."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[tuple[HTTPRequest, dict[str, Any]]] = []
-        self.counter = 0
-        self.route("HEAD /nonce", lambda req, hdr: reply(200))
-
-    def route(self, key: str, handler: Handler) -> None:
-        self.routes[key] = handler
-
-    def nonce(self) -> str:
-        self.counter += 1
-        return json_util.encode_b64jose(self.counter.to_bytes(8, "big"))
-
-    def __call__(self, request: HTTPRequest) -> HTTPResponse:
-        protected: dict[str, Any] = {}
-        if request.method == "POST":
-            assert request.headers["Content-Type"] == "application/jose+json"
-            signed = jws.JWS.json_loads(request.body or b"")
-            assert signed.verify() if "jwk" in signed.signature.combined.to_json() else True
-            protected = json.loads(signed.signature.protected)
-            protected["payload"] = signed.payload
-            assert protected["url"] == request.url  # RFC 8555 section 6.4
-            assert ("kid" in protected) != ("jwk" in protected)  # section 6.2
-        self.requests.append((request, protected))
-        path = request.url[len(BASE) :]
-        response = self.routes[f"{request.method} {path}"](request, protected)
-        response.url = request.url
-        if "Replay-Nonce" not in response.headers:
-            response.headers["Replay-Nonce"] = self.nonce()
-        return response
-
-    def count(self, method: str, path: str) -> int:
-        return sum(1 for r, _ in self.requests if r.method == method and r.url == BASE + path)
-
-
-def reply(
-    status: int,
-    body: Any = None,
-    content_type: str = "application/json",
-    **headers: str,
-) -> HTTPResponse:
-    raw = (
-        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    )
-    hdrs = Headers({name.replace("_", "-"): value for name, value in headers.items()})
-    if body is not None:
-        hdrs["Content-Type"] = content_type
-    return HTTPResponse(status, hdrs, raw, "")
-
-
-def problem(status: int, code: str, **headers: str) -> HTTPResponse:
-    doc = {"type": messages.ERROR_PREFIX + code, "detail": f"{code} happened"}
-    return reply(status, doc, "application/problem+json", **headers)
-
-
-DIRECTORY = messages.Directory.from_json(
-    {
-        "newNonce": f"{BASE}/nonce",
-        "newAccount": f"{BASE}/new-account",
-        "newOrder": f"{BASE}/new-order",
-        "revokeCert": f"{BASE}/revoke",
-        "keyChange": f"{BASE}/key-change",
-        "renewalInfo": f"{BASE}/ari",
-    }
+from support.core_fakes import (
+    BASE,
+    DIRECTORY,
+    FakeClock,
+    FakeServer,
+    account_key,
+    drive,
+    issue_leaf,
+    key_and_csr,
+    make_ctx,
+    make_session,
+    problem,
+    reply,
 )
-
-
-def account_key() -> jwk.JWKEC:
-    return jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
-
-
-def make_session(clock: FakeClock, account: bool = True) -> Session:
-    session = Session(
-        key=account_key(),
-        alg=jwa.ES256,
-        new_nonce_url=f"{BASE}/nonce",
-        clock=clock.monotonic,
-        now=clock.now,
-        policy=PollPolicy(jitter=0.0),
-    )
-    if account:
-        session.account = messages.RegistrationResource(
-            body=messages.Registration(), uri=f"{BASE}/acct/1"
-        )
-    return session
-
-
-def make_ctx(
-    clock: FakeClock, account: bool = True, directory: messages.Directory | None = None
-) -> Context:
-    """An operation-layer context whose network state is a signing `Session`."""
-    return Context(
-        DIRECTORY if directory is None else directory,
-        make_session(clock, account),
-        clock=clock.monotonic,
-        now=clock.now,
-        rand=lambda: 0.5,
-        policy=PollPolicy(jitter=0.0),
-    )
-
-
-def drive(flow: Any, server: FakeServer, clock: FakeClock, ctx: Context | None = None) -> Any:
-    """Run a signing-layer flow, or (with ``ctx``) an operation-layer flow signed by the
-    session that is ``ctx.net``, on the fake server."""
-    if ctx is not None:
-        assert isinstance(ctx.net, Session)
-        flow = signed(flow, ctx.net)
-    return run_sync(flow, server, clock.sleep)
-
 
 # Nonces and signing (RFC 8555 sections 6.2-6.5).
 
@@ -375,14 +247,6 @@ def test_invalid_order_raises_issuance_error() -> None:
 # New orders: identifiers, profile, replaces.
 
 
-def _key_and_csr(names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key, crypto_util.make_csr(pem, names)
-
-
 def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -> None:
     clock, server = FakeClock(), FakeServer()
     seen: dict[str, Any] = {}
@@ -399,7 +263,7 @@ def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -
 
     server.route("POST /new-order", new_order)
     server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("pending")))
-    _, csr = _key_and_csr(["a.test", "b.test"])
+    _, csr = key_and_csr(["a.test", "b.test"])
     ctx = make_ctx(clock)
     orderr = drive(
         ClientFlows(ctx).new_order(csr, "shortlived", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
@@ -417,24 +281,6 @@ def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -
 
 
 # Certificate download checks (RFC 8555 section 11.4).
-
-
-def _issue_leaf(key: ec.EllipticCurvePrivateKey, names: list[str]) -> str:
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _valid_order(csr: bytes) -> messages.OrderResource:
@@ -465,8 +311,8 @@ PEM_CHAIN = "application/pem-certificate-chain"
     ],
 )
 def test_downloaded_chain_checks(case: str, message: str | None) -> None:
-    key, csr = _key_and_csr(["a.test", "b.test"])
-    leaf = _issue_leaf(key, ["a.test", "b.test"])
+    key, csr = key_and_csr(["a.test", "b.test"])
+    leaf = issue_leaf(key, ["a.test", "b.test"])
     content_type = PEM_CHAIN
     if case == "other-content-type":
         content_type = "application/x-pem-file"
@@ -476,9 +322,9 @@ def test_downloaded_chain_checks(case: str, message: str | None) -> None:
     elif case == "private-key-block":
         leaf += "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
     elif case == "other-key":
-        leaf = _issue_leaf(ec.generate_private_key(ec.SECP256R1()), ["a.test", "b.test"])
+        leaf = issue_leaf(ec.generate_private_key(ec.SECP256R1()), ["a.test", "b.test"])
     elif case == "missing-name":
-        leaf = _issue_leaf(key, ["a.test"])
+        leaf = issue_leaf(key, ["a.test"])
     clock, server = FakeClock(), FakeServer()
     server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), content_type))
     ctx = make_ctx(clock)
@@ -491,8 +337,8 @@ def test_downloaded_chain_checks(case: str, message: str | None) -> None:
 
 
 def test_failed_alternate_chain_keeps_the_primary() -> None:
-    key, csr = _key_and_csr(["a.test"])
-    leaf = _issue_leaf(key, ["a.test"])
+    key, csr = key_and_csr(["a.test"])
+    leaf = issue_leaf(key, ["a.test"])
     clock, server = FakeClock(), FakeServer()
     links = f'<{BASE}/cert/1/alt/1>;rel="alternate", <{BASE}/cert/1/alt/2>;rel="alternate"'
     server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN, Link=links))
@@ -711,7 +557,7 @@ def test_composed_operations_keep_the_callers_deadline(method: str) -> None:
     }
     server.route("POST /f", lambda req, hdr: reply(200, stuck))
     server.route("POST /order/1", lambda req, hdr: reply(200, stuck))
-    _, csr = _key_and_csr(["a.test"])
+    _, csr = key_and_csr(["a.test"])
     body = messages.Order.from_json({**stuck, "status": "ready"})
     orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
     ctx = make_ctx(clock)
@@ -799,7 +645,7 @@ def test_deeply_nested_json_is_a_client_error() -> None:
 def test_a_directory_without_the_resource_is_a_client_error() -> None:
     clock, server = FakeClock(), FakeServer()
     bare = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
-    _, csr = _key_and_csr(["a.test"])
+    _, csr = key_and_csr(["a.test"])
     ctx = make_ctx(clock, directory=bare)
     with pytest.raises(errors.ClientError, match="no newOrder"):
         drive(ClientFlows(ctx).new_order(csr, None, None), server, clock, ctx)
@@ -823,7 +669,7 @@ def test_relative_location_and_up_links_are_resolved() -> None:
         "finalize": f"{BASE}/finalize",
     }
     server.route("POST /new-order", lambda req, hdr: reply(201, order, Location="/order/7"))
-    _, csr = _key_and_csr(["a.test"])
+    _, csr = key_and_csr(["a.test"])
     ctx = make_ctx(clock)
     orderr = drive(order_flows.new_order(ctx, csr), server, clock, ctx)
     assert orderr.uri == f"{BASE}/order/7"

@@ -6,10 +6,9 @@ Rules:
   marked so.
 - The account's terms of service come from a ``Link: rel="terms-of-service"`` header when the
   server sends one (as acme 5.x reads them), else from the directory's meta.
-- A saved account URL can be stale (an old account file, a CA that moved its URLs): when the
-  server answers an update or deactivation with ``accountDoesNotExist`` or 404, the account is
-  looked up by key (``onlyReturnExisting``, section 7.3.1) and the request sent once more to
-  the URL found.
+- A saved account URL can be stale (an old account file, a CA that moved its URLs): before an
+  update or deactivation the account is looked up by key (``onlyReturnExisting``, section
+  7.3.1) and the request sent to the URL found (``acme._core.operations``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from acme._core.http import Get, HTTPResponse, NetFlow
 from acme._core.responses import location, parse, resource_url
 
 __all__ = [
-    "account_missing",
     "change_key",
     "deactivate_account",
     "fetch_directory",
@@ -81,13 +79,6 @@ def query_account(
     known = regr.terms_of_service if regr is not None else None
     terms = _terms(response, ctx.directory, known)
     return messages.RegistrationResource(body=body, uri=uri, terms_of_service=terms)
-
-
-def account_missing(error: Exception) -> bool:
-    """Whether ``error`` says the account URL used is unknown to the server: a stale URL."""
-    if not isinstance(error, messages.Error):
-        return False
-    return error.code == "accountDoesNotExist" or error.http_status == 404
 
 
 def update_account(

@@ -153,7 +153,7 @@ def renewal_info(
     try:
         response = yield from get(ctx, url)
         info = parse(messages.RenewalInfo, response)
-    except errors.Error as error:  # messages.Error (a problem) is one too
+    except Exception as error:  # any failure, a network object's own errors too (4.3.3)
         message = f"Failed to fetch renewal information from {url}: {error}"
         raise _ari_error(ctx, message) from error
     retry = ctx.retry_after(response)

@@ -114,6 +114,9 @@ class HTTPResponse:
     url: str
     raw: Any = None
     json_from_raw: bool = False
+    #: Links a double gave as ``requests``' parsed ``links`` (``{rel: {"url": ...}}``) with no
+    #: ``Link`` header; used only when the headers have none.
+    raw_links: dict[str, list[str]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,7 +143,10 @@ class HTTPResponse:
     @property
     def links(self) -> dict[str, list[str]]:
         """``Link`` header targets by relation (RFC 8288), resolved later by the caller."""
-        return parse_links(self.headers.get_all("Link"))
+        links = parse_links(self.headers.get_all("Link"))
+        if not links and self.raw_links:
+            return {rel: list(urls) for rel, urls in self.raw_links.items()}
+        return links
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +233,20 @@ def response_from(raw: Any, url: str) -> HTTPResponse:
         raw_url if isinstance(raw_url, str) and raw_url else url,
         raw,
         json_from_raw,
+        _parsed_links(getattr(raw, "links", None)),
     )
+
+
+def _parsed_links(links: Any) -> dict[str, list[str]] | None:
+    """``requests``-style parsed links (``{rel: {"url": target}}``) as ``{rel: [target]}``."""
+    if not isinstance(links, Mapping):
+        return None
+    found: dict[str, list[str]] = {}
+    for rel, link in links.items():
+        target = link.get("url") if isinstance(link, Mapping) else None
+        if isinstance(rel, str) and isinstance(target, str):
+            found[rel.lower()] = [target]
+    return found or None
 
 
 # RFC 8288: link-value = "<" URI-Reference ">" *( ";" link-param ); values may be quoted.

@@ -75,13 +75,12 @@ class ClientFlows:
         return (yield from self._at_current_url(regr, send))
 
     def _at_current_url(self, regr: R, send: Callable[[R], NetFlow[R]]) -> NetFlow[R]:
-        """Run ``send(regr)``; if the server does not know the account URL (a stale saved
-        URL), look the account up by key (section 7.3.1) and run it once more there."""
-        try:
-            return (yield from send(regr))
-        except messages.Error as error:
-            if not account_flows.account_missing(error):
-                raise
+        """Look the account up by key first (section 7.3.1), then ``send`` to the URL found.
+
+        A saved account URL may be stale (an old account file, a CA that changed its URLs);
+        servers answer a stale ``kid`` variously (accountDoesNotExist, 404, malformed,
+        unauthorized), so acme 5.x always asks, one request more for these rare operations.
+        """
         found = yield from self.query_registration(regr)
         return (yield from send(regr.update(uri=found.uri)))
 
@@ -114,7 +113,8 @@ class ClientFlows:
     def poll(
         self, authzr: messages.AuthorizationResource
     ) -> NetFlow[tuple[messages.AuthorizationResource, HTTPResponse]]:
-        return (yield from order_flows.poll_authorization(self.ctx, authzr.uri))
+        identifier = authzr.body.identifier
+        return (yield from order_flows.poll_authorization(self.ctx, authzr.uri, identifier))
 
     def poll_authorizations(
         self, orderr: messages.OrderResource, deadline: DeadlineInput
@@ -193,12 +193,20 @@ class ClientFlows:
         self, cert_pem: Any
     ) -> NetFlow[tuple[datetime.datetime | None, datetime.datetime]]:
         """acme 5.x form: a uniformly random aware time in the suggested window (``None`` when
-        the server has no ARI) and the naive local time to ask again (RFC 9773 section 4.2)."""
+        the server has no ARI) and the naive local time to ask again (RFC 9773 section 4.2).
+
+        An expired certificate is not asked about (RFC 9773 section 4.3): its expiry, a time
+        already past, is the answer (renew now), as acme 5.x returns it.
+        """
+        certificate = coerce_certificate(cert_pem)
+        if cert_flows.is_expired(self.ctx, certificate):
+            retry_at = self.ctx.now() + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
+            return certificate.not_valid_after_utc, naive_local(retry_at)
         if "renewalInfo" not in self.directory:
             retry_at = self.ctx.now() + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
             return None, naive_local(retry_at)
         try:
-            info, retry_at = yield from self.renewal_info(cert_pem)
+            info, retry_at = yield from self.renewal_info(certificate)
         except errors.ARIError as error:
             error.retry_after = naive_local(error.retry_after)
             raise

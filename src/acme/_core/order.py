@@ -4,9 +4,10 @@ Rules:
 - An order comes back with its authorizations fetched (acme 5.x callers rely on it).
 - Polling follows `PollPolicy`: the server's Retry-After when given, else fast-then-slower
   backoff; a wait that would pass the deadline raises `TimeoutError` at once.
-- Authorizations already ``valid`` when known are not polled again.
+- Authorizations are polled one after the other, each until it is final (acme 5.x's order).
 - Every observed status change must be a path of RFC 8555 section 7.1.6 (`states`), else
   `UnexpectedUpdate`: a server moving an order from ``valid`` back to ``pending`` is broken.
+  So is an authorization whose identifier changes, or a challenge answered at another URL.
 - A poll answered 429 or 5xx is a "not yet": wait its Retry-After (or the backoff) and ask
   again, within the deadline. Only polls: other requests may have had an effect.
 - Finalization picks up where the order is (section 7.4): an order already ``processing`` or
@@ -72,12 +73,27 @@ def fetch_authorization(ctx: Context, url: str) -> NetFlow[messages.Authorizatio
 
 
 def poll_authorization(
-    ctx: Context, url: str
+    ctx: Context, url: str, identifier: messages.Identifier | None = None
 ) -> NetFlow[tuple[messages.AuthorizationResource, HTTPResponse]]:
-    """POST-as-GET one authorization, returning the response too (for Retry-After)."""
+    """POST-as-GET one authorization, returning the response too (for Retry-After).
+
+    With ``identifier`` (what the caller knew the authorization for), an authorization that
+    now names another identifier raises `UnexpectedUpdate`: it is not the one asked about.
+    """
     response = yield from post(ctx, url, None)
     body = parse(messages.Authorization, response)
+    _check_identifier(url, identifier, body)
     return messages.AuthorizationResource(body=body, uri=url), response
+
+
+def _check_identifier(
+    url: str, identifier: messages.Identifier | None, body: messages.Authorization
+) -> None:
+    if identifier is not None and body.identifier != identifier:
+        new = body.identifier.value if body.identifier is not None else None
+        raise errors.UnexpectedUpdate(
+            f"The authorization at {url} changed identifier from {identifier.value!r} to {new!r}"
+        )
 
 
 def new_order(
@@ -123,6 +139,10 @@ def answer_challenge(
     """Tell the server the challenge is ready (section 7.5.1): POST ``{}`` to its URL."""
     http_response = yield from post(ctx, challb.uri, response)
     body = parse(messages.ChallengeBody, http_response)
+    if body.uri != challb.uri:
+        raise errors.UnexpectedUpdate(
+            f"Answering the challenge at {challb.uri} returned the challenge at {body.uri}"
+        )
     up = http_response.links.get("up")
     if not up:
         raise errors.ClientError('Challenge response has no Link rel="up" header')
@@ -144,43 +164,48 @@ def deactivate_authorization(
 def poll_authorizations(
     ctx: Context, orderr: messages.OrderResource, deadline: float
 ) -> NetFlow[messages.OrderResource]:
-    """Poll the order's authorizations until each is final (section 7.5.1).
+    """Poll the order's authorizations, one after the other, until each is final (7.5.1).
 
-    :raises acme.errors.ValidationError: if any authorization ended ``invalid``.
+    Each authorization is fetched until it is no longer ``pending`` (as acme 5.x does); the
+    backoff is shared, so once one authorization took long, the next is not asked about at
+    millisecond pace. Only the first fetch waits first (the server just got the answers).
+
+    :raises acme.errors.ValidationError: if any authorization ended other than ``valid``.
     :raises acme.errors.TimeoutError: if ``deadline`` (monotonic) would pass first.
     """
     known = {authzr.uri: authzr for authzr in orderr.authorizations or ()}
     urls = list(orderr.body.authorizations) or list(known)
-    done = {url: known[url] for url in urls if url in known and _is_final(known[url])}
-    pending = [url for url in urls if url not in done]
+    final: list[messages.AuthorizationResource] = []
     attempt = 0
-    retry_after: float | None = None
-    while pending:
-        yield from wait(ctx, _next_wait(ctx, attempt, retry_after), deadline, "authorization")
-        attempt += 1
-        retry_after = None
-        for url in pending:
-            response, hint = yield from _poll_fetch(ctx, url)
-            if response is not None:
-                authzr = messages.AuthorizationResource(
-                    body=parse(messages.Authorization, response), uri=url
+    for index, url in enumerate(urls):
+        retry_after: float | None = None
+        wait_first = index == 0
+        while True:
+            if wait_first:
+                yield from wait(
+                    ctx, _next_wait(ctx, attempt, retry_after), deadline, "authorization"
                 )
-                if url in known:
-                    states.check_transition(
-                        states.AUTHORIZATION, known[url].body.status, authzr.body.status
-                    )
-                known[url] = authzr
-                if _is_final(authzr):
-                    done[url] = authzr
-                    continue
-            if hint is not None and (retry_after is None or hint > retry_after):
-                retry_after = hint
-        pending = [url for url in urls if url not in done]
-    authzrs = [done[url] for url in urls]
-    failed = [a for a in authzrs if a.body.status != messages.STATUS_VALID]
+                attempt += 1
+            wait_first = True
+            response, retry_after = yield from _poll_fetch(ctx, url)
+            if response is None:  # busy: wait its Retry-After and ask again
+                continue
+            authzr = messages.AuthorizationResource(
+                body=parse(messages.Authorization, response), uri=url
+            )
+            if url in known:
+                _check_identifier(url, known[url].body.identifier, authzr.body)
+                states.check_transition(
+                    states.AUTHORIZATION, known[url].body.status, authzr.body.status
+                )
+            known[url] = authzr
+            if _is_final(authzr):
+                final.append(authzr)
+                break
+    failed = [a for a in final if a.body.status != messages.STATUS_VALID]
     if failed:
         raise errors.ValidationError(failed)
-    return orderr.update(authorizations=authzrs)
+    return orderr.update(authorizations=final)
 
 
 def _is_final(authzr: messages.AuthorizationResource) -> bool:
@@ -218,32 +243,52 @@ def finalize(
 ) -> NetFlow[tuple[messages.OrderResource, float | None]]:
     """Finalize the order, from wherever it is; return it with a Retry-After hint, if any.
 
-    An order already ``processing`` or ``valid`` is returned as is. ``orderNotReady`` (RFC
-    8555 section 7.4) fetches the order: ``pending`` is waited on with the poll backoff until
-    ``ready`` (then finalized again) or until ``deadline`` (monotonic) would pass;
-    ``processing``/``valid`` are returned; ``invalid`` raises `IssuanceError`.
+    The order returned is the one the finalize response carries (or, if it carries none that
+    can be read, the last one seen, for the caller's poll to fetch). An order already
+    ``processing`` or ``valid`` is returned as is, unsent (a retried finalize whose answer
+    was lost). ``orderNotReady`` (RFC 8555 section 7.4)
+    fetches the order and keeps looking, with the poll backoff and within ``deadline``
+    (monotonic), until it is ``ready`` (finalized again), ``valid`` (returned) or
+    ``invalid`` (`IssuanceError`).
     """
     payload = _csr_payload(orderr)
+    if orderr.body.status in _FINALIZED:
+        return orderr, None
     looks = 0
-    while orderr.body.status not in _FINALIZED:
-        if orderr.body.status == messages.STATUS_INVALID:
-            error = orderr.body.error or messages.Error(detail="order is invalid")
-            raise errors.IssuanceError(error)
-        if looks == 0 or orderr.body.status == messages.STATUS_READY:
+    while True:
+        status = orderr.body.status
+        if status == messages.STATUS_INVALID:
+            raise errors.IssuanceError(orderr.body.error or _order_failed())
+        if status == messages.STATUS_VALID:
+            return orderr, None
+        if looks == 0 or status == messages.STATUS_READY:
             try:
                 response = yield from post(ctx, orderr.body.finalize, payload)
             except messages.Error as error:
                 if error.code != "orderNotReady":
                     raise
             else:
-                body = parse(messages.Order, response)
-                return orderr.update(body=body), ctx.retry_after(response)
+                return _read_order(orderr, response), ctx.retry_after(response)
         if looks > 0:  # the first look right away, later ones after the poll backoff
             yield from wait(ctx, _next_wait(ctx, looks - 1, None), deadline, "order to be ready")
         looks += 1
         response = yield from post(ctx, orderr.uri, None)
         orderr = orderr.update(body=parse(messages.Order, response))
-    return orderr, None
+
+
+def _read_order(orderr: messages.OrderResource, response: HTTPResponse) -> messages.OrderResource:
+    """The order a finalize response carries, saving the poll a fetch; a body that cannot be
+    read as an order (acme 5.x never reads it) leaves the poll to fetch the order."""
+    try:
+        return orderr.update(body=parse(messages.Order, response))
+    except errors.ClientError:
+        return orderr
+
+
+def _order_failed() -> messages.Error:
+    return messages.Error(
+        detail="The certificate order failed. No further information was provided by the server."
+    )
 
 
 def poll_order(
@@ -266,7 +311,7 @@ def poll_order(
         states.check_transition(states.ORDER, orderr.body.status, body.status)
     while body.status != messages.STATUS_VALID:
         if body.status == messages.STATUS_INVALID:
-            raise errors.IssuanceError(body.error or messages.Error(detail="order is invalid"))
+            raise errors.IssuanceError(body.error or _order_failed())
         yield from wait(ctx, _next_wait(ctx, attempt, retry_after), deadline, "order")
         attempt += 1
         response, retry_after = yield from _poll_fetch(ctx, orderr.uri)
