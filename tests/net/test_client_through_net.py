@@ -4,6 +4,7 @@ network, and protocol situations are met against the test CA (acme.testing) on l
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import io
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from josepy import jwk
 
 from acme import challenges, client, crypto_util, errors, messages
+from acme.asyncio_client import AsyncClientNetwork, AsyncClientV2
 from acme.testing import ACMETestServer, Faults
 
 UTC = datetime.timezone.utc
@@ -250,3 +252,54 @@ def test_no_renewal_information_request_for_an_expired_certificate(
         assert when == expired.not_valid_after_utc
         assert net.transport.requests_sent == before
         assert net.calls == [("GET", acme_test_server.directory_url)]
+
+
+class AsyncPlainNetwork:
+    """The async form: an object whose ``post``/``get``/``head`` are coroutines."""
+
+    def __init__(self, inner: AsyncClientNetwork) -> None:
+        self.inner = inner
+        self.key = inner.key
+        self.alg = inner.alg
+        self.account: Any = None
+        self.calls: list[str] = []
+
+    async def post(self, url: str, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(url)
+        self.inner.account = self.account
+        return await self.inner.post(url, obj, *args, **kwargs)
+
+    async def get(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(url)
+        return await self.inner.get(url, *args, **kwargs)
+
+    async def head(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(url)
+        return await self.inner.head(url)
+
+
+def test_the_async_client_speaks_to_a_plain_async_network(
+    acme_test_server: ACMETestServer,
+) -> None:
+    async def scenario() -> tuple[AsyncPlainNetwork, messages.OrderResource]:
+        inner = AsyncClientNetwork(_key(), verify_ssl=acme_test_server.ca_bundle_path)
+        async with inner:
+            net = AsyncPlainNetwork(inner)
+            directory = await AsyncClientV2.get_directory(acme_test_server.directory_url, net)
+            acme = AsyncClientV2(directory, net)
+            assert acme.acme_version == 2
+            await acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
+            orderr = await acme.new_order(_csr(["async-plain.test"]))
+            key = net.key
+            for authzr in orderr.authorizations:
+                challb = next(
+                    c for c in authzr.body.challenges if isinstance(c.chall, challenges.HTTP01)
+                )
+                await acme.answer_challenge(challb, challb.response(key))
+            return net, await acme.poll_and_finalize(orderr, _deadline())
+
+    net, done = asyncio.run(scenario())
+    assert done.fullchain_pem is not None
+    assert net.calls[0] == acme_test_server.directory_url
+    assert net.account is not None
+    assert len(net.calls) >= 7
