@@ -1,9 +1,9 @@
 """The asyncio ACME client: the `acme.client` API as coroutines, on the same protocol core.
 
-Install with ``pip install acme[async]``. `AsyncClientNetwork` keeps one keep-alive connection
-pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds of orders
-can run concurrently on one account; ``async with`` closes it. Every method drives the same
-flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
+Install with ``pip install acme-protocol[async]``. `AsyncClientNetwork` keeps one keep-alive
+connection pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds
+of orders can run concurrently on one account; ``async with`` closes it. Every method drives the
+same flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
 
     async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
         acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
@@ -136,9 +136,11 @@ class AsyncClientNetwork(SessionAccessors):
         return await run_async(flow, self.transport.send, asyncio.sleep)
 
     async def head(self, url: str) -> HTTPResponse:
+        """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
         return await self.run(head(self.acme_session, url))
 
     async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
+        """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
         return await self.run(get_expecting(self.acme_session, url, content_type))
 
     async def post(

@@ -193,7 +193,12 @@ def test_no_profiles_and_no_terms(
 ) -> None:
     ca = serve_test_ca("--no-profiles", "--terms-of-service", "none", "--no-pre-authorization")
     directory = requests.get(ca.directory, verify=ca.ca_bundle, timeout=5).json()
-    assert directory["meta"] == {"externalAccountRequired": False}
+    # What remains: the dns-persist-01 metadata, offered by default (draft section 3.2).
+    assert directory["meta"] == {
+        "externalAccountRequired": False,
+        "accountHashPrefix": ca.directory.replace("/directory", "/account-hash/"),
+        "issuerDomainNames": ["acme-testing.invalid"],
+    }
     assert "newAuthz" not in directory
 
 

@@ -344,7 +344,12 @@ def test_new_order_identifiers_wildcards_and_ips(client: RawClient) -> None:
     authzs = [client.post(url).json() for url in order["authorizations"]]
     by_value = {(a["identifier"]["value"], a.get("wildcard", False)): a for a in authzs}
     wildcard = by_value[("example.org", True)]
-    assert [c["type"] for c in wildcard["challenges"]] == ["dns-01"]  # RFC 8555 7.1.3
+    # RFC 8555 7.1.3: only DNS challenges for a wildcard (the drafts' DNS types too).
+    assert [c["type"] for c in wildcard["challenges"]] == [
+        "dns-01",
+        "dns-account-01",
+        "dns-persist-01",
+    ]
     assert "wildcard" not in by_value[("example.org", False)]
     for ip in ("127.0.0.1", "::1"):  # RFC 8738 section 7: never dns-01 for IPs
         assert {c["type"] for c in by_value[(ip, False)]["challenges"]} == {

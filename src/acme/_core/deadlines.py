@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from acme import errors
@@ -11,9 +12,11 @@ from acme._core.http import NetFlow, Sleep
 
 __all__ = ["Monotonic", "to_monotonic", "wait"]
 
+logger = logging.getLogger(__name__)
+
 
 class Monotonic(float):
-    """A deadline already converted to the ctx clock's monotonic seconds.
+    """A deadline already converted to the client clock's monotonic seconds.
 
     Its own type, so converting twice is harmless: a flow composed of other flows passes
     its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
@@ -44,6 +47,9 @@ def to_monotonic(ctx: Context, deadline: Any) -> Monotonic:
 
 def wait(ctx: Context, seconds: float, deadline: float, what: str) -> NetFlow[None]:
     """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
-    if ctx.clock() + seconds > deadline:
+    left = deadline - ctx.clock()
+    if seconds > left:
+        logger.debug("waiting for %s: the deadline is %.3f s away, giving up", what, left)
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
+    logger.debug("waiting %.3f s before polling the %s again (%.1f s left)", seconds, what, left)
     yield Sleep(seconds)

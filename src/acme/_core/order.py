@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from typing import Any
 
@@ -44,6 +45,8 @@ __all__ = [
     "poll_authorizations",
     "poll_order",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
@@ -193,11 +196,21 @@ def poll_authorizations(
             authzr = messages.AuthorizationResource(
                 body=parse(messages.Authorization, response), uri=url
             )
+            if authzr.body.status is None:
+                raise errors.ClientError(
+                    f"{url} answered with an authorization without status (RFC 8555 7.1.4)"
+                )
             if url in known:
                 _check_identifier(url, known[url].body.identifier, authzr.body)
                 states.check_transition(
                     states.AUTHORIZATION, known[url].body.status, authzr.body.status
                 )
+            logger.debug(
+                "polled authorization %s for %s: %s",
+                url,
+                authzr.body.identifier.value,
+                authzr.body.status,
+            )
             known[url] = authzr
             if _is_final(authzr):
                 final.append(authzr)
@@ -318,6 +331,7 @@ def poll_order(
         if response is not None:
             previous, body = body, parse(messages.Order, response)
             states.check_transition(states.ORDER, previous.status, body.status)
+            logger.debug("polled order %s: %s", orderr.uri, body.status)
     if not body.certificate:
         raise errors.ClientError(f"The order {orderr.uri} is valid but names no certificate URL")
     return orderr.update(body=body)
@@ -339,5 +353,6 @@ def _poll_fetch(ctx: Context, url: str) -> NetFlow[tuple[HTTPResponse | None, fl
         hint = None
         if error.retry_after is not None:
             hint = (error.retry_after - ctx.now()).total_seconds()
+        logger.debug("poll of %s refused with %d (%s): will ask again", url, status, error.code)
         return None, hint
     return response, ctx.retry_after(response)

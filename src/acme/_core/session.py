@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
+import logging
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -59,6 +60,8 @@ __all__ = [
     "post",
     "post_expecting",
 ]
+
+logger = logging.getLogger(__name__)
 
 _MAX_GET_REDIRECTS = 5
 
@@ -301,7 +304,16 @@ def post(
         headers["Accept"] = accept
     last_error: messages.Error | None = None
     nonce = ""
-    for _ in range(max(1, session.max_nonce_attempts)):
+    attempts = max(1, session.max_nonce_attempts)
+    for attempt in range(1, attempts + 1):
+        if last_error is not None:
+            logger.debug(
+                "POST %s: badNonce, signing again with the nonce the refusal carried "
+                "(attempt %d of %d)",
+                url,
+                attempt,
+                attempts,
+            )
         nonce = yield from _nonce(session)
         signed = jws.JWS.sign(body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid)
         request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())

@@ -266,10 +266,14 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
 
     def __init__(self, **kwargs: Any) -> None:
         for slot, field in type(self)._fields.items():
+            if slot in self._list_fields:
+                # Left out, too: a default () would not equal the [] of a JSON round trip.
+                value = kwargs.get(slot, field.default)
+                if isinstance(value, (list, tuple)):
+                    kwargs[slot] = list(value)
+                continue
             value = kwargs.get(slot)
-            if slot in self._list_fields and isinstance(value, (list, tuple)):
-                kwargs[slot] = list(value)
-            elif isinstance(value, list) and isinstance(field.default, tuple):
+            if isinstance(value, list) and isinstance(field.default, tuple):
                 kwargs[slot] = tuple(value)  # arrays are stored as tuples: hashable
         for name, value in kwargs.items():
             if isinstance(value, dict):
@@ -395,13 +399,18 @@ class Resource(JSONObject):
 
     Resources are how the client keeps what it learned (body, URL, related objects); their JSON
     is this library's own storage format, not part of the protocol.
+
+    :ivar body: the resource's object (a `ResourceBody` subclass in subclasses)
     """
 
     body: Any = required("body", json_object, thaw)
 
 
 class ResourceWithURI(Resource):
-    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1)."""
+    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1).
+
+    :ivar uri: the resource's URL
+    """
 
     # Typed ``str`` as in acme 5.x; None only if the server sent no Location.
     uri: str = required("uri", nullable_string)

@@ -3,7 +3,8 @@ serve-test-ca.
 
 `main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
 when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted.
-Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
+Progress lines go to stderr, results to stdout; ``-v`` adds the library's debug log on stderr
+and ``--log-file PATH`` appends it to a file. See ``acme --help`` and ``acme COMMAND --help``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe
+from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, library_log
 
 __all__ = ["main"]
 
@@ -59,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "directory") and not args.directory:
             raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
-        return _handler(args.command)(args, reporter)
+        with library_log(args.verbose, args.log_file):
+            return _handler(args.command)(args, reporter)
     except KeyboardInterrupt:
         print("acme: interrupted", file=sys.stderr)
         return 130

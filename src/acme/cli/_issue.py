@@ -123,6 +123,7 @@ def obtain(
             challb = _pick(authzr, solver)
             solver.add(ident, challb, account_key)
             answered.append((ident, challb))
+        solver.ready()
         for ident, challb in answered:
             acme.answer_challenge(challb, challb.response(account_key))
             reporter.step(f"  {ident.value}: {solver.label} challenge answered")

@@ -7,15 +7,19 @@ Nothing here ever prints key material.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from josepy import errors as jose_errors
 
 from acme import errors, messages
 
-__all__ = ["EXPECTED_ERRORS", "CLIError", "Reporter", "describe", "one_line"]
+__all__ = ["EXPECTED_ERRORS", "CLIError", "Reporter", "describe", "library_log", "one_line"]
 
 _MAX_LINE = 400
 
@@ -99,3 +103,40 @@ class Reporter:
     def warn(self, message: str) -> None:
         """A warning line (printed even when quiet)."""
         print(f"acme: warning: {one_line(message)}", file=self.stream, flush=True)
+
+
+_LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+
+
+@contextlib.contextmanager
+def library_log(verbose: bool, log_file: Path | None) -> Iterator[None]:
+    """Show the ``acme`` loggers' DEBUG records on stderr (``verbose``) and/or append them to
+    ``log_file`` while the block runs; afterwards the handlers are closed and removed, and
+    the logger's level restored. The library never logs keys or signed request bodies.
+    """
+    if not verbose and log_file is None:
+        yield
+        return
+    root = logging.getLogger("acme")
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as error:
+            raise CLIError(f"cannot open log file {log_file}: {error.strerror or error}") from None
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = logging.Formatter(_LOG_FORMAT)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+    saved_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.setLevel(saved_level)
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

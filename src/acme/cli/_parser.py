@@ -18,6 +18,7 @@ from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line
 from acme.cli._serve_args import add_serve_test_ca
+from acme.cli._version import DISTRIBUTION, version
 
 __all__ = ["CHALLENGE_TYPES", "build_parser"]
 
@@ -42,6 +43,19 @@ def _common(quiet_only: bool = False) -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors still)"
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's debug log on stderr: each request (method, URL, "
+        "status), nonce retries, polls and waits; never keys or signed bodies",
+    )
+    common.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="append the library's debug log to PATH (with or without --verbose)",
     )
     if quiet_only:
         return common
@@ -151,7 +165,10 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
     parser.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="certificate key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"certificate key type (default: {KEY_TYPES[0]})",
     )
     parser.add_argument("--profile", metavar="NAME", help="certificate profile (if offered)")
     parser.add_argument(
@@ -213,7 +230,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _account_creation(register)
     register.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"account key type (default: {KEY_TYPES[0]})",
     )
     actions.add_parser("show", parents=[_common()], help="show the saved account")
     update = actions.add_parser("update", parents=[_common()], help="replace contact addresses")
@@ -224,7 +244,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
         "rollover", parents=[_common()], help="replace the account key (RFC 8555 7.3.5)"
     )
     rollover.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="new account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"new account key type (default: {KEY_TYPES[0]})",
     )
     deactivate = actions.add_parser(
         "deactivate", parents=[_common()], help="deactivate the account for good"
@@ -235,6 +258,12 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``acme`` parser; each subcommand sets ``command`` (and ``account`` ``action``)."""
     parser = _Parser(prog="acme", description=_DESCRIPTION)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"acme {version()} ({DISTRIBUTION})",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",

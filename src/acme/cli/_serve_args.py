@@ -126,7 +126,8 @@ def add_serve_test_ca(
     ca.add_argument(
         "--challenge-types",
         metavar="TYPE,...",
-        help="challenge types offered (default: http-01,dns-01,tls-alpn-01)",
+        help="challenge types offered (default: http-01,dns-01,tls-alpn-01,dns-account-01,"
+        "dns-persist-01)",
     )
     ca.add_argument(
         "--alternate-chains",

@@ -8,7 +8,6 @@ wait. The CLI is a shell (layer 5+), so it may sleep.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from acme import client, errors, messages
 from acme.cli._accounts import AccountStore, StoredAccount
 from acme.cli._files import KEY_TYPES, PrivateKey, generate_key, jwk_for
 from acme.cli._output import CLIError, Reporter
+from acme.cli._version import version
 
 __all__ = [
     "LETS_ENCRYPT",
@@ -37,14 +37,7 @@ LETS_ENCRYPT = {
 }
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("acme")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
-        return "0"
-
-
-USER_AGENT = f"acme-python-cli/{_version()}"
+USER_AGENT = f"acme-python-cli/{version()}"
 
 
 def reporting_sleep(reporter: Reporter) -> Callable[[float], None]:

@@ -187,6 +187,8 @@ class ACMETestServer:
             http_port=http_port, tls_port=tls_port, hosts=hosts, dns=self.dns
         )
         chosen = validator or (_always_valid if always_valid else self.challenge_validator)
+        if chosen is self.challenge_validator:  # the draft DNS challenges read the same store
+            core_options.setdefault("dns_lookup", self.dns.txt)
         self._closing = threading.Event()
         self._request_log = request_log
         self._log_lock = threading.Lock()
@@ -238,6 +240,7 @@ class ACMETestServer:
 
     @property
     def directory_url(self) -> str:
+        """The directory URL to give your client."""
         return self.core.directory_url
 
     @property
@@ -247,6 +250,7 @@ class ACMETestServer:
 
     @property
     def port(self) -> int:
+        """The port listened on."""
         return self._httpd.server_port
 
     @property
@@ -279,6 +283,7 @@ class ACMETestServer:
         self.dns.add_txt(name, value)
 
     def remove_txt(self, name: str, value: str | None = None) -> None:
+        """Remove one TXT value at ``name``, or all of them when ``value`` is None."""
         self.dns.remove_txt(name, value)
 
     def close(self) -> None:

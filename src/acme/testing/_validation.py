@@ -57,6 +57,7 @@ class DNSRecordStore:
                 values.remove(value)
 
     def txt(self, name: str) -> list[str]:
+        """The TXT values published at ``name``."""
         with self._lock:
             return list(self._records.get(self._key(name), []))
 
