@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
 from acme import messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
-from acme.testing import ACMETestServer
-from acme.testing._rawclient import RawClient
+from acme.testing import ACMEServerCore, ACMETestServer, ChallengeValidator
+from acme.testing._rawclient import RawClient, csr_b64
 
 Factory = Callable[..., ACMETestServer]
 MAX_BODY = 1024 * 1024  # what the test CA reads at most (acme.testing._shell)
@@ -100,3 +102,98 @@ def test_chunked_body_is_a_malformed_problem_with_a_nonce(
         )
         body = assert_problem(response, 411, "malformed")
         assert "Content-Length" in body["detail"]
+
+
+# -- identifiers: an address is never a DNS name; every refusal names the type ---------------
+
+
+@pytest.fixture
+def core_client() -> tuple[ACMEServerCore, RawClient]:
+    core = ACMEServerCore("https://ca.test", rng=random.Random(7))
+    client = RawClient(core.handle, core.directory_url, ec_jwk())
+    assert client.new_account().status_code == 201
+    return core, client
+
+
+@pytest.mark.parametrize(
+    "value", ["127.0.0.1", "::1", "*.127.0.0.1", "10.1.2.3", "[::1]", "2001:db8::1", "1.2.3.04"]
+)
+def test_dns_identifier_holding_an_address_is_malformed_at_new_order(
+    core_client: tuple[ACMEServerCore, RawClient], value: str
+) -> None:
+    """RFC 8738 section 3: addresses are ``ip`` identifiers; RFC 1123 section 2.1: a host
+    name is never dotted-decimal. Refused at newOrder, not found out at finalize."""
+    core, client = core_client
+    payload = {"identifiers": [{"type": "dns", "value": value}]}
+    body = assert_problem(client.post(client.directory["newOrder"], payload), 400, "malformed")
+    assert body["detail"].startswith(f"dns identifier {value!r} is an IP address")
+    assert '"type": "ip"' in body["detail"]
+    assert core.orders == {}
+    assert core.authorizations == {}
+    # newAuthz (pre-authorization, never for wildcards) applies the same rule.
+    if not value.startswith("*."):
+        identifier = payload["identifiers"][0]
+        authz = client.post(client.directory["newAuthz"], {"identifier": identifier})
+        assert_problem(authz, 400, "malformed")
+
+
+@pytest.mark.parametrize("value", ["a1.example", "1.example", "example.org", "123.example9"])
+def test_numeric_labels_are_still_dns_names(
+    core_client: tuple[ACMEServerCore, RawClient], value: str
+) -> None:
+    _, client = core_client
+    payload = {"identifiers": [{"type": "dns", "value": value}]}
+    assert client.post(client.directory["newOrder"], payload).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("identifier", "code", "named"),
+    [
+        ({"type": "dns", "value": "Example.org"}, "rejectedIdentifier", "dns identifier"),
+        ({"type": "dns", "value": "a..example.org"}, "rejectedIdentifier", "dns identifier"),
+        ({"type": "dns", "value": "x" * 254}, "rejectedIdentifier", "dns identifier"),
+        ({"type": "dns", "value": "xn--a.example"}, "rejectedIdentifier", "dns identifier"),
+        ({"type": "ip", "value": "300.1.1.1"}, "malformed", "ip identifier"),
+        ({"type": "ip", "value": "::0:1"}, "malformed", "ip identifier"),
+        ({"type": "email", "value": "a@example.org"}, "unsupportedIdentifier", "type 'email'"),
+    ],
+)
+def test_every_identifier_refusal_names_the_type(
+    core_client: tuple[ACMEServerCore, RawClient], identifier: dict[str, str], code: str, named: str
+) -> None:
+    _, client = core_client
+    response = client.post(client.directory["newOrder"], {"identifiers": [identifier]})
+    assert named in assert_problem(response, 400, code)["detail"]
+
+
+def test_wildcard_pre_authorization_and_csr_mismatch_name_the_type(
+    core_client: tuple[ACMEServerCore, RawClient],
+) -> None:
+    _, client = core_client
+    wildcard = {"identifier": {"type": "dns", "value": "*.example.org"}}
+    refused = client.post(client.directory["newAuthz"], wildcard)
+    assert (
+        "dns identifier '*.example.org'"
+        in assert_problem(refused, 400, "rejectedIdentifier")["detail"]
+    )
+    idents = [{"type": "ip", "value": "127.0.0.1"}]
+    order = client.post(client.directory["newOrder"], {"identifiers": idents}).json()
+    for authz_url in order["authorizations"]:
+        authz = client.post(authz_url).json()
+        http01 = next(c for c in authz["challenges"] if c["type"] == "http-01")
+        assert client.post(http01["url"], {}).status_code == 200
+    # A CSR with the address as a DNS name: the refusal says which type is which.
+    csr = csr_b64(ec.generate_private_key(ec.SECP256R1()), ["127.0.0.1"])
+    body = assert_problem(client.post(order["finalize"], {"csr": csr}), 400, "badCSR")
+    assert "missing [ip '127.0.0.1'], extra [dns '127.0.0.1']" in body["detail"]
+
+
+def test_validation_problems_name_the_identifier_type() -> None:
+    validator = ChallengeValidator(http_port=1, timeout=3)  # nothing listens on port 1
+    for typ, value in ((messages.IDENTIFIER_FQDN, "example.org"), (messages.IDENTIFIER_IP, "::1")):
+        ident = messages.Identifier(typ=typ, value=value)
+        problem = validator("http-01", ident, "tok", "tok.ka", ec_jwk())
+        assert problem is not None
+        assert problem.code == "connection"
+        assert problem.detail is not None
+        assert problem.detail.startswith(f"{typ} identifier {value}: ")

@@ -61,7 +61,9 @@ class DNSRecordStore:
 
 
 def _problem(code: str, detail: str, identifier: messages.Identifier) -> messages.Error:
-    return messages.Error.with_code(code, detail=f"{identifier.value}: {detail}")
+    return messages.Error.with_code(
+        code, detail=f"{identifier.typ} identifier {identifier.value}: {detail}"
+    )
 
 
 def _reverse_name(address: str) -> str:
