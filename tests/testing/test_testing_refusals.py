@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,8 +23,11 @@ from josepy import jwk
 
 from acme import messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._net import tls
+from acme._wire import ip_names
 from acme.testing import ACMEServerCore, ACMETestServer, ChallengeValidator
 from acme.testing._rawclient import RawClient, csr_b64
+from support.standalone import has_ipv6
 
 Factory = Callable[..., ACMETestServer]
 MAX_BODY = 1024 * 1024  # what the test CA reads at most (acme.testing._shell)
@@ -197,3 +203,63 @@ def test_validation_problems_name_the_identifier_type() -> None:
         assert problem.code == "connection"
         assert problem.detail is not None
         assert problem.detail.startswith(f"{typ} identifier {value}: ")
+
+
+# -- tls-alpn-01 for IP identifiers: the SNI is the reverse name, with no trailing dot --------
+
+
+@contextlib.contextmanager
+def sni_recorder(address: str) -> Iterator[tuple[int, list[str | None]]]:
+    """A TCP listener on ``address`` that reads each ClientHello as sent and records its SNI
+    HostName byte for byte, then hangs up; yields (port, names seen)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    listener = socket.create_server((address, 0), family=family)
+    listener.settimeout(5)
+    seen: list[str | None] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                seen.append(tls.read_client_hello(conn, time.monotonic() + 5).server_name)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], seen
+    finally:
+        thread.join(10)
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("127.0.0.1", "1.0.0.127.in-addr.arpa"),
+        ("::1", "1." + "0." * 31 + "ip6.arpa"),
+    ],
+)
+def test_tls_alpn01_sni_for_an_ip_has_no_trailing_dot(address: str, expected: str) -> None:
+    """RFC 8738 section 6 names the reverse name; RFC 6066 section 3 forbids the final dot."""
+    if ":" in address and not has_ipv6():
+        pytest.skip("no IPv6 loopback on this machine")
+    ident = messages.Identifier(typ=messages.IDENTIFIER_IP, value=address)
+    with sni_recorder(address) as (port, seen):
+        problem = ChallengeValidator(tls_port=port, timeout=5)(
+            "tls-alpn-01", ident, "tok", "tok.ka", ec_jwk()
+        )
+    assert problem is not None  # the recorder never completes a handshake
+    assert seen == [expected]
+    # One home for the name: what the standalone server and the probes use is the same.
+    assert tls.sni_name(address) == expected
+    assert ip_names.ip_from_reverse_name(expected) == address
+    assert ip_names.ip_from_reverse_name(expected.upper() + ".") == address
+
+
+def test_tls_alpn01_sni_for_a_dns_name_is_the_name() -> None:
+    ident = messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="example.org")
+    with sni_recorder("127.0.0.1") as (port, seen):
+        ChallengeValidator(tls_port=port, timeout=5)(
+            "tls-alpn-01", ident, "tok", "tok.ka", ec_jwk()
+        )
+    assert seen == ["example.org"]
