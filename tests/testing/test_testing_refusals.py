@@ -263,3 +263,12 @@ def test_tls_alpn01_sni_for_a_dns_name_is_the_name() -> None:
             "tls-alpn-01", ident, "tok", "tok.ka", ec_jwk()
         )
     assert seen == ["example.org"]
+
+
+# -- the listener is loopback only, and says so ------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["localhost", "0.0.0.0", "::", "192.0.2.1"])
+def test_test_server_refuses_a_non_loopback_host_clearly(host: str) -> None:
+    with pytest.raises(ValueError, match=r"loopback address only \(127.0.0.1 or ::1\), not"):
+        ACMETestServer(host=host)

@@ -7,6 +7,7 @@ Usage errors exit with status 2 and one line (``acme issue: error: ...; see acme
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from pathlib import Path
 from typing import NoReturn
@@ -39,6 +40,20 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
     return port
+
+
+def _loopback(value: str) -> str:
+    """``--host`` of serve-test-ca: a loopback IP address, as `acme.testing` requires."""
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a loopback address: the test CA listens on loopback only "
+            "(use 127.0.0.1 or ::1)"
+        )
+    return str(address)
 
 
 def _seconds(value: str) -> float:
@@ -266,7 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         "URL and CA bundle. It validates http-01 on --http-port and tls-alpn-01 on --tls-port "
         "of 127.0.0.1. FOR TESTS AND DEMOS ONLY.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or ::1")
+    serve.add_argument(
+        "--host",
+        type=_loopback,
+        default="127.0.0.1",
+        help="listen address: 127.0.0.1 (default) or ::1 (loopback only)",
+    )
     serve.add_argument("--port", type=_port, default=0, help="listen port (default: any free)")
     serve.add_argument(
         "--http-port", type=_port, default=5002, help="where http-01 is checked (default: 5002)"

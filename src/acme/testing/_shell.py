@@ -34,7 +34,7 @@ from acme.testing._server_core import ACMEServerCore, Validator
 from acme.testing._server_core import always_valid as _always_valid
 from acme.testing._validation import ChallengeValidator, DNSRecordStore
 
-__all__ = ["ACMETestServer"]
+__all__ = ["ACMETestServer", "check_loopback"]
 
 logger = logging.getLogger(__name__)
 _MAX_BODY = 1024 * 1024
@@ -179,6 +179,21 @@ class _Server(http.server.ThreadingHTTPServer):
                 socket.socket.shutdown(conn, socket.SHUT_RDWR)
 
 
+def check_loopback(host: str) -> str:
+    """``host`` if it is a loopback IP address (127.0.0.0/8 or ::1), else a ``ValueError``
+    that says so: a test CA must never be reachable from another machine, and a name such as
+    ``localhost`` could resolve anywhere."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"acme.testing listens on a loopback address only (127.0.0.1 or ::1), not {host!r}"
+        )
+    return host
+
+
 class ACMETestServer:
     """A running test ACME server on loopback HTTPS. FOR TESTS AND DEMOS ONLY.
 
@@ -207,8 +222,7 @@ class ACMETestServer:
         faults: Faults | None = None,
         **core_options: Any,
     ) -> None:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"acme.testing only listens on loopback, not {host!r}")
+        check_loopback(host)
         self.ca = CertificateAuthority(alternate_chains=alternate_chains)
         self.dns = DNSRecordStore()
         self.challenge_validator = ChallengeValidator(
