@@ -9,10 +9,9 @@ Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme C
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 
-from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe
+from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, emit
 
 __all__ = ["main"]
 
@@ -57,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
         return _handler(args.command)(args, reporter)
     except KeyboardInterrupt:
-        print("acme: interrupted", file=sys.stderr)
+        emit("acme: interrupted")
         return 130
     except EXPECTED_ERRORS as error:
         status = error.status if isinstance(error, CLIError) else 1
         prog = _prog(args)
         if status == 2:
-            print(f"{prog}: error: {describe(error)}; see {prog} --help", file=sys.stderr)
+            emit(f"{prog}: error: {describe(error)}; see {prog} --help")
         else:
-            print(f"acme: error: {describe(error)}", file=sys.stderr)
+            emit(f"acme: error: {describe(error)}")
         return status

@@ -25,7 +25,7 @@ from acme.cli._files import (
     load_certificate,
     load_private_key,
 )
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
 __all__ = ["REVOCATION_REASONS", "parse_reason", "run_account", "run_renewal_info", "run_revoke"]
@@ -76,7 +76,7 @@ def run_revoke(args: argparse.Namespace, reporter: Reporter) -> int:
     with acme.net:
         acme.revoke(cert, args.reason)
     reason = next(name for name, code in REVOCATION_REASONS.items() if code == args.reason)
-    print(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
+    result(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
     return 0
 
 
@@ -105,13 +105,13 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
     if info.explanation_url:
         lines.append(f"  explanation       {info.explanation_url}")
     lines.append(f"  ask again after   {_utc(ask_again)}")
-    print("\n".join(lines))
+    result("\n".join(lines))
     return 0
 
 
 def _print_account(regr: messages.RegistrationResource, key_text: str, folder: str) -> None:
     contact = ", ".join(regr.body.contact) or "(none)"
-    print(
+    result(
         "\n".join(
             [
                 f"account   {regr.uri}",
@@ -166,7 +166,7 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         elif args.action == "deactivate":
             regr = acme.deactivate_registration(regr)
             moved = store.retire(stored)
-            print(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
+            result(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
             return 0
     key_text = f"{describe_key(stored.key)}, SHA-256 thumbprint {_thumbprint(stored.key)}"
     _print_account(regr, key_text, str(stored.folder))

@@ -17,7 +17,6 @@ import datetime
 import ipaddress
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -32,7 +31,7 @@ from acme.cli._accounts import AccountStore
 from acme.cli._commands import REVOCATION_REASONS
 from acme.cli._files import describe_key, generate_key, private_pem, write_file
 from acme.cli._issue import Issued, make_csr, obtain, split_names
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, open_account
 from acme.cli._solvers import StandaloneHTTP01
 
@@ -210,7 +209,7 @@ def run_demo(args: argparse.Namespace, reporter: Reporter) -> int:
             f"  files        account key, certificate key and chain {kept}",
             f"  timings      {steps}",
         ]
-    print("\n".join(lines))
+    result("\n".join(lines))
     return 0
 
 
@@ -230,15 +229,15 @@ def run_serve_test_ca(args: argparse.Namespace, reporter: Reporter) -> int:
             tls_port=args.tls_port,
             always_valid=args.always_valid,
         ) as server:
-            print(f"directory  {server.directory_url}")
-            print(f"ca-bundle  {server.ca_bundle_path}")
-            print(
+            result(f"directory  {server.directory_url}")
+            result(f"ca-bundle  {server.ca_bundle_path}")
+            result(
                 "try        python -m acme issue --directory "
                 f"{server.directory_url} --ca-bundle {server.ca_bundle_path} --agree-tos "
                 f"--bind 127.0.0.1 --http-port {args.http_port} --config-dir ./acme-test-config "
                 "example.test"
             )
-            print("FOR TESTS AND DEMOS ONLY; press Ctrl-C to stop", flush=True)
+            result("FOR TESTS AND DEMOS ONLY; press Ctrl-C to stop")
             try:
                 while not stop.wait(0.5):
                     pass
@@ -247,5 +246,4 @@ def run_serve_test_ca(args: argparse.Namespace, reporter: Reporter) -> int:
             reporter.step("stopping the test CA")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    sys.stdout.flush()
     return 0

@@ -29,7 +29,7 @@ from acme.cli._files import (
     private_pem,
     write_file,
 )
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
 
@@ -216,5 +216,5 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         force=args.force,
         what="certificate chain",
     )
-    print(_summary(issued, cert_key, key_file, chain_file))
+    result(_summary(issued, cert_key, key_file, chain_file))
     return 0

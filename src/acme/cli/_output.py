@@ -3,10 +3,18 @@
 Rules: a failure the user can act on is a `CLIError` (or an ``acme`` / ``OSError`` exception)
 turned into exactly one ``acme: error: ...`` line by `describe`; tracebacks are for bugs only.
 Nothing here ever prints key material.
+
+Terminal safety: much of what is printed comes from the CA (problem details, identifiers, URLs,
+contacts) or from hook commands, and a hostile CA could send escape sequences that retitle the
+window, clear the screen or rewrite earlier lines. So every line leaves through `emit` (or
+`result`, `Reporter`), which passes it through the one sanitiser, `terminal_safe`: control
+characters become visible escapes (``\x1b``, ``\x9b``, ``\u202e``). Nothing else in
+``acme.cli`` writes to stdout or stderr (a test checks).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TextIO
@@ -15,9 +23,47 @@ from josepy import errors as jose_errors
 
 from acme import errors, messages
 
-__all__ = ["EXPECTED_ERRORS", "CLIError", "Reporter", "describe", "one_line"]
+__all__ = [
+    "EXPECTED_ERRORS",
+    "CLIError",
+    "Reporter",
+    "describe",
+    "emit",
+    "one_line",
+    "result",
+    "terminal_safe",
+]
 
 _MAX_LINE = 400
+
+# C0 controls and DEL, C1 controls (0x9b is a one-byte CSI on some terminals), and the Unicode
+# controls that reorder or break displayed text (bidi overrides and isolates, line and
+# paragraph separators: "Trojan Source", CVE-2021-42574).
+_BIDI_AND_SEPARATORS = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+_UNSAFE_BUT_NEWLINE = re.compile(rf"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, newlines: bool = False) -> str:
+    """``text`` with every control character shown as a visible escape, so it cannot drive
+    the terminal: C0 (``\\x1b`` ...), DEL, C1 (``\\x9b`` ...) and the bidi and separator
+    controls above (``\\u202e``). With ``newlines`` a ``\\n`` stays a line break."""
+    return (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE).sub(_escape, text)
+
+
+def emit(line: str, stream: TextIO | None = None) -> None:
+    """Write one line (``stream``, default stderr) through `terminal_safe`, flushed."""
+    print(terminal_safe(line), file=stream if stream is not None else sys.stderr, flush=True)
+
+
+def result(text: str) -> None:
+    """Write a result (one or more lines) to stdout through `terminal_safe`."""
+    print(terminal_safe(text, newlines=True), flush=True)
 
 
 class CLIError(Exception):
@@ -89,7 +135,7 @@ class Reporter:
     def step(self, message: str) -> None:
         """One progress line, e.g. ``[0.12s] finalizing the order``."""
         if not self.quiet:
-            print(f"[{self.elapsed():6.2f}s] {message}", file=self.stream, flush=True)
+            emit(f"[{self.elapsed():6.2f}s] {message}", self.stream)
 
     def waiting(self, seconds: float) -> None:
         """Called before each poll wait: say what is pending and when the next check is."""
@@ -98,4 +144,4 @@ class Reporter:
 
     def warn(self, message: str) -> None:
         """A warning line (printed even when quiet)."""
-        print(f"acme: warning: {one_line(message)}", file=self.stream, flush=True)
+        emit(f"acme: warning: {one_line(message)}", self.stream)

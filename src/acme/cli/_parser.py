@@ -15,7 +15,7 @@ from typing import NoReturn
 from acme.cli._accounts import default_config_dir
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
-from acme.cli._output import one_line
+from acme.cli._output import one_line, terminal_safe
 
 __all__ = ["build_parser"]
 
@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
+        line = terminal_safe(f"{self.prog}: error: {one_line(message)}; see {self.prog} --help")
+        self.exit(2, line + "\n")
 
 
 def _port(value: str) -> int:
