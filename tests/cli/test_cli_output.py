@@ -217,3 +217,96 @@ def test_hook_output_and_user_arguments_are_escaped(
     assert status == 2
     assert HOSTILE_SHOWN in assert_one_line_error(err)
     assert_terminal_safe(out, err)
+
+
+# -- authorizations for names the CLI never asked for --------------------------------------
+
+
+def _authz_for(value: str) -> Callable[[HTTPRequest, HTTPResponse], HTTPResponse]:
+    def edit(request: HTTPRequest, response: HTTPResponse) -> HTTPResponse:
+        if "/authz/" not in request.url or response.status_code != 200:
+            return response
+        return with_json(
+            response, lambda body: {**body, "identifier": {"type": "dns", "value": value}}
+        )
+
+    return edit
+
+
+def _challenges_answered(server: ACMETestServer) -> list[str]:
+    return [
+        chall.status
+        for authz in server.core.authorizations.values()
+        for chall in authz.challenges
+        if chall.status != "pending"
+    ]
+
+
+@pytest.mark.parametrize("value", ["victim.example", HOSTILE + ".example"])
+def test_an_authorization_for_a_name_never_asked_for_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    with ACMETestServer(always_valid=True) as server, tampered(server, _authz_for(value)):
+        status, out, err = run(
+            capsys, "issue", *ca_args(server, tmp_path), "--agree-tos", *files(tmp_path),
+            "--bind", "127.0.0.1", "--http-port", 0, "a.demo.test", "b.demo.test",
+        )  # fmt: skip
+        answered = _challenges_answered(server)
+    assert status == 1
+    line = assert_one_line_error(err)
+    assert line.startswith(f"acme: error: the CA put dns identifier {terminal_safe(value)} in an ")
+    assert line.endswith(
+        "but this order asked only for dns a.demo.test, dns b.demo.test: "
+        "refusing to answer any challenge"
+    )
+    assert answered == []  # nothing was proved for anyone
+    assert out == ""
+    assert not (tmp_path / "k.pem").exists()
+    assert_terminal_safe(out, err)
+
+
+def test_an_order_with_an_extra_identifier_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def extra(request: HTTPRequest, response: HTTPResponse) -> HTTPResponse:
+        if not request.url.endswith("/new-order") or response.status_code != 201:
+            return response
+        victim = {"type": "ip", "value": "192.0.2.7"}
+        return with_json(
+            response, lambda body: {**body, "identifiers": [*body["identifiers"], victim]}
+        )
+
+    with ACMETestServer(always_valid=True) as server, tampered(server, extra):
+        status, _, err = run(
+            capsys, "issue", *ca_args(server, tmp_path), "--agree-tos", *files(tmp_path),
+            "--bind", "127.0.0.1", "--http-port", 0, "c.demo.test",
+        )  # fmt: skip
+        answered = _challenges_answered(server)
+    assert status == 1
+    assert assert_one_line_error(err) == (
+        "acme: error: the CA put ip identifier 192.0.2.7 in the order, but this order asked "
+        "only for dns c.demo.test: refusing to answer any challenge"
+    )
+    assert answered == []
+
+
+def test_a_wildcard_authorization_must_say_wildcard(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """RFC 8555 section 7.1.4: the authorization for *.x is for x with "wildcard": true; one
+    without the flag proves x itself, which was not asked for."""
+
+    def drop_flag(request: HTTPRequest, response: HTTPResponse) -> HTTPResponse:
+        if "/authz/" not in request.url or response.status_code != 200:
+            return response
+        return with_json(response, lambda body: {k: v for k, v in body.items() if k != "wildcard"})
+
+    hook = tmp_path / "hook.py"
+    hook.write_text("")
+    with ACMETestServer(always_valid=True) as server, tampered(server, drop_flag):
+        status, _, err = run(
+            capsys, "issue", *ca_args(server, tmp_path), "--agree-tos", *files(tmp_path),
+            "--dns-hook", f"{sys.executable} {hook}", "*.w.demo.test",
+        )  # fmt: skip
+    assert status == 1
+    assert "the CA put dns identifier w.demo.test in an authorization" in assert_one_line_error(err)

@@ -33,7 +33,15 @@ from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
 
-__all__ = ["Issued", "make_csr", "obtain", "run_issue", "split_names"]
+__all__ = [
+    "Issued",
+    "check_order_identifiers",
+    "make_csr",
+    "obtain",
+    "requested_identifiers",
+    "run_issue",
+    "split_names",
+]
 
 
 @dataclasses.dataclass
@@ -72,6 +80,49 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
     return crypto_util.make_csr(private_pem(key), dns or None, ipaddrs=ips or None)
 
 
+def _identifier_key(typ: str, value: str, wildcard: bool = False) -> tuple[str, str]:
+    """How identifiers compare: DNS names in lower case without a final dot (``*.`` kept
+    for wildcards, RFC 8555 section 7.1.4), addresses in canonical form (RFC 8738 section 3)."""
+    if typ == "ip":
+        try:
+            return typ, str(ipaddress.ip_address(value))
+        except ValueError:
+            return typ, value
+    name = value.rstrip(".").lower()
+    return typ, f"*.{name}" if wildcard and not name.startswith("*.") else name
+
+
+def requested_identifiers(csr_pem: bytes) -> set[tuple[str, str]]:
+    """The (type, value) identifiers an order for ``csr_pem`` asks for: what newOrder sends."""
+    csr = x509.load_pem_x509_csr(csr_pem)
+    dns, ips = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+    return {_identifier_key("dns", name) for name in dns} | {
+        _identifier_key("ip", str(ip)) for ip in ips
+    }
+
+
+def check_order_identifiers(orderr: messages.OrderResource, csr_pem: bytes) -> None:
+    """Refuse an order whose identifiers or authorizations name something we never asked for.
+
+    Answering such an authorization would prove control of a name for someone else's
+    benefit (or be a CA bug); RFC 8555 section 7.4 ties an order's authorizations to the
+    identifiers of its newOrder request, so any other one is refused before any challenge.
+    """
+    asked = requested_identifiers(csr_pem)
+    shown = ", ".join(f"{typ} {value}" for typ, value in sorted(asked))
+    found = [(ident, False, "the order") for ident in orderr.body.identifiers]
+    found += [
+        (authzr.body.identifier, bool(authzr.body.wildcard), f"an authorization ({authzr.uri})")
+        for authzr in orderr.authorizations
+    ]
+    for ident, wildcard, where in found:
+        if _identifier_key(str(ident.typ), ident.value, wildcard) not in asked:
+            raise CLIError(
+                f"the CA put {ident.typ} identifier {ident.value} in {where}, but this order "
+                f"asked only for {shown}: refusing to answer any challenge"
+            )
+
+
 def _pick(authzr: messages.AuthorizationResource, solver: Solver) -> messages.ChallengeBody:
     for challb in authzr.body.challenges:
         if isinstance(challb.chall, solver.challenge_type):
@@ -102,6 +153,7 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "order"
     orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
+    check_order_identifiers(orderr, csr_pem)
     names = ", ".join(a.body.identifier.value for a in orderr.authorizations)
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
