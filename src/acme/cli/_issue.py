@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime
 import ipaddress
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,19 @@ from acme import client, crypto_util, messages
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
-    check_can_write,
     describe_key,
     generate_key,
     load_certificate,
     private_pem,
-    write_file,
+    rescue_pair,
 )
-from acme.cli._output import CLIError, Reporter, result
+from acme.cli._output import CLIError, Reporter, describe, result
+from acme.cli._pair import (
+    PairWritten,
+    check_pair_writable,
+    hook_point,
+    replace_pair_atomically,
+)
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
 
@@ -201,22 +207,53 @@ def _solver(args: argparse.Namespace, reporter: Reporter) -> Solver:
     return StandaloneHTTP01(args.bind, args.http_port)
 
 
-def _summary(issued: Issued, key: PrivateKey, key_file: Path, chain_file: Path) -> str:
+def _summary(issued: Issued, key: PrivateKey, key_file: Path, written: PairWritten) -> str:
     leaf = issued.leaf()
     chain = x509.load_pem_x509_certificates(issued.fullchain_pem.encode("ascii"))
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = [*san.get_values_for_type(x509.DNSName)]
     names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    return "\n".join(
-        [
-            f"certificate issued for {', '.join(names)}",
-            f"  serial    {leaf.serial_number:x}",
-            f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-            f"  chain     {chain_file} ({len(chain)} certificates)",
-            f"  key       {key_file} ({describe_key(key)}, mode 0600)",
-        ]
-    )
+    mode = stat.S_IMODE((written.version / "privkey.pem").stat().st_mode)
+    lines = [
+        f"certificate issued for {', '.join(names)}",
+        f"  serial    {leaf.serial_number:x}",
+        f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+        f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+        f"  chain     {written.chain_path} ({len(chain)} certificates)",
+        f"  key       {key_file} ({describe_key(key)}, mode {mode:04o})",
+        f"  stored in {written.version} (switched as one)",
+    ]
+    if written.previous is not None:
+        lines.append(f"  previous  {written.previous}")
+    return "\n".join(lines)
+
+
+def _install(
+    args: argparse.Namespace, issued: Issued, cert_key: PrivateKey, reporter: Reporter
+) -> PairWritten:
+    """Put the pair in place, or keep it in the state folder and say where: an issued
+    certificate is never dropped."""
+    key_pem, chain_pem = private_pem(cert_key), issued.fullchain_pem.encode("ascii")
+    hook_point("before-write")
+    try:
+        check_pair_writable(args.key_file, args.chain_file, force=args.force)  # again: it was
+        written = replace_pair_atomically(args.key_file, args.chain_file, key_pem, chain_pem)
+    except (OSError, CLIError) as error:
+        reason = describe(error)
+        try:
+            saved = rescue_pair(args.config_dir, args.names[0], key_pem, chain_pem)
+        except OSError as second:
+            raise CLIError(
+                f"could not install the new certificate ({reason}) nor save it ({describe(second)})"
+                f"; the CA still serves the certificate at {issued.order.body.certificate}"
+            ) from error
+        raise CLIError(
+            f"could not install the new certificate ({reason}); it and its key are saved in "
+            f"{saved}: copy them into place yourself"
+        ) from error
+    for warning in written.warnings:
+        reporter.warn(warning)
+    return written
 
 
 def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -226,8 +263,7 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
     chain_file: Path = args.chain_file
     if key_file.resolve() == chain_file.resolve():
         raise CLIError("--key-file and --chain-file must differ", 2)
-    check_can_write(key_file, force=args.force, what="private key")
-    check_can_write(chain_file, force=args.force, what="certificate chain")
+    check_pair_writable(key_file, chain_file, force=args.force)  # before anything is ordered
     replaces = load_certificate(args.replaces) if args.replaces is not None else None
     solver = _solver(args, reporter)
     cert_key = generate_key(args.key_type)
@@ -260,13 +296,6 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
             profile=args.profile,
             replaces=replaces,
         )
-    write_file(key_file, private_pem(cert_key), private=True, force=args.force, what="private key")
-    write_file(
-        chain_file,
-        issued.fullchain_pem.encode("ascii"),
-        private=False,
-        force=args.force,
-        what="certificate chain",
-    )
-    result(_summary(issued, cert_key, key_file, chain_file))
+    written = _install(args, issued, cert_key, reporter)
+    result(_summary(issued, cert_key, key_file, written))
     return 0

@@ -118,7 +118,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="obtain a certificate",
         description="Order a certificate for NAMES, answer the CA's challenges, write the new "
         "private key (mode 0600) and the full chain. Reuses the saved account for the CA, "
-        "or registers one. Default challenge: http-01 with a built-in server on --http-port.",
+        "or registers one. Default challenge: http-01 with a built-in server on --http-port. "
+        "The key and chain are replaced as one: both paths become links through one switch "
+        "in the archive folder .KEYNAME.acme/ beside the key, which also keeps the previous "
+        "pair. The folders are checked for writability before anything is ordered; if the "
+        "pair still cannot be installed, it is saved under --config-dir and the error says "
+        "where.",
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help="DNS names or IP addresses")
     how = parser.add_mutually_exclusive_group()
@@ -173,7 +178,11 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="PATH",
         help="where to write the certificate and its chain (default: fullchain.pem)",
     )
-    parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key and chain (the new files keep their owner, group and mode)",
+    )
     parser.add_argument(
         "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="certificate key type"
     )
