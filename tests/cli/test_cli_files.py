@@ -290,3 +290,22 @@ def test_force_keeps_the_owner_group_and_mode_of_the_old_files(
     assert (after.st_uid, after.st_gid, _mode(key)) == (before.st_uid, group, 0o640)  # ... alike
     assert _mode(chain) == 0o604
     assert_matching(key, chain)
+
+
+def test_state_folders_are_0700_at_every_level_under_umask_000(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: ACMETestServer
+) -> None:
+    config = tmp_path / "a" / "b" / "cfg"
+    old = os.umask(0)
+    try:
+        status, _, err = run(
+            capsys, "account", "register", "--directory", ca.directory_url, "--ca-bundle",
+            ca.ca_bundle_path, "--config-dir", config, "--agree-tos",
+        )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert status == 0, err
+    (account,) = (config / "accounts").iterdir()
+    made = [tmp_path / "a", tmp_path / "a" / "b", config, config / "accounts", account]
+    assert {str(path): oct(_mode(path)) for path in made} == {str(p): "0o700" for p in made}
+    assert _mode(account / "account.key") == 0o600
