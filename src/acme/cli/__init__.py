@@ -2,14 +2,20 @@
 serve-test-ca.
 
 `main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
-when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted.
+when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted (SIGINT),
+143 when terminated (SIGTERM: systemd, ``timeout``, ``docker stop``). Both signals unwind the
+same way, so dns-01 records, webroot files and listeners are cleaned up either way.
 Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, emit
 
@@ -36,6 +42,34 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
     return handlers[command]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it unwinds exactly as Ctrl-C does."""
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A repeated SIGTERM while cleaning up: already on the way out (a Python handler, not
+    SIG_IGN, so the hook commands run during cleanup do not inherit an ignored SIGTERM)."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, _ignore)
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While running a command, SIGTERM raises `Terminated` (main thread only: signals
+    are delivered there, and `main` may run in another thread under a test harness)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _prog(args: argparse.Namespace) -> str:
     parts = ["acme", getattr(args, "command", None), getattr(args, "action", None)]
     return " ".join(part for part in parts if part)
@@ -54,8 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "directory") and not args.directory:
             raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
-        return _handler(args.command)(args, reporter)
-    except KeyboardInterrupt:
+        with _sigterm_unwinds():
+            return _handler(args.command)(args, reporter)
+    except KeyboardInterrupt as stop:
+        failed = stop.__context__  # a failure the signal cut short is still reported
+        if isinstance(failed, EXPECTED_ERRORS):
+            emit(f"acme: error: {describe(failed)}")
+        if isinstance(stop, Terminated):
+            emit("acme: terminated by SIGTERM")
+            return 143
         emit("acme: interrupted")
         return 130
     except EXPECTED_ERRORS as error:

@@ -12,8 +12,11 @@ import contextlib
 import dataclasses
 import datetime
 import ipaddress
+import signal
 import stat
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +231,38 @@ def _summary(issued: Issued, key: PrivateKey, key_file: Path, written: PairWritt
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (they are delivered right after it), so
+    an interrupt can never stop the program between getting a certificate and keeping it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _rescued(
+    args: argparse.Namespace, issued: Issued, key_pem: bytes, chain_pem: bytes, reason: str
+) -> CLIError:
+    """Save a pair that could not be installed; the error that says where it went."""
+    try:
+        saved = rescue_pair(args.config_dir, args.names[0], key_pem, chain_pem)
+    except OSError as second:
+        return CLIError(
+            f"could not install the new certificate ({reason}) nor save it ({describe(second)})"
+            f"; the CA still serves the certificate at {issued.order.body.certificate}"
+        )
+    return CLIError(
+        f"could not install the new certificate ({reason}); it and its key are saved in "
+        f"{saved}: copy them into place yourself"
+    )
+
+
 def _install(
     args: argparse.Namespace, issued: Issued, cert_key: PrivateKey, reporter: Reporter
 ) -> PairWritten:
@@ -235,22 +270,12 @@ def _install(
     certificate is never dropped."""
     key_pem, chain_pem = private_pem(cert_key), issued.fullchain_pem.encode("ascii")
     hook_point("before-write")
-    try:
-        check_pair_writable(args.key_file, args.chain_file, force=args.force)  # again: it was
-        written = replace_pair_atomically(args.key_file, args.chain_file, key_pem, chain_pem)
-    except (OSError, CLIError) as error:
-        reason = describe(error)
+    with _signals_deferred():  # Ctrl-C or SIGTERM now would drop the certificate
         try:
-            saved = rescue_pair(args.config_dir, args.names[0], key_pem, chain_pem)
-        except OSError as second:
-            raise CLIError(
-                f"could not install the new certificate ({reason}) nor save it ({describe(second)})"
-                f"; the CA still serves the certificate at {issued.order.body.certificate}"
-            ) from error
-        raise CLIError(
-            f"could not install the new certificate ({reason}); it and its key are saved in "
-            f"{saved}: copy them into place yourself"
-        ) from error
+            check_pair_writable(args.key_file, args.chain_file, force=args.force)  # again
+            written = replace_pair_atomically(args.key_file, args.chain_file, key_pem, chain_pem)
+        except (OSError, CLIError) as error:
+            raise _rescued(args, issued, key_pem, chain_pem, describe(error)) from error
     for warning in written.warnings:
         reporter.warn(warning)
     return written
@@ -276,26 +301,27 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         eab_kid=args.eab_kid,
         eab_hmac_key=args.eab_hmac_key,
     )
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as held:
         solver.start()  # a busy port fails here, before anything is asked of the CA
-        stack.callback(solver.cleanup)
-        acme, _, _ = open_account(
-            AccountStore(args.config_dir),
-            directory_url,
-            reporter,
-            ca_bundle=args.ca_bundle,
-            create=options,
-        )
-        stack.enter_context(acme.net)
-        issued = obtain(
-            acme,
-            csr_pem,
-            solver,
-            reporter,
-            timeout=args.timeout,
-            profile=args.profile,
-            replaces=replaces,
-        )
-    written = _install(args, issued, cert_key, reporter)
+        held.callback(solver.cleanup)  # obtain() cleans up as soon as validation is over
+        with contextlib.ExitStack() as session:
+            acme, _, _ = open_account(
+                AccountStore(args.config_dir),
+                directory_url,
+                reporter,
+                ca_bundle=args.ca_bundle,
+                create=options,
+            )
+            session.enter_context(acme.net)
+            issued = obtain(
+                acme,
+                csr_pem,
+                solver,
+                reporter,
+                timeout=args.timeout,
+                profile=args.profile,
+                replaces=replaces,
+            )
+        written = _install(args, issued, cert_key, reporter)
     result(_summary(issued, cert_key, key_file, written))
     return 0

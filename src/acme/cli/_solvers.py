@@ -15,8 +15,10 @@ also when issuance failed.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -34,6 +36,7 @@ __all__ = ["DNSHook", "Solver", "StandaloneHTTP01", "StandaloneTLSALPN01", "Webr
 # webroot (a hostile server sending "../x"), so it is refused.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 _POLL_INTERVAL = 0.05  # seconds; socketserver's default 0.5 s would add that much to each run
+_HOOK_GRACE = 2.0  # seconds a stopped hook gets to exit after SIGTERM
 
 
 C = TypeVar("C", bound=challenges.Challenge)
@@ -257,6 +260,19 @@ class Webroot(Solver):
         self._made_dirs.clear()
 
 
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a hook and whatever it started (its process group): SIGTERM, then SIGKILL after
+    `_HOOK_GRACE` seconds; reap it so no zombie or open pipe is left behind."""
+    for sig, grace in ((signal.SIGTERM, _HOOK_GRACE), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 class DNSHook(Solver):
     """dns-01 TXT records published by a user command (see the module docstring)."""
 
@@ -277,24 +293,31 @@ class DNSHook(Solver):
     def _run(self, action: str, name: str, value: str) -> None:
         argv = [*self.argv, action, name, value]
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=self.timeout,
-                check=False,
+                start_new_session=True,  # its own process group: stopped whole, below
             )
-        except subprocess.TimeoutExpired:
-            reason = f"did not finish in {self.timeout:g}s"
-            raise CLIError(f"dns hook {action} {name} {reason}") from None
         except OSError as error:
             reason = error.strerror or str(error)
             raise CLIError(f"cannot run dns hook {self.argv[0]}: {reason}") from error
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip().splitlines()
+        with proc:
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                _stop(proc)
+                reason = f"did not finish in {self.timeout:g}s"
+                raise CLIError(f"dns hook {action} {name} {reason}") from None
+            except BaseException:  # Ctrl-C or SIGTERM: the hook stops with us, then cleanup
+                _stop(proc)
+                raise
+        if proc.returncode != 0:
+            said = (err or out).strip().splitlines()
             reason = f": {one_line(said[-1], 200)}" if said else ""
-            raise CLIError(f"dns hook {action} {name} exited with status {done.returncode}{reason}")
+            raise CLIError(f"dns hook {action} {name} exited with status {proc.returncode}{reason}")
 
     def add(
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
