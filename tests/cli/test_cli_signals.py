@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from acme.testing import ACMETestServer
-from support.cli import child_env, spawn
+from support.cli import assert_one_line_error, child_env, run, spawn
 
 SUBPROCESS_TIMEOUT = 60
 SIGNALS = {"SIGINT": (signal.SIGINT, 130, "acme: interrupted"), "SIGTERM": (
@@ -120,3 +120,43 @@ def test_a_signal_while_polling_removes_the_webroot_file_and_says_so(
     assert "Traceback" not in err
     assert list(root.iterdir()) == []  # the file and the folders the run made are gone
     assert not (tmp_path / "k.pem").exists()
+
+
+# -- one run at a time per state folder --------------------------------------------------------
+
+
+def test_a_second_run_on_the_same_state_folder_says_who_holds_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, slow_ca: ACMETestServer
+) -> None:
+    command, log, marker = dns_hook(tmp_path)
+    first = spawn(*issue_argv(slow_ca, tmp_path, "--dns-hook", command, name="one.demo.test"))
+    try:
+        wait_for(marker.exists, first, "the first run got going")
+        other = tmp_path / "other"
+        other.mkdir()
+        status, out, err = run(
+            capsys, "issue", "--directory", slow_ca.directory_url, "--ca-bundle",
+            slow_ca.ca_bundle_path, "--config-dir", tmp_path / "cfg", "--agree-tos",
+            "--key-file", other / "k.pem", "--chain-file", other / "c.pem",
+            "--dns-hook", command, "two.demo.test",
+        )  # fmt: skip
+        assert status == 1
+        line = assert_one_line_error(err)
+        assert line.startswith(
+            f"acme: error: another acme run is using {tmp_path / 'cfg'}: pid {first.pid} "
+            "(acme issue one.demo.test), since "
+        )
+        assert line.endswith(" UTC; wait for it to finish (or stop it), then try again")
+        status, out, err = run(capsys, "account", "show", "--directory",
+                               slow_ca.directory_url, "--config-dir", tmp_path / "cfg")  # fmt: skip
+        assert status == 1
+        assert f"pid {first.pid} (acme issue one.demo.test)" in assert_one_line_error(err)
+        first.send_signal(signal.SIGKILL)  # even a crash releases the lock
+    finally:
+        finish(first)
+    assert len(log.read_text().splitlines()) == 1  # only the first run's "present"
+    status, out, err = run(capsys, "account", "show", "--directory", slow_ca.directory_url,
+                           "--ca-bundle", slow_ca.ca_bundle_path, "--config-dir",
+                           tmp_path / "cfg")  # fmt: skip
+    assert status == 0, err
+    assert "status  valid" in out

@@ -25,6 +25,7 @@ from acme.cli._files import (
     load_certificate,
     load_private_key,
 )
+from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
@@ -69,12 +70,15 @@ def run_revoke(args: argparse.Namespace, reporter: Reporter) -> int:
             raise CLIError(f"{args.cert_key} is not the key of {args.certificate}")
         reporter.step("revoking with the certificate's own key")
         acme = connect(directory_url, reporter, key=cert_key, ca_bundle=args.ca_bundle)
+        with acme.net:
+            acme.revoke(cert, args.reason)
     else:
-        acme, _, _ = open_account(
-            AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
-        )
-    with acme.net:
-        acme.revoke(cert, args.reason)
+        with state_lock(args.config_dir, invocation(args)):
+            acme, _, _ = open_account(
+                AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
+            )
+            with acme.net:
+                acme.revoke(cert, args.reason)
     reason = next(name for name, code in REVOCATION_REASONS.items() if code == args.reason)
     result(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
     return 0
@@ -144,6 +148,17 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         )
     if args.action == "deactivate" and not args.yes:
         raise CLIError("deactivation cannot be undone: add --yes to confirm", 2)
+    with state_lock(store.config_dir, invocation(args)):
+        return _account_action(args, reporter, store, directory_url, create)
+
+
+def _account_action(
+    args: argparse.Namespace,
+    reporter: Reporter,
+    store: AccountStore,
+    directory_url: str,
+    create: AccountOptions | None,
+) -> int:
     acme, stored, regr = open_account(
         store, directory_url, reporter, ca_bundle=args.ca_bundle, create=create
     )

@@ -32,6 +32,7 @@ from acme.cli._files import (
     private_pem,
     rescue_pair,
 )
+from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, describe, result
 from acme.cli._pair import (
     PairWritten,
@@ -304,6 +305,7 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
     with contextlib.ExitStack() as held:
         solver.start()  # a busy port fails here, before anything is asked of the CA
         held.callback(solver.cleanup)  # obtain() cleans up as soon as validation is over
+        held.enter_context(state_lock(args.config_dir, invocation(args)))  # also for _install
         with contextlib.ExitStack() as session:
             acme, _, _ = open_account(
                 AccountStore(args.config_dir),
