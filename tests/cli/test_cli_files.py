@@ -180,7 +180,7 @@ def test_a_crash_while_replacing_leaves_a_matching_pair(
     # The next run recovers: a matching new pair, the leftovers of the crash gone.
     status, _, err = run(capsys, *issue_argv(ca, tmp_path, out, "--force"))
     assert status == 0, err
-    assert assert_matching(key, chain).serial_number not in (first.serial_number,)
+    assert assert_matching(key, chain).serial_number != first.serial_number
     assert [p.name for p in archive_of(key).glob(".new-*")] == []
 
 

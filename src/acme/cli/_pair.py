@@ -40,6 +40,7 @@ import stat
 import time
 from pathlib import Path
 
+from acme.cli._files import check_can_write
 from acme.cli._output import CLIError
 
 __all__ = [
@@ -122,15 +123,8 @@ def check_pair_writable(key_path: Path, chain_path: Path, *, force: bool) -> Non
     """Fail before any CA work if the pair could not be written: existing files without
     ``force``, a missing folder, or a folder (or archive) this process cannot write."""
     for path, what in ((key_path, "private key"), (chain_path, "certificate chain")):
-        if path.exists() or path.is_symlink():
-            if not force:
-                raise CLIError(f"refusing to overwrite existing {what} {path} (use --force)")
-            if path.is_dir():
-                raise CLIError(f"{what} path {path} is a directory")
-        folder = _folder(path)
-        if not folder.is_dir():
-            raise CLIError(f"folder {folder} for the {what} does not exist")
-        _probe(folder, what)
+        check_can_write(path, force=force, what=what)
+        _probe(_folder(path), what)
     archive = archive_of(key_path)
     if archive.is_dir():
         _probe(archive, "new key and chain")
