@@ -35,6 +35,7 @@ LAYER_RULES: dict[str, int] = {
     # 2: challenges.
     "acme._wire.challenge_base": 2,
     "acme._wire.legacy_dns": 2,
+    "acme._wire.dns_challenges": 2,
     "acme.challenges": 2,
     # 3: the RFC 8555 messages.
     "acme._wire": 3,

@@ -1,9 +1,13 @@
-"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738).
+"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738, drafts).
 
 A challenge is what the server sends inside an authorization; a challenge response is what the
 client POSTs back to the challenge URL to say "ready". For the key authorization challenges
 (http-01, dns-01, tls-alpn-01) that response body is the empty JSON object (RFC 8555 section
 7.5.1): the proof lives in the provisioned resource, computed by ``validation()``.
+
+The draft challenges dns-account-01 (draft-ietf-acme-dns-account-label) and dns-persist-01
+(draft-ietf-acme-dns-persist, a persistent record checked read-only, without a token) are
+defined in ``acme._wire.dns_challenges`` and exported here.
 
 Unknown challenge types parse as `UnrecognizedChallenge`, which keeps the server's JSON
 untouched, so that a client can skip challenge types it does not know (RFC 8555 section 7.1.4).
@@ -32,6 +36,13 @@ from acme._wire.challenge_base import (
     KeyAuthorizationChallengeResponse,
     UnrecognizedChallenge,
 )
+from acme._wire.dns_challenges import (  # the drafts' dns-account-01 and dns-persist-01
+    DNSAccount01,
+    DNSAccount01Response,
+    DNSPersist01,
+    DNSPersist01Record,
+    DNSPersist01Response,
+)
 from acme._wire.legacy_dns import DNS, DNSResponse  # the pre-RFC "dns" challenge (acme 1.x)
 
 __all__ = [
@@ -42,6 +53,11 @@ __all__ = [
     "Challenge",
     "ChallengeResponse",
     "DNS01Response",
+    "DNSAccount01",
+    "DNSAccount01Response",
+    "DNSPersist01",
+    "DNSPersist01Record",
+    "DNSPersist01Response",
     "DNSResponse",
     "HTTP01Response",
     "KeyAuthorizationChallenge",

@@ -1,4 +1,4 @@
-"""ACME errors: one documented tree, with the data in attributes.
+"""ACME errors: one documented tree, with the data in attributes::
 
     Exception
     ├── Error                       base of everything raised by acme itself

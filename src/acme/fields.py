@@ -24,11 +24,13 @@ class Fixed(json_util.Field):
         super().__init__(json_name=json_name, default=value, omitempty=False)
 
     def decode(self, value: Any) -> Any:
+        """The fixed value; anything else is a ``DeserializationError``."""
         if value != self.value:
             raise jose_errors.DeserializationError(f"Expected {self.value!r}, got {value!r}")
         return self.value
 
     def encode(self, value: Any) -> Any:
+        """``value`` (a warning is logged if it is not the fixed value)."""
         if value != self.value:
             logger.warning("Overriding fixed field (%s) with %r", self.json_name, value)
         return value
@@ -98,10 +100,12 @@ class RFC3339Field(json_util.Field):
 
     @classmethod
     def default_encoder(cls, value: Any) -> Any:
+        """An aware datetime as RFC 3339 text in UTC."""
         return format_rfc3339(value)
 
     @classmethod
     def default_decoder(cls, value: Any) -> Any:
+        """RFC 3339 text as an aware UTC datetime."""
         return parse_rfc3339(value)
 
 
@@ -124,6 +128,7 @@ class Resource(json_util.Field):
         super().__init__("resource", *args, **kwargs)
 
     def decode(self, value: Any) -> Any:
+        """The resource type; any other is a ``DeserializationError``."""
         if value != self.resource_type:
             raise jose_errors.DeserializationError(
                 f"Wrong resource type: {value!r} instead of {self.resource_type!r}"

@@ -292,6 +292,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def version_string(self) -> str:
+        """The ``Server`` header: a fixed name, no Python version."""
         return self.server_version
 
     @property
@@ -307,6 +308,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         return functools.partial(cls, simple_http_resources=simple_http_resources, timeout=timeout)
 
     def setup(self) -> None:
+        """Read the request head the gate already buffered, then the socket, to a deadline."""
         super().setup()
         self.rfile.close()
         take = getattr(self.server, "_acme_take", None)
@@ -335,6 +337,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(status)
 
     def parse_request(self) -> bool:
+        """Refuse an empty request line and malformed headers with 400."""
         raw: bytes = getattr(self, "raw_requestline", b"")
         if not raw.strip():
             self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
@@ -347,6 +350,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         return True
 
     def log_message(self, format: str, *args: Any) -> None:
+        """To the ``acme.standalone`` logger at DEBUG, never to stderr."""
         logger.debug("http-01 %s: %r", self.address_string(), format % args)
 
     def do_GET(self) -> None:

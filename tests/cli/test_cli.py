@@ -485,8 +485,12 @@ def test_progress_lines_while_polling(capsys: pytest.CaptureFixture[str], tmp_pa
     """A CA that keeps authorizations pending and the order processing for a few polls."""
     root = tmp_path / "www"
     root.mkdir()
-    options = {"validation_delay_polls": 2, "processing_polls": 1, "poll_retry_after": 1}
-    with web_server(root) as port, ACMETestServer(http_port=port, **options) as server:
+    with (
+        web_server(root) as port,
+        ACMETestServer(
+            http_port=port, validation_delay_polls=2, processing_polls=1, poll_retry_after=1
+        ) as server,
+    ):
         status, out, err = run(
             capsys, "issue", *_ca_args(server, tmp_path), "--agree-tos", "--webroot", root,
             "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c", "slow.demo.test",

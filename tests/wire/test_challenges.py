@@ -211,7 +211,7 @@ def test_challenges_of_different_types_are_not_equal() -> None:
 
 def test_unrecognized_challenge_keeps_json() -> None:
     jobj = {
-        "type": "dns-account-01",
+        "type": "example-unknown-01",
         "url": "https://example.com/acme/chall/1",
         "status": "pending",
         "token": "not checked here",

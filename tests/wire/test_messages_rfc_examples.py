@@ -240,7 +240,7 @@ def test_order() -> None:
         messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="www.example.org"),
         messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="example.org"),
     )
-    assert order.authorizations == tuple(ORDER["authorizations"])  # type: ignore[arg-type]
+    assert order.authorizations == tuple(ORDER["authorizations"])
     assert order.finalize == ORDER["finalize"]
     assert order.certificate == ORDER["certificate"]
 

@@ -52,6 +52,17 @@ class Registration(ResourceBody):
 
     ``contact`` given explicitly, even empty, is serialized (``"contact": []`` clears the
     account's contacts); left out, it is omitted. ``key`` is always serialized as the public key.
+
+    :ivar key: the account's public key (a josepy JWK)
+    :ivar contact: contact URLs, ``mailto:`` (and ``tel:`` where a CA takes them), a tuple
+    :ivar agreement: the terms of service URL agreed to (ACMEv1, acme 1.x)
+    :ivar status: a `Status`: valid, deactivated or revoked (section 7.1.6)
+    :ivar terms_of_service_agreed: True to agree to the CA's terms of service (section 7.3)
+    :ivar only_return_existing: True to look up the key's account instead of creating one (section
+        7.3.1)
+    :ivar external_account_binding: the JWS made by `ExternalAccountBinding.from_data` (section
+        7.3.4)
+    :ivar orders: the URL of the account's orders list (section 7.1.2.1)
     """
 
     __slots__ = ("_add_contact",)
@@ -110,6 +121,7 @@ class Registration(ResourceBody):
         return cls(**kwargs)
 
     def fields_to_partial_json(self) -> dict[str, Any]:
+        """The fields, ``contact`` included when it was given (even empty)."""
         jobj = super().fields_to_partial_json()
         if self._add_contact and "contact" not in jobj:
             jobj["contact"] = []
@@ -138,7 +150,11 @@ class UpdateRegistration(Registration):
 
 
 class RegistrationResource(ResourceWithURI):
-    """An account: its object, URL and the terms of service URL in force."""
+    """An account: its object, URL and the terms of service URL in force.
+
+    :ivar body: the `Registration`
+    :ivar terms_of_service: the URL of the terms of service in force, if the CA has any
+    """
 
     body: Registration = required("body", Registration.from_json)
     terms_of_service: str | None = optional("terms_of_service", string)

@@ -395,13 +395,18 @@ class Resource(JSONObject):
 
     Resources are how the client keeps what it learned (body, URL, related objects); their JSON
     is this library's own storage format, not part of the protocol.
+
+    :ivar body: the resource's object (a `ResourceBody` subclass in subclasses)
     """
 
     body: Any = required("body", json_object, thaw)
 
 
 class ResourceWithURI(Resource):
-    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1)."""
+    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1).
+
+    :ivar uri: the resource's URL
+    """
 
     # Typed ``str`` as in acme 5.x; None only if the server sent no Location.
     uri: str = required("uri", nullable_string)

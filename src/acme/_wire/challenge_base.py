@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cryptography.hazmat.primitives import hashes
 from josepy import b64, json_util, jwk
@@ -101,13 +101,17 @@ def _rebuild(cls: type[Any], fields: dict[str, Any]) -> Any:
     return cls(**fields)
 
 
+_C = TypeVar("_C", bound="Challenge")
+_R = TypeVar("_R", bound="ChallengeResponse")
+
+
 class Challenge(json_util.TypedJSONObjectWithFields):
     """An ACME challenge; ``Challenge.from_json`` picks the class registered for its type."""
 
     TYPES: dict[str, type[Any]] = {}
 
     @classmethod
-    def from_json(cls, jobj: Mapping[str, Any]) -> Challenge:
+    def from_json(cls: type[_C], jobj: Mapping[str, Any]) -> _C:
         """Parse a challenge; an unknown type gives `UnrecognizedChallenge`."""
         jobj = _require_mapping(jobj, "A challenge")
         typ = jobj.get(cls.type_field_name)
@@ -117,12 +121,12 @@ class Challenge(json_util.TypedJSONObjectWithFields):
             )
         type_cls = cls.TYPES.get(typ)
         if type_cls is None and cls is Challenge:
-            return UnrecognizedChallenge(jobj)
+            return cast(_C, UnrecognizedChallenge(jobj))
         if type_cls is None or not issubclass(type_cls, cls):
             raise jose_errors.DeserializationError(
                 f"Expected a {cls.__name__} challenge, got type {typ!r:.80}"
             )
-        challenge: Challenge = type_cls(**type_cls.fields_from_json(jobj), **_parsed(type_cls))
+        challenge: _C = type_cls(**type_cls.fields_from_json(jobj), **_parsed(type_cls))
         return challenge
 
     def __eq__(self, other: object) -> bool:
@@ -141,7 +145,7 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
     TYPES: dict[str, type[Any]] = {}
 
     @classmethod
-    def from_json(cls, jobj: Mapping[str, Any]) -> ChallengeResponse:
+    def from_json(cls: type[_R], jobj: Mapping[str, Any]) -> _R:
         """Parse a response; the RFC 8555 ``{}`` (no type) parses too (section 7.5.1)."""
         jobj = _require_mapping(jobj, "A challenge response")
         typ = jobj.get(cls.type_field_name)
@@ -161,7 +165,7 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
                 raise jose_errors.DeserializationError(
                     f"Expected a {cls.__name__}, got type {typ!r:.80}"
                 )
-        response: ChallengeResponse = target(**target.fields_from_json(jobj), **_parsed(target))
+        response: _R = target(**target.fields_from_json(jobj), **_parsed(target))
         return response
 
     def __eq__(self, other: object) -> bool:
@@ -197,6 +201,7 @@ class UnrecognizedChallenge(Challenge):
 
     @classmethod
     def from_json(cls, jobj: Mapping[str, Any]) -> UnrecognizedChallenge:
+        """Keep ``jobj`` as it is."""
         return cls(jobj)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -228,6 +233,8 @@ class KeyAuthorizationChallengeResponse(ChallengeResponse):
 
     ``key_authorization`` is kept locally but never sent: the JSON is ``{}`` (RFC 8555
     section 7.5.1), because the server recomputes the key authorization itself.
+
+    :ivar key_authorization: ``token.thumbprint`` (RFC 8555 section 8.1), or None
     """
 
     key_authorization: str | None = json_util.field(

@@ -183,6 +183,7 @@ class Directory(interfaces.JSONDeSerializable, Mapping[str, Any]):
         return (type(self), (self.to_partial_json(),))
 
     def to_partial_json(self) -> dict[str, Any]:
+        """Every member, unknown ones included, as the server sent it."""
         return {
             key: value if isinstance(value, interfaces.JSONDeSerializable) else thaw(value)
             for key, value in self._jobj.items()

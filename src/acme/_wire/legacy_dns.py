@@ -81,7 +81,10 @@ class DNS(_TokenChallenge):
 
 @ChallengeResponse.register
 class DNSResponse(ChallengeResponse):
-    """Deprecated response to the pre-RFC "dns" challenge."""
+    """Deprecated response to the pre-RFC "dns" challenge.
+
+    :ivar validation: the JWS over the challenge, signed by the account key
+    """
 
     typ = "dns"
     WARNS_ON_USE = True

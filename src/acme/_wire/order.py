@@ -66,6 +66,18 @@ class Order(ResourceBody):
     ``replaces`` is the ARI certificate identifier of the certificate this order renews
     (RFC 9773 section 5); ``profile`` a profile name the directory advertises (profiles draft
     section 4).
+
+    :ivar identifiers: the `Identifier` objects the certificate is for
+    :ivar status: a `Status`: pending, ready, processing, valid or invalid (section 7.1.6)
+    :ivar authorizations: the URLs of its authorizations, one per identifier
+    :ivar certificate: the URL to download the certificate chain from, once valid (section 7.4.2)
+    :ivar finalize: the URL to POST the CSR to once every authorization is valid (section 7.4)
+    :ivar expires: when the server gives up on the order (aware UTC datetime)
+    :ivar error: the `Error` that made the order invalid, if it did
+    :ivar profile: the certificate profile asked for or applied (profiles draft)
+    :ivar replaces: the ARI identifier of the certificate it renews (RFC 9773 section 5)
+    :ivar not_before: the requested start of validity (aware UTC datetime; few CAs honour it)
+    :ivar not_after: the requested end of validity (aware UTC datetime; few CAs honour it)
     """
 
     identifiers: tuple[Identifier, ...] = array("identifiers", Identifier.from_json)
@@ -99,6 +111,12 @@ class OrderResource(ResourceWithURI):
     ``csr_pem`` (bytes) the CSR it will be finalized with; ``authorizations`` the fetched
     `AuthorizationResource` objects; ``fullchain_pem`` and ``alternative_fullchains_pem`` the
     downloaded certificate chains (RFC 8555 section 7.4.2).
+
+    :ivar body: the `Order`
+    :ivar csr_pem: the PEM CSR it will be finalized with (bytes)
+    :ivar authorizations: the fetched `AuthorizationResource` objects
+    :ivar fullchain_pem: the downloaded certificate and chain (PEM text), once issued
+    :ivar alternative_fullchains_pem: the alternate chains (``Link: rel="alternate"``), if asked for
     """
 
     _list_fields = frozenset({"authorizations", "alternative_fullchains_pem"})
@@ -131,6 +149,8 @@ class CertificateRequest(JSONObject):
 
     ``csr`` is a ``cryptography`` ``CertificateSigningRequest``; a pyOpenSSL ``X509Req`` is
     converted.
+
+    :ivar csr: the ``cryptography`` CSR (base64url DER in JSON)
     """
 
     csr: x509.CertificateSigningRequest = required(
@@ -144,7 +164,12 @@ class CertificateRequest(JSONObject):
 
 
 class CertificateResource(ResourceWithURI):
-    """An issued certificate (``body``, a ``cryptography`` certificate) with related URLs."""
+    """An issued certificate (``body``, a ``cryptography`` certificate) with related URLs.
+
+    :ivar body: the ``cryptography`` certificate
+    :ivar cert_chain_uri: the URL of the issuer's chain, if known (acme 1.x)
+    :ivar authzrs: the `AuthorizationResource` objects it was issued under
+    """
 
     body: x509.Certificate = required(
         "body", _decode_der(x509.load_der_x509_certificate, "certificate"), json_util.encode_cert
@@ -163,6 +188,9 @@ class Revocation(JSONObject):
 
     ``certificate`` (base64url DER in JSON) and the optional RFC 5280 section 5.3.1
     ``reason`` code.
+
+    :ivar certificate: the ``cryptography`` certificate to revoke
+    :ivar reason: the RFC 5280 section 5.3.1 reason code, or None (unspecified)
     """
 
     certificate: x509.Certificate = required(
@@ -193,6 +221,9 @@ class RenewalInfo(ResourceBody):
 
     ``suggested_window`` (with aware UTC ``start`` and ``end``) and ``explanation_url``. A
     window whose end is not after its start is invalid and refused.
+
+    :ivar suggested_window: the `RenewalInfo.SuggestedWindow` (aware UTC ``start`` and ``end``)
+    :ivar explanation_url: a page explaining the window, e.g. why it moved (optional)
     """
 
     class SuggestedWindow(JSONObject):

@@ -20,8 +20,10 @@ __all__ = [
     "is_acme_error",
 ]
 
-ERROR_PREFIX = "urn:ietf:params:acme:error:"  # RFC 8555 section 6.7
-OLD_ERROR_PREFIX = "urn:acme:error:"  # pre-RFC ACME drafts (ACMEv1)
+#: The namespace of ACME problem types (RFC 8555 section 6.7).
+ERROR_PREFIX = "urn:ietf:params:acme:error:"
+#: The namespace of the pre-RFC ACME drafts (ACMEv1), still recognized.
+OLD_ERROR_PREFIX = "urn:acme:error:"
 
 #: Every registered ACME error type (short code) and its description.
 ERROR_CODES: dict[str, str] = {
@@ -105,6 +107,14 @@ class Error(JSONObject, errors.Error):
     ``Retry-After`` as an aware UTC datetime); the client records them with
     ``error.update(http_status=..., retry_after=...)``. Like every message, an `Error` is
     immutable and hashable.
+
+    :ivar typ: the problem type URI, e.g. ``urn:ietf:params:acme:error:badNonce`` (`code` is its
+        last part)
+    :ivar title: a short summary of the problem type
+    :ivar detail: the server's explanation of this occurrence
+    :ivar identifier: the `Identifier` a subproblem is about (section 6.7.1)
+    :ivar subproblems: a tuple of `Error`, one per identifier at fault (section 6.7.1)
+    :ivar instance: a URL for a human to visit, for ``userActionRequired`` (section 7.3.3)
     """
 
     __slots__ = ("_extra", "http_status", "retry_after")

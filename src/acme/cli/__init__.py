@@ -5,7 +5,8 @@ serve-test-ca.
 when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted (SIGINT),
 143 when terminated (SIGTERM: systemd, ``timeout``, ``docker stop``). Both signals unwind the
 same way, so dns-01 records, webroot files and listeners are cleaned up either way.
-Progress lines go to stderr, results to stdout. See ``acme --help`` and ``acme COMMAND --help``.
+Progress lines go to stderr, results to stdout; ``-v`` adds the library's debug log on stderr
+and ``--log-file PATH`` appends it to a file. See ``acme --help`` and ``acme COMMAND --help``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
-from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, emit
+from acme.cli._output import EXPECTED_ERRORS, CLIError, Reporter, describe, emit, library_log
 
 __all__ = ["main"]
 
@@ -28,10 +29,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         from acme.cli._issue import run_issue
 
         return run_issue
-    if command in ("demo", "serve-test-ca"):
-        from acme.cli import _demo
+    if command == "demo":
+        from acme.cli._demo import run_demo
 
-        return _demo.run_demo if command == "demo" else _demo.run_serve_test_ca
+        return run_demo
+    if command == "serve-test-ca":
+        from acme.cli._serve import run_serve_test_ca
+
+        return run_serve_test_ca
     from acme.cli import _commands
 
     handlers = {
@@ -88,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "directory") and not args.directory:
             raise CLIError("--directory is required (or set $ACME_DIRECTORY)", 2)
-        with _sigterm_unwinds():
+        with _sigterm_unwinds(), library_log(args.verbose, args.log_file):
             return _handler(args.command)(args, reporter)
     except KeyboardInterrupt as stop:
         failed = stop.__context__  # a failure the signal cut short is still reported

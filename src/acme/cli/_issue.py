@@ -45,6 +45,7 @@ from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSAL
 
 __all__ = [
     "Issued",
+    "challenge_type",
     "check_order_identifiers",
     "make_csr",
     "obtain",
@@ -137,10 +138,13 @@ def _pick(authzr: messages.AuthorizationResource, solver: Solver) -> messages.Ch
     for challb in authzr.body.challenges:
         if isinstance(challb.chall, solver.challenge_type):
             return challb
-    offered = ", ".join(sorted({str(c.chall.typ) for c in authzr.body.challenges})) or "none"
+    offered = sorted({str(c.chall.typ) for c in authzr.body.challenges})
+    hint = ""
+    if offered == ["dns-01"] and solver.label != "dns-01":
+        hint = "; dns-01 needs --dns-hook CMD to publish its TXT records"
     raise CLIError(
         f"the CA offers no {solver.label} challenge for {authzr.body.identifier.value} "
-        f"(it offers: {offered})"
+        f"(it offers: {', '.join(offered) or 'none'}){hint}"
     )
 
 
@@ -182,6 +186,7 @@ def obtain(
             challb = _pick(authzr, solver)
             solver.add(ident, challb, account_key)
             answered.append((ident, challb))
+        solver.ready()
         for ident, challb in answered:
             acme.answer_challenge(challb, challb.response(account_key))
             reporter.step(f"  {ident.value}: {solver.label} challenge answered")
@@ -201,13 +206,49 @@ def obtain(
     return Issued(orderr, timings)
 
 
-def _solver(args: argparse.Namespace, reporter: Reporter) -> Solver:
+_NO_DNS_HOOK = (
+    "dns-01 needs a way to publish TXT records: add --dns-hook CMD (run as `CMD present NAME "
+    "VALUE` and `CMD cleanup NAME VALUE`)"
+)
+
+
+def challenge_type(args: argparse.Namespace, dns: list[str]) -> str:
+    """The challenge type ``acme issue`` answers, or a usage error (status 2).
+
+    dns-01 is only ever chosen with a hook that can publish its records; wildcard names can
+    only be validated by dns-01 (RFC 8555 section 7.1.3), so they need one too.
+    """
+    implied = {
+        "--webroot": ("http-01", args.webroot is not None),
+        "--tls-alpn": ("tls-alpn-01", bool(args.tls_alpn)),
+        "--dns-hook": ("dns-01", args.dns_hook is not None),
+    }
+    chosen = args.challenge
+    for flag, (kind, given) in implied.items():
+        if given and chosen is not None and chosen != kind:
+            raise CLIError(f"--challenge {chosen} contradicts {flag}, which answers {kind}", 2)
+        if given:
+            chosen = kind
+    chosen = chosen or "http-01"
+    if chosen == "dns-01" and args.dns_hook is None:
+        raise CLIError(_NO_DNS_HOOK, 2)
+    wildcards = [name for name in dns if name.startswith("*.")]
+    if wildcards and chosen != "dns-01":
+        raise CLIError(
+            f"{wildcards[0]}: wildcard names are validated by dns-01 only (RFC 8555 section "
+            "7.1.3); add --dns-hook CMD to publish the TXT records",
+            2,
+        )
+    return str(chosen)
+
+
+def _solver(args: argparse.Namespace, kind: str, reporter: Reporter) -> Solver:
+    if kind == "dns-01":
+        return DNSHook(args.dns_hook, reporter, timeout=args.dns_hook_timeout)
+    if kind == "tls-alpn-01":
+        return StandaloneTLSALPN01(args.bind, args.tls_port)
     if args.webroot is not None:
         return Webroot(args.webroot)
-    if args.dns_hook is not None:
-        return DNSHook(args.dns_hook, reporter, timeout=args.dns_hook_timeout)
-    if args.tls_alpn:
-        return StandaloneTLSALPN01(args.bind, args.tls_port)
     return StandaloneHTTP01(args.bind, args.http_port)
 
 
@@ -291,7 +332,7 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         raise CLIError("--key-file and --chain-file must differ", 2)
     check_pair_writable(key_file, chain_file, force=args.force)  # before anything is ordered
     replaces = load_certificate(args.replaces) if args.replaces is not None else None
-    solver = _solver(args, reporter)
+    solver = _solver(args, challenge_type(args, dns), reporter)
     cert_key = generate_key(args.key_type)
     csr_pem = make_csr(cert_key, dns, ips)
 

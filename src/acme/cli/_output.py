@@ -14,9 +14,13 @@ characters become visible escapes (``\x1b``, ``\x9b``, ``\u202e``). Nothing else
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from josepy import errors as jose_errors
@@ -27,8 +31,10 @@ __all__ = [
     "EXPECTED_ERRORS",
     "CLIError",
     "Reporter",
+    "SafeWriter",
     "describe",
     "emit",
+    "library_log",
     "one_line",
     "result",
     "terminal_safe",
@@ -145,3 +151,63 @@ class Reporter:
     def warn(self, message: str) -> None:
         """A warning line (printed even when quiet)."""
         emit(f"acme: warning: {one_line(message)}", self.stream)
+
+
+_LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log records pass through `terminal_safe` too: they quote what the CA sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record), newlines=True)
+
+
+class SafeWriter:
+    """A text stream (default stderr) whose every write passes through `terminal_safe`, for
+    code that wants a stream, e.g. the test CA's request log on ``-``."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        stream = self._stream if self._stream is not None else sys.stderr
+        stream.write(terminal_safe(text, newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        (self._stream if self._stream is not None else sys.stderr).flush()
+
+
+@contextlib.contextmanager
+def library_log(verbose: bool, log_file: Path | None) -> Iterator[None]:
+    """Show the ``acme`` loggers' DEBUG records on stderr (``verbose``) and/or append them to
+    ``log_file`` while the block runs; afterwards the handlers are closed and removed, and
+    the logger's level restored. The library never logs keys or signed request bodies.
+    """
+    if not verbose and log_file is None:
+        yield
+        return
+    root = logging.getLogger("acme")
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as error:
+            raise CLIError(f"cannot open log file {log_file}: {error.strerror or error}") from None
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = _SafeFormatter(_LOG_FORMAT)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+    saved_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.setLevel(saved_level)
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

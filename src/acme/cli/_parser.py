@@ -7,17 +7,23 @@ Usage errors exit with status 2 and one line (``acme issue: error: ...; see acme
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 from pathlib import Path
 from typing import NoReturn
 
 from acme.cli._accounts import default_config_dir
+from acme.cli._argtypes import port as _port
+from acme.cli._argtypes import seconds as _seconds
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line, terminal_safe
+from acme.cli._serve_args import add_serve_test_ca
+from acme.cli._version import DISTRIBUTION, version
 
-__all__ = ["build_parser"]
+__all__ = ["CHALLENGE_TYPES", "build_parser"]
+
+#: What ``acme issue --challenge`` offers.
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
 
 _DESCRIPTION = """\
 Get, check and revoke TLS certificates from any ACME (RFC 8555) CA, e.g. Let's Encrypt.
@@ -33,45 +39,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, line + "\n")
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
-    return port
-
-
-def _loopback(value: str) -> str:
-    """``--host`` of serve-test-ca: a loopback IP address, as `acme.testing` requires."""
-    try:
-        address = ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        address = None
-    if address is None or not address.is_loopback:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a loopback address: the test CA listens on loopback only "
-            "(use 127.0.0.1 or ::1)"
-        )
-    return str(address)
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError(f"seconds must be in (0, 86400]: {value}")
-    return seconds
-
-
 def _common(quiet_only: bool = False) -> _Parser:
     """Options every CA-facing subcommand takes (``parents=`` of each subparser)."""
     common = _Parser(add_help=False)
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors still)"
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's debug log on stderr: each request (method, URL, "
+        "status), nonce retries, polls and waits; never keys or signed bodies",
+    )
+    common.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="append the library's debug log to PATH (with or without --verbose)",
     )
     if quiet_only:
         return common
@@ -146,6 +131,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         "`CMD cleanup NAME VALUE` after",
     )
     parser.add_argument(
+        "--challenge",
+        choices=CHALLENGE_TYPES,
+        help="challenge type to answer (default: dns-01 with --dns-hook, tls-alpn-01 with "
+        "--tls-alpn, else http-01); dns-01 needs --dns-hook to publish its records",
+    )
+    parser.add_argument(
         "--http-port", type=_port, default=80, help="http-01 server port (default: 80)"
     )
     parser.add_argument(
@@ -184,7 +175,10 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="replace an existing key and chain (the new files keep their owner, group and mode)",
     )
     parser.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="certificate key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"certificate key type (default: {KEY_TYPES[0]})",
     )
     parser.add_argument("--profile", metavar="NAME", help="certificate profile (if offered)")
     parser.add_argument(
@@ -246,7 +240,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _account_creation(register)
     register.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"account key type (default: {KEY_TYPES[0]})",
     )
     actions.add_parser("show", parents=[_common()], help="show the saved account")
     update = actions.add_parser("update", parents=[_common()], help="replace contact addresses")
@@ -257,7 +254,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
         "rollover", parents=[_common()], help="replace the account key (RFC 8555 7.3.5)"
     )
     rollover.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="new account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"new account key type (default: {KEY_TYPES[0]})",
     )
     deactivate = actions.add_parser(
         "deactivate", parents=[_common()], help="deactivate the account for good"
@@ -268,6 +268,12 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``acme`` parser; each subcommand sets ``command`` (and ``account`` ``action``)."""
     parser = _Parser(prog="acme", description=_DESCRIPTION)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"acme {version()} ({DISTRIBUTION})",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
@@ -283,28 +289,5 @@ def build_parser() -> argparse.ArgumentParser:
     _revoke(sub)
     _renewal_info(sub)
     _account(sub)
-    serve = sub.add_parser(
-        "serve-test-ca",
-        parents=[_common(quiet_only=True)],
-        help="run the in-process test CA in the foreground (tests and demos only)",
-        description="Run acme.testing's CA on loopback until Ctrl-C, printing its directory "
-        "URL and CA bundle. It validates http-01 on --http-port and tls-alpn-01 on --tls-port "
-        "of 127.0.0.1. FOR TESTS AND DEMOS ONLY.",
-    )
-    serve.add_argument(
-        "--host",
-        type=_loopback,
-        default="127.0.0.1",
-        help="listen address: 127.0.0.1 (default) or ::1 (loopback only)",
-    )
-    serve.add_argument("--port", type=_port, default=0, help="listen port (default: any free)")
-    serve.add_argument(
-        "--http-port", type=_port, default=5002, help="where http-01 is checked (default: 5002)"
-    )
-    serve.add_argument(
-        "--tls-port", type=_port, default=5001, help="where tls-alpn-01 is checked (default: 5001)"
-    )
-    serve.add_argument(
-        "--always-valid", action="store_true", help="accept every challenge without checking"
-    )
+    add_serve_test_ca(sub, _common(quiet_only=True))
     return parser

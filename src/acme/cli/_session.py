@@ -8,7 +8,6 @@ sees a progress line for every wait. The CLI is a shell (layer 5+), so it may sl
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import time
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from acme._core.http import Flow
 from acme.cli._accounts import AccountStore, StoredAccount
 from acme.cli._files import KEY_TYPES, PrivateKey, generate_key, jwk_for
 from acme.cli._output import CLIError, Reporter
+from acme.cli._version import version
 
 __all__ = [
     "LETS_ENCRYPT",
@@ -38,14 +38,7 @@ LETS_ENCRYPT = {
 }
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("acme")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
-        return "0"
-
-
-USER_AGENT = f"acme-python-cli/{_version()}"
+USER_AGENT = f"acme-python-cli/{version()}"
 
 
 class ProgressNetwork(client.ClientNetwork):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Set as AbstractSet
 
 __all__ = ["FaultDice", "Faults"]
 
@@ -37,7 +38,7 @@ class Faults:
     retry_after: int | None = 1
     delay_seconds: float = 0.0
     drop_response_rate: float = 0.0
-    resources: frozenset[str] = frozenset()
+    resources: AbstractSet[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("bad_nonce_rate", "error_rate", "drop_response_rate"):

@@ -93,6 +93,9 @@ class Account:
     terms_agreed: bool = False
     eab: dict[str, Any] | None = None
     order_ids: list[str] = dataclasses.field(default_factory=list)
+    #: Keys rolled over from, newest first: dns-persist-01 records made with them still
+    #: validate (draft-ietf-acme-dns-persist section 4.2).
+    prior_keys: list[jwk.JWK] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -119,14 +122,15 @@ class Challenge:
     error: dict[str, Any] | None = None
     key_authorization: str | None = None
     polls_left: int = 0
+    #: dns-persist-01 only (draft-ietf-acme-dns-persist section 3.1); it has no token.
+    issuer_domain_names: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "type": self.type,
-            "url": self.url,
-            "status": self.status,
-            "token": self.token,
-        }
+        obj: dict[str, Any] = {"type": self.type, "url": self.url, "status": self.status}
+        if self.token:
+            obj["token"] = self.token
+        if self.issuer_domain_names is not None:
+            obj["issuerDomainNames"] = list(self.issuer_domain_names)
         if self.validated is not None:
             obj["validated"] = rfc3339(self.validated)
         if self.error is not None:

@@ -30,7 +30,7 @@ import random
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from josepy import jwk
@@ -138,8 +138,13 @@ class ACMEServerCore:
         none. ``default_profile`` is given to orders that ask for none.
     :param eab_keys: external account MAC keys by key id (raw bytes, or base64url text as
         handed to users); ``external_account_required`` defaults to whether any are set.
-    :param challenge_types: challenge types offered (wildcards only ever get dns-01, IP
-        addresses never get it, RFC 8738 section 7).
+    :param challenge_types: challenge types offered (wildcards only get the DNS ones, IP
+        addresses never do, RFC 8738 section 7). dns-account-01 and dns-persist-01 are
+        validated by the core from ``dns_lookup`` when it is set, else by ``validator``.
+    :param dns_lookup: ``dns_lookup(name)`` gives the TXT values at ``name`` (the test
+        server passes its `DNSRecordStore`).
+    :param issuer_domain_names: the dns-persist-01 issuer domain names (directory and
+        challenges, draft-ietf-acme-dns-persist sections 3.1 and 3.2).
     """
 
     def __init__(
@@ -158,7 +163,15 @@ class ACMEServerCore:
         external_account_required: bool | None = None,
         pre_authorization: bool = True,
         reuse_authorizations: bool = True,
-        challenge_types: tuple[str, ...] = ("http-01", "dns-01", "tls-alpn-01"),
+        challenge_types: tuple[str, ...] = (
+            "http-01",
+            "dns-01",
+            "tls-alpn-01",
+            "dns-account-01",
+            "dns-persist-01",
+        ),
+        dns_lookup: Callable[[str], Sequence[str]] | None = None,
+        issuer_domain_names: tuple[str, ...] = ("acme-testing.invalid",),
         validation_delay_polls: int = 0,
         processing_polls: int = 0,
         orders_page_size: int = 10,
@@ -194,6 +207,10 @@ class ACMEServerCore:
         self.pre_authorization = pre_authorization
         self.reuse_authorizations = reuse_authorizations
         self.challenge_types = tuple(challenge_types)
+        self.dns_lookup = dns_lookup
+        self.issuer_domain_names = tuple(issuer_domain_names)
+        if not 1 <= len(self.issuer_domain_names) <= 10:  # draft section 3.1
+            raise ValueError("issuer_domain_names must hold 1 to 10 names")
         self.validation_delay_polls = validation_delay_polls
         self.processing_polls = processing_polls
         self.orders_page_size = orders_page_size
@@ -216,6 +233,7 @@ class ACMEServerCore:
 
     @property
     def faults(self) -> Faults:
+        """The fault knobs (`Faults`) in force."""
         return self._faults
 
     @faults.setter
@@ -226,18 +244,27 @@ class ACMEServerCore:
 
     @property
     def directory_url(self) -> str:
+        """The directory URL clients start from."""
         return f"{self.base_url}/directory"
 
+    @property
+    def account_hash_prefix(self) -> str:
+        """dns-persist-01's ``accountHashPrefix`` (draft-ietf-acme-dns-persist 4.1)."""
+        return self.url("/account-hash/")
+
     def now(self) -> datetime.datetime:
+        """The injected clock's time; a naive datetime is refused."""
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("The test server's clock returned a naive datetime")
         return now
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this server."""
         return self.base_url + path
 
     def new_id(self) -> str:
+        """A fresh random id for a URL path (96 bits, base64url)."""
         return _b64(self.rng.getrandbits(96).to_bytes(12, "big"))
 
     def new_token(self) -> str:
@@ -245,9 +272,11 @@ class ACMEServerCore:
         return _b64(self.rng.getrandbits(256).to_bytes(32, "big"))
 
     def profile_lifetime(self, profile: str | None) -> datetime.timedelta:
+        """The certificate lifetime of ``profile`` (the default lifetime for unknown ones)."""
         return _PROFILE_LIFETIMES.get(profile or "", self.certificate_lifetime)
 
     def account_by_key(self, key: jwk.JWK) -> Account | None:
+        """The account registered with ``key``, if any."""
         for account in self.accounts.values():
             if _jose.same_key(account.key, key):
                 return account
@@ -461,5 +490,8 @@ class ACMEServerCore:
             meta["termsOfService"] = self.terms_of_service
         if self.profiles:
             meta["profiles"] = dict(self.profiles)
+        if "dns-persist-01" in self.challenge_types:  # draft-ietf-acme-dns-persist 3.2, 4.1
+            meta["accountHashPrefix"] = self.account_hash_prefix
+            meta["issuerDomainNames"] = list(self.issuer_domain_names)
         directory["meta"] = meta
         return directory

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from josepy import jwk
@@ -42,6 +42,8 @@ class ServerCore(Protocol):
     poll_retry_after: int | None
     renewal_retry_after: int
     validator: Validator
+    dns_lookup: Callable[[str], Sequence[str]] | None
+    issuer_domain_names: tuple[str, ...]
     rng: random.Random
     ca: CertificateAuthority
     # State.
@@ -50,6 +52,9 @@ class ServerCore(Protocol):
     authorizations: dict[str, Authorization]
     certificates: dict[str, IssuedCertificate]
     internal_errors: list[BaseException]
+
+    @property
+    def account_hash_prefix(self) -> str: ...
 
     def now(self) -> datetime.datetime: ...
 

@@ -2,7 +2,8 @@
 
 FOR TESTS AND DEMOS ONLY. http-01 is an HTTP GET (RFC 8555 section 8.3), tls-alpn-01 a TLS
 handshake offering only ALPN ``acme-tls/1`` (RFC 8737 section 3), dns-01 a lookup in an
-in-memory TXT record store that tests fill through `DNSRecordStore` (RFC 8555 section 8.4).
+in-memory TXT record store (RFC 8555 section 8.4), `DNSRecordStore`, that tests fill directly
+or other processes through the server's management API (``/set-txt``).
 Names resolve through a small table to loopback addresses; the validator refuses to connect
 anywhere else, so a test can never make it reach the network.
 """
@@ -57,6 +58,7 @@ class DNSRecordStore:
                 values.remove(value)
 
     def txt(self, name: str) -> list[str]:
+        """The TXT values published at ``name``."""
         with self._lock:
             return list(self._records.get(self._key(name), []))
 
