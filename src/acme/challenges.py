@@ -113,14 +113,19 @@ class HTTP01(KeyAuthorizationChallenge):
         """The path of the resource to provision, starting with ``/``."""
         return f"/{self.URI_ROOT_PATH}/{self._token_text}"
 
-    def uri(self, domain: str) -> str:
-        """``http://{domain}/.well-known/acme-challenge/{token}``; IPv6 in brackets (RFC 8738)."""
-        if not isinstance(domain, str) or not domain:
-            raise errors.Error(f"Not a domain name or IP address: {domain!r:.100}")
-        host = domain
+    def uri(self, identifier: str | None = None, *, domain: str | None = None) -> str:
+        """``http://{identifier}/.well-known/acme-challenge/{token}``; IPv6 in brackets (RFC
+        8738). ``identifier`` is acme 5.x's name for the argument, ``domain`` acme 1.x's."""
+        if domain is not None:
+            if identifier is not None:
+                raise errors.Error("Give HTTP01.uri() an identifier or a domain, not both")
+            identifier = domain
+        if not isinstance(identifier, str) or not identifier:
+            raise errors.Error(f"Not a domain name or IP address: {identifier!r:.100}")
+        host = identifier
         try:
-            if isinstance(ipaddress.ip_address(domain), ipaddress.IPv6Address):
-                host = f"[{domain}]"  # RFC 3986 section 3.2.2 IP-literal
+            if isinstance(ipaddress.ip_address(identifier), ipaddress.IPv6Address):
+                host = f"[{identifier}]"  # RFC 3986 section 3.2.2 IP-literal
         except ValueError:
             pass
         return f"http://{host}{self.path}"

@@ -51,6 +51,8 @@ __all__ = [
 T = TypeVar("T")
 #: Seconds one request may take, connect and whole response (``ClientNetwork(timeout=)``).
 DEFAULT_NETWORK_TIMEOUT = 45
+# Bound at import: tests that replace this module's ``datetime`` must not break the clock math.
+_UTC = datetime.timezone.utc
 _DEPRECATED = {"DER_CONTENT_TYPE": "application/pkix-cert"}
 
 
@@ -308,13 +310,17 @@ class ClientV2(ClientBase):
 
     @classmethod
     def retry_after(cls, response: Any, default: int) -> datetime.datetime:
-        """When to poll again per ``Retry-After`` (naive local time, as acme 5.x returns)."""
-        now = datetime.datetime.now(datetime.timezone.utc)
-        seconds = parse_retry_after(response.headers.get("Retry-After"), now)
+        """When to poll again per ``Retry-After`` (naive local time, as acme 5.x returns).
+
+        ``datetime.datetime.now()`` is called with no argument, as acme 5.x does: programs'
+        tests replace it with functions that take none.
+        """
+        now = datetime.datetime.now()
+        seconds = parse_retry_after(response.headers.get("Retry-After"), now.astimezone(_UTC))
         if seconds is None or seconds < 0:
             seconds = default
         seconds = min(seconds, PollPolicy.max_retry_after)  # huge values must not overflow
-        return datetime.datetime.now() + datetime.timedelta(seconds=seconds)
+        return now + datetime.timedelta(seconds=seconds)
 
 
 class BackwardsCompatibleClientV2(ClientV2):
@@ -330,6 +336,25 @@ class BackwardsCompatibleClientV2(ClientV2):
             net.key = key
         super().__init__(ClientV2.get_directory(server, net), net)
         self.acme_version = 2
+
+    def new_account_and_tos(
+        self,
+        regr: messages.NewRegistration,
+        check_tos_cb: Callable[[str], None] | None = None,
+    ) -> messages.RegistrationResource:
+        """Register, agreeing to the directory's terms of service (acme 1.x).
+
+        When the directory names terms of service, ``check_tos_cb(url)`` is called first (it
+        raises to refuse them), then the account is created with ``termsOfServiceAgreed``
+        (RFC 8555 section 7.3).
+        """
+        meta = self.directory.meta
+        terms = meta.terms_of_service if meta is not None else None
+        if terms is not None:
+            if check_tos_cb is not None:
+                check_tos_cb(terms)
+            regr = regr.update(terms_of_service_agreed=True)
+        return self.new_account(regr)
 
 
 class Client(ClientBase):

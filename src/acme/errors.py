@@ -108,10 +108,10 @@ class MissingNonce(NonceError):
 
 
 class PollError(ClientError):
-    """Polling ended before every authorization was final.
+    """Polling ended before every authorization was final (acme 1.x's meaning of the fields).
 
-    :ivar set exhausted: resources that ran out of attempts (empty on a timeout).
-    :ivar dict updated: the last known state of every polled resource.
+    :ivar set exhausted: resources still not final when polling ran out (non-empty: a timeout).
+    :ivar dict updated: each polled resource mapped to its latest state.
     """
 
     def __init__(self, exhausted: set[Any], updated: dict[Any, Any]) -> None:
@@ -121,16 +121,16 @@ class PollError(ClientError):
 
     @property
     def timeout(self) -> bool:
-        """True if polling stopped because time ran out."""
-        return not self.exhausted
+        """True if polling stopped because time (or attempts) ran out."""
+        return bool(self.exhausted)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(exhausted={self.exhausted!r}, updated={self.updated!r})"
 
     def __str__(self) -> str:
         if self.timeout:
-            return f"Polling timed out with {len(self.updated)} resource(s) not final"
-        return f"Polling gave up on {len(self.exhausted)} resource(s)"
+            return f"Polling timed out with {len(self.exhausted)} resource(s) not final"
+        return f"Polling ended with {len(self.updated)} resource(s) updated, not all valid"
 
 
 class ValidationError(Error):

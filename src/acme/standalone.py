@@ -520,6 +520,9 @@ class TLSALPN01Server(TLSServer):
     (the 1.x form), ``challenge_certs`` go to ``acme-tls/1`` handshakes and ``certs`` to others.
     """
 
+    #: The ALPN protocol of RFC 8737 section 6.2, as bytes (acme 1.x's attribute).
+    ACME_TLS_1_PROTOCOL = _tls.ACME_TLS_1.encode("ascii")
+
     def __init__(
         self,
         server_address: tuple[str, int],

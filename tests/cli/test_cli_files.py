@@ -309,3 +309,33 @@ def test_state_folders_are_0700_at_every_level_under_umask_000(
     made = [tmp_path / "a", tmp_path / "a" / "b", config, config / "accounts", account]
     assert {str(path): oct(_mode(path)) for path in made} == {str(p): "0o700" for p in made}
     assert _mode(account / "account.key") == 0o600
+
+
+def test_renew_replaces_the_pair_as_one_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: ACMETestServer
+) -> None:
+    """``acme renew`` writes the recorded files with the same atomic switch: a crash between
+    the key and the chain leaves the old pair, and the next renewal installs a new one."""
+    out = tmp_path / "out"
+    out.mkdir()
+    key, chain = out / "privkey.pem", out / "fullchain.pem"
+    status, stdout, err = run(capsys, *issue_argv(ca, tmp_path, out))
+    assert status == 0, err
+    assert f"recorded as {NAME}" in stdout
+    first = assert_matching(key, chain)
+    renew = ["renew", "--force", "--config-dir", tmp_path / "cfg", "--ca-bundle",
+             ca.ca_bundle_path]  # fmt: skip
+
+    env = child_env(_ACME_CLI_TEST_HOOK="crash:after-key")
+    status, _, err = communicate(spawn(*renew, env=env))
+    assert status == -signal.SIGKILL, err
+    assert assert_matching(key, chain).serial_number == first.serial_number
+
+    status, stdout, err = run(capsys, *renew)
+    assert status == 0, err
+    assert f"renewed {NAME}" in stdout
+    renewed = assert_matching(key, chain)
+    assert renewed.serial_number != first.serial_number
+    assert os.readlink(key) == ".privkey.pem.acme/current/privkey.pem"  # still the links
+    kept = archive_of(key) / "1"
+    assert read_pair(kept / "privkey.pem", kept / "fullchain.pem")[1] == first

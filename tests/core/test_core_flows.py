@@ -7,6 +7,7 @@ transport and the fake clock's ``sleep`` advancing monotonic and wall time toget
 from __future__ import annotations
 
 import datetime
+import email.utils
 import json
 import random
 from collections.abc import Callable
@@ -762,6 +763,32 @@ def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
     when = client.ClientV2.retry_after(response, 3)
     assert when.tzinfo is None
     assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
+
+
+def test_client_v2_retry_after_calls_now_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    # acme 5.x calls datetime.datetime.now() with no argument, and certbot's tests replace it
+    # (on the datetime module) with a function that takes none.
+    from acme import client
+
+    frozen = datetime.datetime(2015, 3, 27, 12, 0, 0)
+
+    class NoArgumentNow(datetime.datetime):
+        @classmethod
+        def now(cls) -> datetime.datetime:  # type: ignore[override]
+            return frozen
+
+    in_two_minutes = email.utils.format_datetime(
+        (frozen + datetime.timedelta(seconds=120)).astimezone(datetime.timezone.utc), usegmt=True
+    )
+    monkeypatch.setattr(datetime, "datetime", NoArgumentNow)
+    seconds = datetime.timedelta(seconds=1)
+    assert (
+        client.ClientV2.retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * seconds
+    )
+    assert client.ClientV2.retry_after(reply(200, {}), 10) == frozen + 10 * seconds
+    assert client.ClientV2.retry_after(reply(200, {}, Retry_After=in_two_minutes), 10) == (
+        frozen + 120 * seconds
+    )
 
 
 def test_deeply_nested_json_is_a_client_error() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,28 +17,10 @@ from collections.abc import Iterator
 import pytest
 from cryptography import x509
 
+from interop.certbot_env import ROOT, install_steps
 from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _install_steps() -> list[list[str]]:
-    """The ``pip install`` lines of docs/certbot.md, as argument lists after ``pip install``.
-
-    The test follows the documented recipe to the letter, so the page cannot drift: ours
-    first, then certbot with ``--no-deps``, then certbot's other requirements.
-    """
-    page = (ROOT / "docs" / "certbot.md").read_text("utf-8")
-    steps = [
-        shlex.split(line)[2:]
-        for line in page.splitlines()
-        if line.startswith("certbot-env/bin/pip install ")
-    ]
-    assert steps[0] == ["acme-protocol"]
-    assert steps[1][0] == "--no-deps"
-    assert steps[1][1].startswith("certbot==")
-    return steps
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +28,7 @@ def certbot(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """A venv set up as docs/certbot.md says, with this source tree as ``acme-protocol``."""
     venv = tmp_path_factory.mktemp("certbot-venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    for step in _install_steps():
+    for step in install_steps():
         args = [str(ROOT) if arg == "acme-protocol" else arg for arg in step]
         subprocess.run(
             [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *args],

@@ -114,19 +114,22 @@ def test_missing_nonce() -> None:
 
 
 def test_poll_error_timeout() -> None:
+    # acme 1.x/5.x: ``exhausted`` holds what was still not final when polling ran out (so a
+    # non-empty set is a timeout); ``updated`` maps each resource to its latest state.
     authz = "https://acme.example.com/authz/1"  # stands in for a hashable AuthorizationResource
-    timed_out = errors.PollError(set(), {authz: authz})
+    final = "https://acme.example.com/authz/2"
+    timed_out = errors.PollError({authz}, {})
     assert timed_out.timeout
-    assert timed_out.exhausted == set()
-    assert timed_out.updated == {authz: authz}
+    assert timed_out.exhausted == {authz}
     assert "timed out" in str(timed_out)
-    assert "1 resource" in str(timed_out)
+    assert "1 resource(s) not final" in str(timed_out)
+    assert "exhausted={'https://acme.example.com/authz/1'}" in repr(timed_out)
 
-    exhausted = errors.PollError({authz}, {authz: authz})
-    assert not exhausted.timeout
-    assert "timed out" not in str(exhausted)
-    assert "1 resource" in str(exhausted)
-    assert "exhausted=" in repr(exhausted)
+    not_timed_out = errors.PollError(set(), {final: final})
+    assert not not_timed_out.timeout
+    assert not_timed_out.updated == {final: final}
+    assert "timed out" not in str(not_timed_out)
+    assert "1 resource" in str(not_timed_out)
 
 
 def test_conflict_error_location() -> None:

@@ -162,8 +162,49 @@ def test_identifier() -> None:
 # Errors ------------------------------------------------------------------------------------
 
 
+# acme 5.x's codes beyond RFC 8555's table (from ACME drafts and Let's Encrypt's Boulder).
+ACME5_EXTRA_ERROR_CODES = ["dnssec", "invalidEmail", "unknownHost"]
+
+# acme 5.9's ERROR_TYPE_DESCRIPTIONS texts, which programs match on (typed in from running 5.9).
+ACME59_DESCRIPTIONS = {
+    "accountDoesNotExist": "The request specified an account that does not exist",
+    "alreadyRevoked": (
+        "The request specified a certificate to be revoked that has already been revoked"
+    ),
+    "badCSR": "The CSR is unacceptable (e.g., due to a short key)",
+    "badNonce": "The client sent an unacceptable anti-replay nonce",
+    "badPublicKey": "The JWS was signed by a public key the server does not support",
+    "badRevocationReason": "The revocation reason provided is not allowed by the server",
+    "badSignatureAlgorithm": "The JWS was signed with an algorithm the server does not support",
+    "caa": (
+        "Certification Authority Authorization (CAA) records forbid the CA from issuing a "
+        "certificate"
+    ),
+    "compound": 'Specific error conditions are indicated in the "subproblems" array',
+    "connection": "The server could not connect to the client to verify the domain",
+    "dns": "There was a problem with a DNS query during identifier validation",
+    "dnssec": "The server could not validate a DNSSEC signed domain",
+    "incorrectResponse": "Response received didn't match the challenge's requirements",
+    "invalidEmail": "The provided email for a registration was invalid",
+    "invalidContact": "The provided contact URI was invalid",
+    "malformed": "The request message was malformed",
+    "rejectedIdentifier": "The server will not issue certificates for the identifier",
+    "orderNotReady": (
+        "The request attempted to finalize an order that is not ready to be finalized"
+    ),
+    "rateLimited": "There were too many requests of a given type",
+    "serverInternal": "The server experienced an internal error",
+    "tls": "The server experienced a TLS error during domain verification",
+    "unauthorized": "The client lacks sufficient authorization",
+    "unsupportedContact": "A contact URL for an account used an unsupported protocol scheme",
+    "unknownHost": "The server could not resolve a domain name",
+    "unsupportedIdentifier": "An identifier is of an unsupported type",
+    "externalAccountRequired": "The server requires external account binding",
+}
+
+
 def test_error_codes_cover_the_registries() -> None:
-    expected = {*RFC8555_ERROR_TYPES, "alreadyReplaced", "invalidProfile"}
+    expected = {*RFC8555_ERROR_TYPES, *ACME5_EXTRA_ERROR_CODES, "alreadyReplaced", "invalidProfile"}
     assert set(messages.ERROR_CODES) == expected
     assert all(isinstance(d, str) and d for d in messages.ERROR_CODES.values())
     for code, description in messages.ERROR_CODES.items():
@@ -182,6 +223,23 @@ def test_error_with_code() -> None:
     with pytest.raises(ValueError, match="notACode") as info:
         messages.Error.with_code("notACode")
     assert isinstance(info.value, errors.Error)
+
+
+@pytest.mark.parametrize("code", ACME5_EXTRA_ERROR_CODES)
+def test_error_with_code_accepts_acme5_codes(code: str) -> None:
+    # certbot 5.8's tests build Error.with_code("dnssec"); acme 5.x accepts all three.
+    error = messages.Error.with_code(code, detail="d")
+    assert error.to_json() == {"type": "urn:ietf:params:acme:error:" + code, "detail": "d"}
+    assert error.code == code
+    assert messages.is_acme_error(error)
+    assert error.description == ACME59_DESCRIPTIONS[code]
+
+
+def test_error_descriptions_are_acme59_texts() -> None:
+    for code, text in ACME59_DESCRIPTIONS.items():
+        assert messages.ERROR_CODES[code] == text
+        assert messages.ERROR_TYPE_DESCRIPTIONS[messages.ERROR_PREFIX + code] == text
+        assert messages.Error.with_code(code).description == text
 
 
 def test_error_code_only_for_acme_types() -> None:
@@ -434,6 +492,25 @@ def test_registration_resource_round_trip() -> None:
     assert restored.body.emails == ("a@example.org",)
 
 
+def test_registration_resource_keeps_the_acme1_new_authzr_uri() -> None:
+    # An acme 1.x/5.x field (certbot's old account files hold it; certbot 5.8's tests set it).
+    body = messages.Registration.from_data(email="a@example.org")
+    regr = messages.RegistrationResource(
+        body=body, uri="https://ca.example/acct/1", new_authzr_uri="https://ca.example/new-authz"
+    )
+    assert regr.new_authzr_uri == "https://ca.example/new-authz"
+    assert json.loads(regr.json_dumps()) == {
+        "body": {"contact": ["mailto:a@example.org"]},
+        "uri": "https://ca.example/acct/1",
+        "new_authzr_uri": "https://ca.example/new-authz",
+    }
+    assert messages.RegistrationResource.json_loads(regr.json_dumps()) == regr
+    plain = messages.RegistrationResource(body=body, uri="https://ca.example/acct/1")
+    assert plain.new_authzr_uri is None
+    assert "new_authzr_uri" not in plain.to_json()
+    assert plain != regr
+
+
 # Challenges and authorizations ------------------------------------------------------------
 
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
@@ -515,6 +592,23 @@ def test_authorization_resource_round_trip() -> None:
         uri="https://ca.example/authz/ip",
     )
     assert messages.AuthorizationResource.json_loads(authzr.json_dumps()) == authzr
+
+
+def test_authorization_resource_keeps_the_acme1_new_cert_uri() -> None:
+    body = messages.Authorization(status=messages.STATUS_VALID)
+    authzr = messages.AuthorizationResource(
+        body=body, uri="https://ca.example/authz/1", new_cert_uri="https://ca.example/new-cert"
+    )
+    assert authzr.new_cert_uri == "https://ca.example/new-cert"
+    assert json.loads(authzr.json_dumps()) == {
+        "body": {"status": "valid"},
+        "uri": "https://ca.example/authz/1",
+        "new_cert_uri": "https://ca.example/new-cert",
+    }
+    assert messages.AuthorizationResource.json_loads(authzr.json_dumps()) == authzr
+    plain = messages.AuthorizationResource(body=body, uri="https://ca.example/authz/1")
+    assert plain.new_cert_uri is None
+    assert "new_cert_uri" not in plain.to_json()
 
 
 # Orders, certificates, revocation, renewal info -------------------------------------------
@@ -604,6 +698,27 @@ def test_order_resource_round_trip() -> None:
     assert restored.csr_pem == csr_pem
     assert restored.authorizations == [authzr]  # a list, as acme 5.x callers mutate it
     assert restored.alternative_fullchains_pem == ["alt1", "alt2"]
+
+
+def test_order_resource_equals_itself_after_a_round_trip_with_fields_left_out() -> None:
+    # Left-out list fields must not be () on one side and [] on the other.
+    authzr = messages.AuthorizationResource(
+        body=messages.Authorization(status=messages.STATUS_PENDING), uri="https://ca.example/a/1"
+    )
+    for orderr in (
+        messages.OrderResource(body=messages.Order(), uri="https://ca.example/order/1"),
+        messages.OrderResource(
+            body=messages.Order(status=messages.STATUS_PENDING),
+            uri="https://ca.example/order/2",
+            csr_pem=b"test blob",
+            authorizations=(authzr,),
+        ),
+    ):
+        restored = messages.OrderResource.from_json(orderr.to_json())
+        assert restored == orderr
+        assert hash(restored) == hash(orderr)
+        assert orderr.alternative_fullchains_pem == []
+        assert isinstance(orderr.authorizations, list)
 
 
 class _LegacyX509Req:

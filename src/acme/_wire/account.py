@@ -154,9 +154,12 @@ class RegistrationResource(ResourceWithURI):
 
     :ivar body: the `Registration`
     :ivar terms_of_service: the URL of the terms of service in force, if the CA has any
+    :ivar new_authzr_uri: kept from acme 1.x (ACMEv1's new-authz URL, found in old account
+        files); nothing in ACME v2 uses it
     """
 
     body: Registration = required("body", Registration.from_json)
+    new_authzr_uri: str | None = optional("new_authzr_uri", string)
     terms_of_service: str | None = optional("terms_of_service", string)
 
 

@@ -194,6 +194,8 @@ class AuthorizationResource(ResourceWithURI):
     """An authorization and its URL.
 
     :ivar body: the `Authorization`
+    :ivar new_cert_uri: kept from acme 1.x (ACMEv1's new-cert URL); ACME v2 does not use it
     """
 
     body: Authorization = required("body", Authorization.from_json)
+    new_cert_uri: str | None = optional("new_cert_uri", string)

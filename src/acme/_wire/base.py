@@ -266,10 +266,14 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
 
     def __init__(self, **kwargs: Any) -> None:
         for slot, field in type(self)._fields.items():
+            if slot in self._list_fields:
+                # Left out, too: a default () would not equal the [] of a JSON round trip.
+                value = kwargs.get(slot, field.default)
+                if isinstance(value, (list, tuple)):
+                    kwargs[slot] = list(value)
+                continue
             value = kwargs.get(slot)
-            if slot in self._list_fields and isinstance(value, (list, tuple)):
-                kwargs[slot] = list(value)
-            elif isinstance(value, list) and isinstance(field.default, tuple):
+            if isinstance(value, list) and isinstance(field.default, tuple):
                 kwargs[slot] = tuple(value)  # arrays are stored as tuples: hashable
         for name, value in kwargs.items():
             if isinstance(value, dict):

@@ -1,10 +1,11 @@
-"""The ``acme`` command line (``python -m acme``): demo, issue, revoke, renewal-info, account,
-serve-test-ca.
+"""The ``acme`` command line (``python -m acme``): demo, issue, renew, certificates, delete,
+revoke, renewal-info, account, serve-test-ca.
 
 `main` returns the exit status: 0 on success, 1 with one ``acme: error: ...`` line on stderr
 when the CA, the network or a file refused, 2 for usage errors, 130 when interrupted (SIGINT),
-143 when terminated (SIGTERM: systemd, ``timeout``, ``docker stop``). Both signals unwind the
-same way, so dns-01 records, webroot files and listeners are cleaned up either way.
+143 when terminated (SIGTERM: systemd, ``timeout``, ``docker stop``); ``renewal-info``
+returns 3 when the certificate is due for renewal. Both signals unwind the same way, so dns-01
+records, webroot files and listeners are cleaned up either way.
 Progress lines go to stderr, results to stdout; ``-v`` adds the library's debug log on stderr
 and ``--log-file PATH`` appends it to a file. See ``acme --help`` and ``acme COMMAND --help``.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
@@ -37,6 +39,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         from acme.cli._serve import run_serve_test_ca
 
         return run_serve_test_ca
+    if command in ("renew", "certificates", "delete"):
+        from acme.cli import _manage
+
+        return {
+            "renew": _manage.run_renew,
+            "certificates": _manage.run_certificates,
+            "delete": _manage.run_delete,
+        }[command]
     from acme.cli import _commands
 
     handlers = {
@@ -82,11 +92,20 @@ def _prog(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    from acme.cli._config import apply_config, config_path
     from acme.cli._parser import build_parser
 
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    path, required = config_path(arguments)
+    if path is not None:
+        try:
+            apply_config(parser, path, required)
+        except CLIError as error:
+            emit(f"acme: error: {describe(error)}")
+            return error.status
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as done:  # --help, or a usage error already printed as one line
         return done.code if isinstance(done.code, int) else 2
     reporter = Reporter(quiet=args.quiet)

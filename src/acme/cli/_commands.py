@@ -29,7 +29,17 @@ from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
-__all__ = ["REVOCATION_REASONS", "parse_reason", "run_account", "run_renewal_info", "run_revoke"]
+__all__ = [
+    "RENEWAL_DUE",
+    "REVOCATION_REASONS",
+    "parse_reason",
+    "run_account",
+    "run_renewal_info",
+    "run_revoke",
+]
+
+#: ``acme renewal-info``'s exit status when the renewal window has begun (scripts test it).
+RENEWAL_DUE = 3
 
 #: RFC 5280 section 5.3.1 reason codes a subscriber may use (RFC 8555 section 7.6).
 REVOCATION_REASONS = {
@@ -89,14 +99,16 @@ def _utc(when: datetime.datetime) -> str:
 
 
 def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
-    """``acme renewal-info CERT``: the CA's suggested renewal window (RFC 9773 section 4.2)."""
+    """``acme renewal-info CERT``: the CA's suggested renewal window (RFC 9773 section 4.2);
+    exit status `RENEWAL_DUE` (3) when it has begun, 0 when not yet."""
     cert = load_certificate(args.certificate)
     acme = connect(resolve_directory(args.directory), reporter, ca_bundle=args.ca_bundle)
     with acme.net:
         info, ask_again = acme.renewal_info(cert)
     window = info.suggested_window
     now = datetime.datetime.now(datetime.timezone.utc)
-    if window.start <= now:
+    due = window.start <= now
+    if due:
         advice = "yes: the suggested window has begun"
     else:
         days = (window.start - now).total_seconds() / 86400
@@ -110,7 +122,7 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
         lines.append(f"  explanation       {info.explanation_url}")
     lines.append(f"  ask again after   {_utc(ask_again)}")
     result("\n".join(lines))
-    return 0
+    return RENEWAL_DUE if due else 0
 
 
 def _print_account(regr: messages.RegistrationResource, key_text: str, folder: str) -> None:

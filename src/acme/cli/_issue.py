@@ -33,6 +33,7 @@ from acme.cli._files import (
     rescue_pair,
 )
 from acme.cli._lock import invocation, state_lock
+from acme.cli._manage import record_lineage
 from acme.cli._output import CLIError, Reporter, describe, result
 from acme.cli._pair import (
     PairWritten,
@@ -42,6 +43,7 @@ from acme.cli._pair import (
 )
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.manager import CertificatePair
 
 __all__ = [
     "Issued",
@@ -348,7 +350,7 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         held.callback(solver.cleanup)  # obtain() cleans up as soon as validation is over
         held.enter_context(state_lock(args.config_dir, invocation(args)))  # also for _install
         with contextlib.ExitStack() as session:
-            acme, _, _ = open_account(
+            acme, _, regr = open_account(
                 AccountStore(args.config_dir),
                 directory_url,
                 reporter,
@@ -366,5 +368,13 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
                 replaces=replaces,
             )
         written = _install(args, issued, cert_key, reporter)
+        lineage = record_lineage(
+            args,
+            directory_url,
+            dns + ips,
+            CertificatePair(private_pem(cert_key), issued.fullchain_pem),
+            regr.uri,
+        )
     result(_summary(issued, cert_key, key_file, written))
+    result(f"  renewal   recorded as {lineage}: `acme renew` keeps it alive")
     return 0

@@ -154,6 +154,10 @@ def new_order(core: ServerCore, signed: SignedRequest) -> Reply:
     if end <= start or end - start > core.profile_lifetime(profile) or end <= core.now():
         raise Problem("malformed", "notBefore/notAfter do not fit this profile's lifetime")
     replaces = payload.get("replaces")
+    if replaces is not None and core.reject_replaces == "alreadyReplaced":
+        raise Problem("alreadyReplaced", "This test CA refuses every replaces (knob)", 409)
+    if replaces is not None and core.reject_replaces is not None:
+        raise Problem("malformed", '"replaces" is refused by this test CA (knob)')
     if replaces is not None:
         _check_replaces(core, account.id, replaces, idents)
     authzs = []
