@@ -310,6 +310,26 @@ def test_state_folders_are_0700_at_every_level_under_umask_000(
     assert {str(path): oct(_mode(path)) for path in made} == {str(p): "0o700" for p in made}
     assert _mode(account / "account.key") == 0o600
 
+    # A whole issue under umask 000: every folder of the state (lock, store) is 0700 too.
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = issue_argv(ca, tmp_path, out)
+    argv[argv.index(tmp_path / "cfg")] = config
+    old = os.umask(0)
+    try:
+        status, _, err = run(capsys, *argv)
+    finally:
+        os.umask(old)
+    assert status == 0, err
+    folders = [Path(root) for root, _, _ in os.walk(config)]
+    assert len(folders) > 4
+    assert {str(path): oct(_mode(path)) for path in folders} == {
+        str(path): "0o700" for path in folders
+    }
+    assert _mode(config / "lock") == 0o600
+    assert _mode(archive_of(out / "privkey.pem")) == 0o755  # documented: chain readers pass
+    assert _mode(out / "privkey.pem") == 0o600
+
 
 def test_renew_replaces_the_pair_as_one_too(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, ca: ACMETestServer
