@@ -39,7 +39,8 @@ from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, emit, result
 from acme.cli._pair import replace_pair_atomically
 from acme.cli._session import open_account
-from acme.cli._solvers import DNSHook, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.cli._solvers import StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.dns import DNSProvider
 from acme.manager import (
     Certificate,
     CertificatePair,
@@ -151,7 +152,7 @@ class CLISolver(Solver):
         elif kind == "dns-hook":
             key = (kind, options["dns_hook"])
             timeout = float(options.get("dns_hook_timeout", "300"))
-            make = lambda: DNSHook(options["dns_hook"], self.reporter, timeout)  # noqa: E731
+            make = lambda: _hook_provider(options["dns_hook"], timeout)  # noqa: E731
         elif kind == "tls-alpn":
             key = (kind, options.get("bind", ""), options.get("port", "443"))
             make = lambda: StandaloneTLSALPN01(key[1], int(key[2]))  # noqa: E731
@@ -160,7 +161,8 @@ class CLISolver(Solver):
             make = lambda: StandaloneHTTP01(key[1], int(key[2]))  # noqa: E731
         if key not in self._solvers:
             solver = make()
-            solver.start()
+            if not isinstance(solver, DNSProvider):  # a listener to start
+                solver.start()
             self._solvers[key] = solver
         return self._solvers[key]
 
@@ -183,7 +185,8 @@ class CLISolver(Solver):
             path.chmod(0o644)  # the web server's user must be able to read it
             self._files[(answer.lineage, answer.token)] = path
         else:
-            solver._run("present", f"_acme-challenge.{answer.identifier}", answer.value)
+            self.reporter.step(f"dns hook: present _acme-challenge.{answer.identifier}")
+            solver.publish(f"_acme-challenge.{answer.identifier}", answer.value)
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
         solver = self._solver(answer)
@@ -198,13 +201,26 @@ class CLISolver(Solver):
             if path is not None:
                 path.unlink(missing_ok=True)
         else:
-            solver._run("cleanup", f"_acme-challenge.{answer.identifier}", answer.value)
+            solver.cleanup(f"_acme-challenge.{answer.identifier}", answer.value)
 
     def close(self) -> None:
-        """Stop every listener started for this run."""
+        """Stop every listener (and hook) started for this run."""
         for solver in self._solvers.values():
-            solver.cleanup()
+            if isinstance(solver, DNSProvider):
+                solver.stop()
+            else:
+                solver.cleanup()
         self._solvers.clear()
+
+
+def _hook_provider(command: str, timeout: float) -> DNSProvider:
+    """The lineage's ``--dns-hook`` command as the `acme.dns` provider ``acme issue`` used."""
+    from acme import dns as acme_dns
+
+    try:
+        return acme_dns.HookProvider(command, timeout=timeout)
+    except acme_dns.DNSError as error:
+        raise CLIError(f"--dns-hook: {error}", 2) from error
 
 
 def _write_files(record: Certificate) -> None:
