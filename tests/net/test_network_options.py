@@ -6,11 +6,13 @@ equivalents with aiohttp and httpx."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any, Literal
 
 import pytest
 import requests
+import requests.adapters
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
@@ -212,3 +214,23 @@ def test_async_verify_ssl_and_user_agent_can_be_set(
             assert net.user_agent == "my-program/3.0"
 
     _run(scenario())
+
+
+def test_a_collected_network_closes_its_session(no_proxy_env: None) -> None:
+    """acme 5.x closes the session when the network object is collected; so do we (a safety
+    net: programs should still close it), and the deadline thread ends too."""
+    with RecordingHTTPServer() as server:
+        net = client.ClientNetwork(allow_insecure_loopback=True)
+        net.get(server.url + "/")
+        adapter = net.session.get_adapter(server.url)
+        assert isinstance(adapter, requests.adapters.HTTPAdapter)
+        pools = adapter.poolmanager.pools
+        thread = net.transport.watchdog._thread
+        assert len(pools) == 1
+        assert thread is not None
+        assert thread.is_alive()
+        del net
+        gc.collect()
+        thread.join(5)
+        assert len(pools) == 0
+        assert not thread.is_alive()
