@@ -26,7 +26,7 @@ too (as in acme 5.x); it lives with the other message classes.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from josepy import errors as jose_errors
@@ -52,6 +52,11 @@ __all__ = [
     "ValidationError",
     "WildcardUnsupportedError",
 ]
+
+
+# Longest rendering of a response's headers in an error message: enough to debug a server,
+# short enough for a log line.
+_MAX_HEADERS_TEXT = 1000
 
 
 class Error(Exception):
@@ -104,7 +109,14 @@ class MissingNonce(NonceError):
         method = getattr(getattr(self.response, "request", None), "method", None)
         status = getattr(self.response, "status_code", None)
         what = f"{method} request" if method else "request"
-        return f"Server {status} response to {what} did not include a Replay-Nonce header"
+        text = f"Server {status} response to {what} did not include a Replay-Nonce header"
+        headers = getattr(self.response, "headers", None)
+        if isinstance(headers, Mapping):  # what the server did send, as acme 5.x shows it
+            shown = repr(dict(headers))
+            if len(shown) > _MAX_HEADERS_TEXT:
+                shown = shown[: _MAX_HEADERS_TEXT - 3] + "..."
+            text += f"; response headers: {shown}"
+        return text
 
 
 class PollError(ClientError):

@@ -113,6 +113,25 @@ def test_missing_nonce() -> None:
     assert "Replay-Nonce" in str(errors.MissingNonce(SimpleNamespace(status_code=200)))
 
 
+def test_missing_nonce_shows_the_response_headers() -> None:
+    """As in acme 5.x, the message shows what the server sent instead (a dict, capped)."""
+    from acme._core.http import Headers, HTTPResponse
+
+    response = SimpleNamespace(status_code=200, request=SimpleNamespace(method="HEAD"), headers={})
+    assert str(errors.MissingNonce(response)) == (
+        "Server 200 response to HEAD request did not include a Replay-Nonce header; "
+        "response headers: {}"
+    )
+    core = HTTPResponse(200, Headers([("Content-Type", "text/plain")]), b"", "https://ca/nonce")
+    assert str(errors.MissingNonce(core)).endswith(
+        "response headers: {'Content-Type': 'text/plain'}"
+    )
+    huge = SimpleNamespace(status_code=200, headers={"X-Junk": "j" * 5000})
+    text = str(errors.MissingNonce(huge))
+    assert len(text) < 1200
+    assert text.endswith("...")
+
+
 def test_poll_error_timeout() -> None:
     # acme 1.x/5.x: ``exhausted`` holds what was still not final when polling ran out (so a
     # non-empty set is a timeout); ``updated`` maps each resource to its latest state.
