@@ -156,14 +156,18 @@ class ValidationError(Error):
         super().__init__(self.failed_authzrs)
 
     def __str__(self) -> str:
-        lines = ["Authorization failed for:"]
+        # One line per authorization, then one per failed challenge (acme 5.x's wording).
+        lines = []
         for authzr in self.failed_authzrs:
-            ident = authzr.body.identifier.value
-            problems = [
-                str(chall.error) for chall in authzr.body.challenges if chall.error is not None
-            ]
-            lines.append(f"  {ident}: {'; '.join(problems) or authzr.body.status}")
-        return "\n".join(lines)
+            header = f"Authorization for {authzr.body.identifier.value} failed"
+            failed = [chall for chall in authzr.body.challenges if chall.error is not None]
+            if not failed:
+                header += f" (status {authzr.body.status})"
+            lines.append(header)
+            for chall in failed:
+                typ = getattr(chall, "typ", None) or "of unknown type"
+                lines.append(f"  Challenge {typ} failed: {chall.error}")
+        return "\n".join(lines) or "No authorization failed"
 
 
 class TimeoutError(Error):

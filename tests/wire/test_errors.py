@@ -212,9 +212,33 @@ def test_validation_error_lists_failures() -> None:
 
     err = errors.ValidationError([authzr("a.example", "dns NXDOMAIN"), authzr("b.example", None)])
     assert len(err.failed_authzrs) == 2
-    text = str(err)
-    assert "a.example: dns NXDOMAIN" in text
-    assert "b.example: invalid" in text
+    assert str(err) == (
+        "Authorization for a.example failed\n"
+        "  Challenge of unknown type failed: dns NXDOMAIN\n"
+        "Authorization for b.example failed (status invalid)"
+    )
+    assert str(errors.ValidationError([])) == "No authorization failed"
+
+
+def test_validation_error_names_identifier_and_challenge_type() -> None:
+    """acme 5.x's wording: "Authorization for <name> failed", "Challenge <type> failed"."""
+    from acme import challenges, messages
+
+    problem = messages.Error.with_code("dns", detail="NXDOMAIN looking up TXT")
+    authzr = messages.AuthorizationResource(
+        uri="https://ca.test/authz/1",
+        body=messages.Authorization(
+            identifier=messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.test"),
+            challenges=(
+                messages.ChallengeBody(chall=challenges.DNS01(token=b"t" * 16), error=problem),
+                messages.ChallengeBody(chall=challenges.HTTP01(token=b"u" * 16)),
+            ),
+            status=messages.STATUS_INVALID,
+        ),
+    )
+    assert str(errors.ValidationError([authzr])) == (
+        f"Authorization for a.test failed\n  Challenge dns-01 failed: {problem}"
+    )
 
 
 def _pickle_cases() -> list[BaseException]:
