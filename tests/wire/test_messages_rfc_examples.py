@@ -435,10 +435,16 @@ def test_problem_with_subproblems() -> None:
     assert [sub.code for sub in error.subproblems] == ["malformed", "rejectedIdentifier"]
     assert [sub.identifier.value for sub in error.subproblems] == ["_example.org", "example.net"]
     assert error.identifier is None
-    text = str(error)
-    assert "Some of the identifiers requested were rejected" in text
-    assert "example.net" in text
-    assert "_example.org" in text
+    # One line for the problem, then one per subproblem in acme 5.x's words.
+    lines = str(error).split("\n")
+    assert len(lines) == 3
+    assert "Some of the identifiers requested were rejected" in lines[0]
+    assert lines[1] == (
+        "Problem for _example.org: urn:ietf:params:acme:error:malformed :: "
+        f"{messages.ERROR_CODES['malformed']} :: Invalid underscore in DNS name "
+        '"_example.org"'
+    )
+    assert lines[2].startswith("Problem for example.net: urn:ietf:params:acme:error:")
 
 
 def test_user_action_required_problem() -> None:
