@@ -575,10 +575,14 @@ def test_external_account_binding_rejects_bad_hmac_key(
 
 def test_external_account_binding_rejects_bad_alg_and_directory(account_key: jwk.JWKEC) -> None:
     good_key = b64url(b"k" * 32)
-    with pytest.raises(ValueError, match="RS256"):
+    with pytest.raises(ValueError) as bad_alg:
         messages.ExternalAccountBinding.from_data(
             account_key, "kid", good_key, {"newAccount": NEW_ACCOUNT_URL}, hmac_alg="RS256"
         )
+    assert str(bad_alg.value) == (  # starts as acme 5.x's message does
+        "Invalid value for hmac_alg: 'RS256' is not an EAB MAC algorithm; "
+        "use one of HS256, HS384, HS512"
+    )
     with pytest.raises(ValueError, match="newAccount"):
         messages.ExternalAccountBinding.from_data(account_key, "kid", good_key, {})
 
