@@ -535,6 +535,18 @@ def test_challenge_body_proxies_its_challenge() -> None:
     assert built.url == "https://ca.example/c/1"
 
 
+def test_challenge_body_encodes_a_field_by_its_acme5_name() -> None:
+    """josepy's ``encode(name)`` takes ``uri`` (acme 5.x's field name) for ``url``."""
+    when = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    challb = messages.ChallengeBody(
+        chall=challenges.HTTP01(token=b"x" * 16), uri="https://ca.example/c/1", validated=when
+    )
+    assert challb.encode("uri") == challb.encode("url") == "https://ca.example/c/1"
+    assert challb.encode("validated") == "2025-01-02T03:04:05Z"
+    with pytest.raises(jose_errors.Error, match="Field not found: no_such_field"):
+        challb.encode("no_such_field")
+
+
 def test_challenge_body_with_unknown_type_keeps_its_json() -> None:
     jobj = {
         "type": "future-01",
