@@ -730,7 +730,33 @@ def test_order_resource_equals_itself_after_a_round_trip_with_fields_left_out() 
         assert restored == orderr
         assert hash(restored) == hash(orderr)
         assert orderr.alternative_fullchains_pem == []
-        assert isinstance(orderr.authorizations, list)
+
+
+def test_order_resource_without_authorizations_as_acme5() -> None:
+    """None until fetched, written as JSON null (acme 5.x's form, which it needs to read)."""
+    order = messages.Order(status=messages.STATUS_PENDING)
+    orderr = messages.OrderResource(body=order, uri="https://ca.example/order/1")
+    assert orderr.authorizations is None
+    assert orderr.to_json() == {
+        "body": order.to_json(),
+        "uri": "https://ca.example/order/1",
+        "authorizations": None,
+    }
+    jobj = json.loads(orderr.json_dumps())
+    assert jobj["authorizations"] is None
+    restored = messages.OrderResource.from_json(jobj)
+    assert restored == orderr
+    assert restored.authorizations is None
+    # Fetched ones are a list, an empty one too (not confused with "not fetched").
+    empty = messages.OrderResource(body=order, uri="https://ca.example/order/1", authorizations=())
+    assert empty.authorizations == []
+    assert json.loads(empty.json_dumps())["authorizations"] == []
+    assert messages.OrderResource.json_loads(empty.json_dumps()).authorizations == []
+    # JSON without the member (older files of ours) still reads, as not fetched.
+    del jobj["authorizations"]
+    assert messages.OrderResource.from_json(jobj).authorizations is None
+    with pytest.raises(jose_errors.DeserializationError, match="expected an array"):
+        messages.OrderResource.from_json({**jobj, "authorizations": "https://ca.example/a"})
 
 
 class _LegacyX509Req:

@@ -105,14 +105,14 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "order"
     orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
-    names = ", ".join(a.body.identifier.value for a in orderr.authorizations)
+    names = ", ".join(a.body.identifier.value for a in orderr.authorizations or ())
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
     began = time.monotonic()
     with solver:
         answered = []
-        for authzr in orderr.authorizations:
+        for authzr in orderr.authorizations or ():
             status = authzr.body.status
             ident = authzr.body.identifier
             if status == messages.STATUS_VALID:
@@ -131,7 +131,7 @@ def obtain(
         reporter.step(f"waiting for the CA to validate {len(answered)} authorization(s)")
         orderr = acme.poll_authorizations(orderr, deadline)
     timings["validation"] = time.monotonic() - began
-    for authzr in orderr.authorizations:
+    for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
 
     began = time.monotonic()
