@@ -465,6 +465,28 @@ def test_registration_from_data() -> None:
     assert single.phones == ()
 
 
+def test_to_partial_json_keeps_arrays_as_stored() -> None:
+    """As in acme 5.x, ``to_partial_json`` returns the stored tuples (lists for the list
+    fields); ``to_json`` turns both into JSON arrays."""
+    key = jwk.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    contact = ("mailto:admin@example.org", "tel:1234")
+    reg = messages.Registration(key=key, contact=contact, agreement="https://ca.example/tos")
+    assert reg.to_partial_json() == {
+        "contact": contact,
+        "agreement": "https://ca.example/tos",
+        "key": key.public_key(),
+    }
+    assert isinstance(reg.to_partial_json()["contact"], tuple)
+    assert reg.to_json()["contact"] == list(contact)
+    assert messages.Registration.from_data().to_partial_json() == {"contact": ()}
+    ident = messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.example")
+    assert messages.NewOrder(identifiers=[ident]).to_partial_json() == {"identifiers": (ident,)}
+    orderr = messages.OrderResource(
+        body=messages.Order(), uri="https://ca.example/o/1", alternative_fullchains_pem=("a",)
+    )
+    assert orderr.to_partial_json()["alternative_fullchains_pem"] == ["a"]
+
+
 def test_registration_contact_presence_is_meaningful() -> None:
     # Explicitly empty contact is sent (it clears the contacts); absent contact is not.
     assert messages.Registration.from_data().to_json() == {"contact": []}

@@ -124,7 +124,7 @@ class Registration(ResourceBody):
         """The fields, ``contact`` included when it was given (even empty)."""
         jobj = super().fields_to_partial_json()
         if self._add_contact and "contact" not in jobj:
-            jobj["contact"] = []
+            jobj["contact"] = ()
         return jobj
 
     def _filter_contact(self, prefix: str) -> tuple[str, ...]:
