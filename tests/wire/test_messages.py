@@ -487,6 +487,13 @@ def test_to_partial_json_keeps_arrays_as_stored() -> None:
     assert orderr.to_partial_json()["alternative_fullchains_pem"] == ["a"]
 
 
+@pytest.mark.parametrize("bad", [object(), 42, "a.example", b"a", {"type": "dns"}])
+def test_an_array_field_holding_no_array_is_a_serialization_error(bad: Any) -> None:
+    """Where acme 5.x copies any object into the JSON, ours names the field (compat.md)."""
+    with pytest.raises(jose_errors.SerializationError, match=r"identifiers.*expected an array"):
+        messages.NewOrder(identifiers=bad).to_json()
+
+
 def test_registration_contact_presence_is_meaningful() -> None:
     # Explicitly empty contact is sent (it clears the contacts); absent contact is not.
     assert messages.Registration.from_data().to_json() == {"contact": []}

@@ -19,7 +19,7 @@ Rules every message class follows (enforced here, so each class only declares it
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -189,8 +189,15 @@ def array_of(decode_item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ..
 
 def _encode_array(value: Any) -> list[Any] | tuple[Any, ...]:
     """The stored tuple (or list) as it is, as acme 5.x's ``to_partial_json`` returns it;
-    any other iterable as a tuple (``to_json`` writes both as JSON arrays)."""
-    return value if isinstance(value, (list, tuple)) else tuple(value)
+    another iterable as a tuple (``to_json`` writes both as JSON arrays).
+
+    :raises josepy.errors.SerializationError: for a string, a mapping or a non-iterable.
+    """
+    if isinstance(value, (list, tuple)):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+        return tuple(value)
+    raise jose_errors.SerializationError(f"expected an array, got {type(value).__name__}")
 
 
 # Field constructors (typed Any so they can annotate any attribute type).
