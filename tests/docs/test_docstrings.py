@@ -37,6 +37,8 @@ PUBLIC_MODULES = [
     "acme.dns",
     "acme.testing",
     "acme.testing.pytest_plugin",
+    "acme.manager",
+    "acme.manager.postgresql",
     "acme.cli",
 ]
 

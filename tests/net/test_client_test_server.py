@@ -106,6 +106,22 @@ def test_replaces_links_the_renewal_to_the_old_certificate(
     assert "alreadyReplaced" in str(again.value)
 
 
+@pytest.mark.parametrize("form", ["pem-text", "identifier"])
+def test_replaces_as_a_string(acme_test_server: ACMETestServer, form: str) -> None:
+    """A string is PEM text when it looks like PEM, otherwise an RFC 9773 identifier."""
+    from acme._wire import renewal_id as _ari
+
+    acme = _client(acme_test_server)
+    old = _leaf(_issue(acme, [f"{form}.test"]))
+    as_string = (
+        old.public_bytes(serialization.Encoding.PEM).decode()
+        if form == "pem-text"
+        else _ari.certificate_identifier(old)
+    )
+    renewed = acme.new_order(_csr([f"{form}.test"]), replaces=as_string)
+    assert renewed.body.replaces == _ari.certificate_identifier(old)
+
+
 def test_pre_authorization(acme_test_server: ACMETestServer) -> None:
     acme = _client(acme_test_server)
     key = acme.net.key

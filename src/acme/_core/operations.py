@@ -81,9 +81,10 @@ class ClientFlows:
     def new_order(
         self, csr_pem: CSRInput, profile: str | None, replaces: CertificateInput | None
     ) -> Flow[messages.OrderResource]:
-        # A string is already an RFC 9773 certificate identifier; anything else is a certificate.
+        # A string is an RFC 9773 certificate identifier unless it is PEM; anything else is a
+        # certificate.
         replaces_id: str | None
-        if replaces is None or isinstance(replaces, str):
+        if replaces is None or (isinstance(replaces, str) and "-----BEGIN" not in replaces):
             replaces_id = replaces
         else:
             replaces_id = _ari.certificate_identifier(coerce_certificate(replaces))

@@ -16,7 +16,7 @@ from acme.cli._argtypes import port as _port
 from acme.cli._argtypes import seconds as _seconds
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
-from acme.cli._output import one_line
+from acme.cli._output import one_line, terminal_safe
 from acme.cli._serve_args import add_serve_test_ca
 from acme.cli._version import DISTRIBUTION, version
 
@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
+        line = terminal_safe(f"{self.prog}: error: {one_line(message)}; see {self.prog} --help")
+        self.exit(2, line + "\n")
 
 
 def _common(quiet_only: bool = False) -> _Parser:
@@ -81,6 +82,94 @@ def _common(quiet_only: bool = False) -> _Parser:
     return common
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("ACME_STORE"),
+        metavar="DIR|URL",
+        help="where lineages are kept: a folder, or postgresql://... for a fleet "
+        "(default: $ACME_STORE, else CONFIG-DIR/store)",
+    )
+
+
+def _hook_options(parser: argparse.ArgumentParser, saved: bool) -> None:
+    what = "saved with the lineage" if saved else "for this run, instead of the saved ones"
+    parser.add_argument("--pre-hook", metavar="CMD", help=f"shell command before an order ({what})")
+    parser.add_argument(
+        "--post-hook", metavar="CMD", help=f"shell command after an order, even failed ({what})"
+    )
+    parser.add_argument(
+        "--deploy-hook",
+        metavar="CMD",
+        help=f"shell command after a new certificate is saved ({what}); environment: "
+        "ACME_LINEAGE, ACME_NAMES, RENEWED_DOMAINS, ACME_SERIAL, ACME_NOT_AFTER, ACME_KEY_FILE, "
+        "ACME_CHAIN_FILE, RENEWED_LINEAGE (folder store)",
+    )
+
+
+def _store_common() -> _Parser:
+    """Options of the commands on recorded lineages (renew, certificates, delete)."""
+    common = _common(quiet_only=True)
+    common.add_argument(
+        "--config-dir",
+        type=Path,
+        default=default_config_dir(),
+        metavar="DIR",
+        help="where accounts are saved (default: %(default)s)",
+    )
+    common.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust this CA bundle for the ACME server's HTTPS (a private or test CA)",
+    )
+    _store_options(common)
+    return common
+
+
+def _lineage_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    renew = sub.add_parser(
+        "renew",
+        parents=[_store_common()],
+        help="renew the recorded certificates that are due",
+        description="Renew every recorded certificate (or each --cert-name) that is due: by "
+        "the CA's renewal information (RFC 9773, with replaces) or at 2/3 of its lifetime. "
+        "The new key and chain go to the files `acme issue` wrote. Exit status: 0 when "
+        "nothing failed (nothing due, or renewed), 1 when a certificate failed.",
+    )
+    renew.add_argument(
+        "--cert-name", action="append", metavar="ID", help="only this lineage (repeatable)"
+    )
+    renew.add_argument("--force", action="store_true", help="renew now, due or not")
+    renew.add_argument(
+        "--dry-run", action="store_true", help="report what would be renewed; order nothing"
+    )
+    renew.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=90.0,
+        metavar="SECONDS",
+        help="give up one renewal after this long (default: 90)",
+    )
+    _hook_options(renew, saved=False)
+    certificates = sub.add_parser(
+        "certificates",
+        parents=[_store_common()],
+        help="list the recorded certificates, their expiry and renewal window",
+        description="List every recorded lineage: names, expiry, the CA's renewal window "
+        "(RFC 9773) and when it will be renewed.",
+    )
+    certificates.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    delete = sub.add_parser(
+        "delete",
+        parents=[_store_common()],
+        help="forget a recorded certificate",
+        description="Remove a lineage and its stored keys from the store, so it is no longer "
+        "renewed. The certificate stays valid (see acme revoke); files written by acme issue "
+        "are left in place.",
+    )
+    delete.add_argument("lineage", metavar="ID", help="the lineage id (see acme certificates)")
+
+
 def _account_creation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--email",
@@ -102,7 +191,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="obtain a certificate",
         description="Order a certificate for NAMES, answer the CA's challenges, write the new "
         "private key (mode 0600) and the full chain. Reuses the saved account for the CA, "
-        "or registers one. Default challenge: http-01 with a built-in server on --http-port.",
+        "or registers one. Default challenge: http-01 with a built-in server on --http-port. "
+        "The key and chain are replaced as one: both paths become links through one switch "
+        "in the archive folder .KEYNAME.acme/ beside the key, which also keeps the previous "
+        "pair. The folders are checked for writability before anything is ordered; if the "
+        "pair still cannot be installed, it is saved under --config-dir and the error says "
+        "where.",
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help="DNS names or IP addresses")
     how = parser.add_mutually_exclusive_group()
@@ -163,7 +257,11 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="PATH",
         help="where to write the certificate and its chain (default: fullchain.pem)",
     )
-    parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key and chain (the new files keep their owner, group and mode)",
+    )
     parser.add_argument(
         "--key-type",
         choices=KEY_TYPES,
@@ -184,6 +282,13 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="SECONDS",
         help="give up waiting for validation and issuance after this long (default: 90)",
     )
+    parser.add_argument(
+        "--cert-name",
+        metavar="ID",
+        help="the lineage id it is recorded under for `acme renew` (default: from the first name)",
+    )
+    _store_options(parser)
+    _hook_options(parser, saved=True)
     _account_creation(parser)
 
 
@@ -213,7 +318,8 @@ def _renewal_info(sub: argparse._SubParsersAction[_Parser]) -> None:
         "renewal-info",
         parents=[_common()],
         help="ask the CA when to renew a certificate (RFC 9773 ARI)",
-        description="Print the CA's suggested renewal window for CERT (RFC 9773).",
+        description="Print the CA's suggested renewal window for CERT (RFC 9773). Exit "
+        "status 0: not due yet; 3: the window has begun (renew now); 1: error.",
     )
     parser.add_argument("certificate", type=Path, metavar="CERT", help="PEM certificate file")
 
@@ -264,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         version=f"acme {version()} ({DISTRIBUTION})",
         help="print the version and exit",
     )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="defaults for any long option, INI [defaults] section (default: $ACME_CONFIG, "
+        "else CONFIG-DIR/config.ini if it exists)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
@@ -278,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _issue(sub)
     _revoke(sub)
     _renewal_info(sub)
+    _lineage_commands(sub)
     _account(sub)
     add_serve_test_ca(sub, _common(quiet_only=True))
     return parser

@@ -10,7 +10,7 @@ import dataclasses
 import random
 from collections.abc import Set as AbstractSet
 
-__all__ = ["FaultDice", "Faults"]
+__all__ = ["FaultDice", "Faults", "RateLimit"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +67,21 @@ class FaultDice:
         if stream is None:
             stream = self._streams[kind] = random.Random(f"{self.faults.seed}/{kind}")
         return stream.random() < rate
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """A rate limit on one resource: ``limit`` requests pass, the next ones are refused with
+    ``rateLimited`` (429, RFC 8555 section 6.6) and ``Retry-After: retry_after`` until that
+    many seconds have passed on the server's clock; then the count starts again.
+
+    :ivar resource: a resource name of `acme.testing.RESOURCES` (e.g. ``newOrder``).
+    """
+
+    resource: str = "newOrder"
+    limit: int = 0
+    retry_after: int = 60
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.retry_after < 1:
+            raise ValueError("RateLimit needs limit >= 0 and retry_after >= 1")

@@ -61,7 +61,9 @@ def _challenges(core: ServerCore, typ: str, value: str, wildcard: bool) -> list[
     else:
         offered = list(core.challenge_types)
     if not offered:
-        raise Problem("rejectedIdentifier", f"No challenge type can validate {value!r}")
+        raise Problem(
+            "rejectedIdentifier", f"No challenge type can validate {typ} identifier {value!r}"
+        )
     made = []
     for chall_type in offered:
         ident = core.new_id()
@@ -152,6 +154,10 @@ def new_order(core: ServerCore, signed: SignedRequest) -> Reply:
     if end <= start or end - start > core.profile_lifetime(profile) or end <= core.now():
         raise Problem("malformed", "notBefore/notAfter do not fit this profile's lifetime")
     replaces = payload.get("replaces")
+    if replaces is not None and core.reject_replaces == "alreadyReplaced":
+        raise Problem("alreadyReplaced", "This test CA refuses every replaces (knob)", 409)
+    if replaces is not None and core.reject_replaces is not None:
+        raise Problem("malformed", '"replaces" is refused by this test CA (knob)')
     if replaces is not None:
         _check_replaces(core, account.id, replaces, idents)
     authzs = []

@@ -40,7 +40,7 @@ from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
 from acme.testing import _accounts, _certs, _jose, _orders
 from acme.testing._ca import CertificateAuthority
-from acme.testing._faults import FaultDice, Faults
+from acme.testing._faults import FaultDice, Faults, RateLimit
 from acme.testing._model import Account, Authorization, IssuedCertificate, Order, SignedRequest
 from acme.testing._problems import Problem, Reply
 from acme.testing._state import Validator
@@ -219,6 +219,12 @@ class ACMEServerCore:
         self.certificate_lifetime = certificate_lifetime
         self._faults = faults or Faults()
         self.dice = FaultDice(self._faults)
+        #: Renewal-test knobs: a `RateLimit` on one resource, and refusing every order with
+        #: ``replaces`` ("alreadyReplaced": 409, or "malformed": 400; None accepts them).
+        self.rate_limit: RateLimit | None = None
+        self.reject_replaces: str | None = None
+        self._rate_count = 0
+        self._rate_limited_until: datetime.datetime | None = None
         #: Exceptions raised by server bugs or validators (each answered with a 500): tests
         #: assert this stays empty.
         self.internal_errors: list[BaseException] = []
@@ -309,6 +315,24 @@ class ACMEServerCore:
         with self._lock:
             self.certificate_record(cert).window = (start, end)
 
+    def move_windows_into_past(self, *certs: Any) -> int:
+        """Move the renewal window of ``certs`` (every unexpired certificate when none are
+        given) into the past, as a CA does in a revocation drill: ARI clients renew at once
+        (RFC 9773 section 4.2). Returns how many certificates were moved."""
+        with self._lock:
+            now = self.now()
+            if certs:
+                records = [self.certificate_record(cert) for cert in certs]
+            else:
+                records = [
+                    record
+                    for record in self.certificates.values()
+                    if record.certificate.not_valid_after_utc > now
+                ]
+            for record in records:
+                record.window = (now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))
+            return len(records)
+
     def is_revoked(self, cert: Any) -> bool:
         """Whether ``cert`` (object, PEM, DER or RFC 9773 id) was revoked here."""
         with self._lock:
@@ -337,6 +361,16 @@ class ACMEServerCore:
                 self.internal_errors.append(error)
                 reply = Problem("serverInternal", f"{type(error).__name__}: {error}", 500).reply()
             return self._finish(request, resource, reply)
+
+    def problem_response(
+        self, request: HTTPRequest, code: str, detail: str, status: int = 400
+    ) -> HTTPResponse:
+        """A refusal decided outside `handle` (the HTTPS shell's, e.g. a body too large), made
+        like every other one: an RFC 7807 problem with a fresh ``Replay-Nonce`` and the
+        ``index`` link (RFC 8555 sections 6.5, 6.7, 7.1)."""
+        with self._lock:
+            resource = self.resource_of(request.url) or "unknown"
+            return self._finish(request, resource, Problem(code, detail, status).reply())
 
     def _route(self, url: str) -> tuple[str, tuple[str, ...]]:
         if not url.startswith(self.base_url + "/"):
@@ -375,6 +409,7 @@ class ACMEServerCore:
                 headers=(("Allow", "GET" if resource in ("renewalInfo", "terms") else "POST"),),
             )
         signed = self._verify(request, resource, params)
+        self._check_rate_limit(resource)
         if resource == "directory":
             signed.require_empty()
             return Reply.json(self._directory())
@@ -382,6 +417,28 @@ class ACMEServerCore:
             signed.require_empty()
             return Reply(204, headers=[("Cache-Control", "no-store")])
         return _HANDLERS[resource](self, signed)
+
+    def _check_rate_limit(self, resource: str) -> None:
+        """The `RateLimit` knob: refuse with rateLimited and Retry-After past the count."""
+        limit = self.rate_limit
+        if limit is None or resource != limit.resource:
+            return
+        now = self.now()
+        until = self._rate_limited_until
+        if until is not None and now >= until:
+            self._rate_limited_until, self._rate_count, until = None, 0, None
+        if until is None and self._rate_count < limit.limit:
+            self._rate_count += 1
+            return
+        if until is None:
+            until = self._rate_limited_until = now + datetime.timedelta(seconds=limit.retry_after)
+        wait = max(1, int((until - now).total_seconds() + 0.999))
+        raise Problem(
+            "rateLimited",
+            f"Too many {resource} requests: at most {limit.limit} per {limit.retry_after} s",
+            429,
+            headers=(("Retry-After", str(wait)),),
+        )
 
     def _verify(
         self, request: HTTPRequest, resource: str, params: tuple[str, ...]

@@ -35,6 +35,7 @@ class ServerCore(Protocol):
     eab_keys: dict[str, bytes]
     external_account_required: bool
     reuse_authorizations: bool
+    reject_replaces: str | None
     challenge_types: tuple[str, ...]
     validation_delay_polls: int
     processing_polls: int
