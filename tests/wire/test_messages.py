@@ -419,6 +419,12 @@ def test_directory_constructor_accepts_meta_object_or_json() -> None:
     two = messages.Directory({"newOrder": "https://o", "meta": meta.to_json()})
     assert one == two
     assert one.meta.terms_of_service == "https://t"
+    # to_json is plain JSON (arrays as lists), the nested meta too, as json.loads gives it.
+    assert one.to_json() == {
+        "newOrder": "https://o",
+        "meta": {"termsOfService": "https://t", "caaIdentities": ["ca.example"]},
+    }
+    assert one.to_json() == json.loads(one.json_dumps())
 
 
 @pytest.mark.parametrize(
