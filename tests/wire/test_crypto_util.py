@@ -355,9 +355,9 @@ def test_make_self_signed_cert_bad_input() -> None:
     with pytest.raises(errors.Error, match="validity"):
         _self_signed(key, ["a.example"], validity=datetime.timedelta(0))
     with pytest.raises(errors.Error, match="not_before"):
-        _self_signed(key, ["a.example"], not_before="now")  # type: ignore[arg-type]
+        _self_signed(key, ["a.example"], not_before="now")  # deliberately not a datetime
     with pytest.raises(errors.Error, match="Extension"):
-        _self_signed(key, ["a.example"], extensions=["x"])  # type: ignore[list-item]
+        _self_signed(key, ["a.example"], extensions=["x"])  # deliberately not an Extension
 
 
 def test_dump_cryptography_chain() -> None:

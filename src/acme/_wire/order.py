@@ -158,7 +158,9 @@ class OrderResource(ResourceWithURI):
     body: Order = required("body", Order.from_json)
     csr_pem: bytes | None = optional("csr_pem", _decode_pem_bytes, _encode_pem_bytes)
     # Always in the JSON, null until fetched: acme 5.x writes it so, and requires it to read.
-    authorizations: list[AuthorizationResource] | None = _fetched_authorizations()
+    # Typed as acme 5.x types it: every order the client returns has them fetched; only an
+    # order built by hand or read from old JSON holds None.
+    authorizations: list[AuthorizationResource] = _fetched_authorizations()
     fullchain_pem: str | None = optional("fullchain_pem", string)
     alternative_fullchains_pem: list[str] = array("alternative_fullchains_pem", string)
 
