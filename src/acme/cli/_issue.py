@@ -126,7 +126,7 @@ def check_order_identifiers(orderr: messages.OrderResource, csr_pem: bytes) -> N
     found = [(ident, False, "the order") for ident in orderr.body.identifiers]
     found += [
         (authzr.body.identifier, bool(authzr.body.wildcard), f"an authorization ({authzr.uri})")
-        for authzr in orderr.authorizations
+        for authzr in orderr.authorizations or ()
     ]
     for ident, wildcard, where in found:
         if _identifier_key(str(ident.typ), ident.value, wildcard) not in asked:
@@ -170,14 +170,14 @@ def obtain(
     reporter.phase = "order"
     orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
     check_order_identifiers(orderr, csr_pem)
-    names = ", ".join(a.body.identifier.value for a in orderr.authorizations)
+    names = ", ".join(a.body.identifier.value for a in orderr.authorizations or ())
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
     began = time.monotonic()
     with solver:
         answered = []
-        for authzr in orderr.authorizations:
+        for authzr in orderr.authorizations or ():
             status = authzr.body.status
             ident = authzr.body.identifier
             if status == messages.STATUS_VALID:
@@ -196,7 +196,7 @@ def obtain(
         reporter.step(f"waiting for the CA to validate {len(answered)} authorization(s)")
         orderr = acme.poll_authorizations(orderr, deadline)
     timings["validation"] = time.monotonic() - began
-    for authzr in orderr.authorizations:
+    for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
 
     began = time.monotonic()
