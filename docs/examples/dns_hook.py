@@ -7,37 +7,46 @@ record's name (``_acme-challenge.<domain>``, no final dot), VALUE its content. E
 record is served by every authoritative server; any other status stops issuance, and the last
 line the hook printed becomes the error message.
 
-This one keeps the records in a JSON file (``$DNS_HOOK_ZONE``, default ``./txt-records.json``);
-replace `present` and `cleanup` with calls to your DNS provider's API.
+The records of one order are published at the same time (one hook process per record), so a
+hook that edits shared state must serialise itself: this one keeps the records in a JSON file
+(``$DNS_HOOK_ZONE``, default ``./txt-records.json``) and holds a lock on it while editing.
+Replace `present` and `cleanup` with calls to your DNS provider's API.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ZONE = Path(os.environ.get("DNS_HOOK_ZONE", "txt-records.json"))
 
 
-def _load() -> dict[str, list[str]]:
-    return json.loads(ZONE.read_text("utf-8")) if ZONE.exists() else {}
+@contextlib.contextmanager
+def _zone() -> Iterator[dict[str, list[str]]]:
+    """The records, locked against the other hook processes; written back on exit."""
+    with open(f"{ZONE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = json.loads(ZONE.read_text("utf-8")) if ZONE.exists() else {}
+        yield records
+        ZONE.write_text(json.dumps(records, indent=2), "utf-8")
 
 
 def present(name: str, value: str) -> None:
-    records = _load()
-    records.setdefault(name, []).append(value)
-    ZONE.write_text(json.dumps(records, indent=2), "utf-8")
+    with _zone() as records:
+        records.setdefault(name, []).append(value)
 
 
 def cleanup(name: str, value: str) -> None:
-    records = _load()
-    values = [v for v in records.get(name, []) if v != value]
-    records[name] = values
-    if not values:
-        del records[name]
-    ZONE.write_text(json.dumps(records, indent=2), "utf-8")
+    with _zone() as records:
+        values = [v for v in records.get(name, []) if v != value]
+        records[name] = values
+        if not values:
+            del records[name]
 
 
 def main(argv: list[str]) -> int:

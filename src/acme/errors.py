@@ -26,7 +26,7 @@ too (as in acme 5.x); it lives with the other message classes.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from josepy import errors as jose_errors
@@ -52,6 +52,11 @@ __all__ = [
     "ValidationError",
     "WildcardUnsupportedError",
 ]
+
+
+# Longest rendering of a response's headers in an error message: enough to debug a server,
+# short enough for a log line.
+_MAX_HEADERS_TEXT = 1000
 
 
 class Error(Exception):
@@ -104,7 +109,14 @@ class MissingNonce(NonceError):
         method = getattr(getattr(self.response, "request", None), "method", None)
         status = getattr(self.response, "status_code", None)
         what = f"{method} request" if method else "request"
-        return f"Server {status} response to {what} did not include a Replay-Nonce header"
+        text = f"Server {status} response to {what} did not include a Replay-Nonce header"
+        headers = getattr(self.response, "headers", None)
+        if isinstance(headers, Mapping):  # what the server did send, as acme 5.x shows it
+            shown = repr(dict(headers))
+            if len(shown) > _MAX_HEADERS_TEXT:
+                shown = shown[: _MAX_HEADERS_TEXT - 3] + "..."
+            text += f"; response headers: {shown}"
+        return text
 
 
 class PollError(ClientError):
@@ -144,14 +156,18 @@ class ValidationError(Error):
         super().__init__(self.failed_authzrs)
 
     def __str__(self) -> str:
-        lines = ["Authorization failed for:"]
+        # One line per authorization, then one per failed challenge (acme 5.x's wording).
+        lines = []
         for authzr in self.failed_authzrs:
-            ident = authzr.body.identifier.value
-            problems = [
-                str(chall.error) for chall in authzr.body.challenges if chall.error is not None
-            ]
-            lines.append(f"  {ident}: {'; '.join(problems) or authzr.body.status}")
-        return "\n".join(lines)
+            header = f"Authorization for {authzr.body.identifier.value} failed"
+            failed = [chall for chall in authzr.body.challenges if chall.error is not None]
+            if not failed:
+                header += f" (status {authzr.body.status})"
+            lines.append(header)
+            for chall in failed:
+                typ = getattr(chall, "typ", None) or "of unknown type"
+                lines.append(f"  Challenge {typ} failed: {chall.error}")
+        return "\n".join(lines) or "No authorization failed"
 
 
 class TimeoutError(Error):

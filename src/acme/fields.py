@@ -79,15 +79,21 @@ def parse_rfc3339(value: Any) -> datetime.datetime:
         ) from None
 
 
+class _NaiveDatetimeError(jose_errors.SerializationError, ValueError):
+    """A naive datetime cannot be written as RFC 3339: josepy's error, and the ``ValueError``
+    acme 5.x raises there."""
+
+
 def format_rfc3339(value: datetime.datetime) -> str:
     """Format an aware datetime as RFC 3339 in UTC (``Z``), keeping microseconds if any.
 
-    :raises josepy.errors.SerializationError: for a naive datetime, whose zone is unknown.
+    :raises josepy.errors.SerializationError: (a ``ValueError`` too) for a naive datetime,
+        whose zone is unknown.
     """
     if not isinstance(value, datetime.datetime):
         raise jose_errors.SerializationError(f"Expected a datetime, got {value!r:.80}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise jose_errors.SerializationError(f"Refusing to serialize naive datetime {value}")
+        raise _NaiveDatetimeError(f"Refusing to serialize naive datetime {value}")
     utc = value.astimezone(datetime.timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:  # as few fraction digits as needed: 07.99Z, as the RFC examples write

@@ -378,8 +378,8 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_index(self) -> None:
-        """Answer ``/`` with a banner."""
-        self._send(HTTPStatus.OK, self.server_version.encode("ascii") + b"\n")
+        """Answer ``/`` with a banner (no newline: acme 5.x's exact body)."""
+        self._send(HTTPStatus.OK, self.server_version.encode("ascii"))
 
     def handle_404(self) -> None:
         """Answer 404 Not Found."""

@@ -557,7 +557,8 @@ def test_unreachable_ca_and_bad_files_are_one_line(
 
     key = generate_key("ec256")
     cert_file = tmp_path / "cert.pem"
-    cert = crypto_util.make_self_signed_cert(key, ["self.demo.test"])
+    with pytest.warns(DeprecationWarning, match="make_self_signed_cert is deprecated"):
+        cert = crypto_util.make_self_signed_cert(key, ["self.demo.test"])
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     status, out, err = run(
         capsys, "renewal-info", "--directory", "https://127.0.0.1:1/dir", cert_file

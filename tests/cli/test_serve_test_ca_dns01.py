@@ -144,3 +144,45 @@ def test_acme_issue_dns_hook_gets_a_wildcard_certificate(
         "cleanup _acme-challenge.example.test",
     ]
     _no_txt_left(ca)
+
+
+def test_acme_renew_answers_dns01_through_the_recorded_hook(
+    serve_test_ca: Callable[..., ServedCA],
+    dns_hook: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lineage issued with --dns-hook renews with the same hook when new challenges are due."""
+    ca = serve_test_ca("--no-authz-reuse")
+    hook_log = tmp_path / "hook.log"
+    monkeypatch.setenv("ACME_MANAGEMENT_URL", ca.management)
+    monkeypatch.setenv("ACME_HOOK_LOG", str(hook_log))
+    common = [*map(str, ca.ca_args(tmp_path / "cfg"))]
+    status = main(
+        [
+            "issue", *common, "--agree-tos", "--challenge", "dns-01",
+            "--dns-hook", f"{sys.executable} {dns_hook}",
+            "--key-file", str(tmp_path / "key.pem"), "--chain-file", str(tmp_path / "chain.pem"),
+            "example.test",
+        ]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    first = x509.load_pem_x509_certificates((tmp_path / "chain.pem").read_bytes())[0]
+    renew = ["--config-dir", str(tmp_path / "cfg"), "--ca-bundle", ca.ca_bundle]
+    status = main(["renew", "--force", *renew])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "renewed example.test" in out
+    second = x509.load_pem_x509_certificates((tmp_path / "chain.pem").read_bytes())[0]
+    assert second.serial_number != first.serial_number
+    assert (
+        hook_log.read_text().splitlines()
+        == [
+            "present _acme-challenge.example.test",
+            "cleanup _acme-challenge.example.test",
+        ]
+        * 2
+    )
+    _no_txt_left(ca)

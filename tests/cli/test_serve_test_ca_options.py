@@ -216,7 +216,7 @@ def test_no_profiles_and_no_terms(
         (["--default-profile", "nope"], "default_profile 'nope' is not in profiles"),
         (["--challenge-types", ","], "--challenge-types needs at least one type"),
         (["--certificate-lifetime", "0"], "argument --certificate-lifetime: days must be in"),
-        (["--host", "192.0.2.1"], "acme.testing only listens on loopback, not '192.0.2.1'"),
+        (["--host", "192.0.2.1"], "argument --host: '192.0.2.1' is not a loopback address"),
     ],
 )
 def test_bad_options_are_usage_errors(

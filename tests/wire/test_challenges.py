@@ -387,10 +387,18 @@ def test_legacy_dns_challenge_warns_and_validates(account_key: jwk.JWK) -> None:
     # Negative controls: the wrong key, and a different challenge.
     assert not response.check_validation(chall, RFC7638_KEY)
     assert not response.check_validation(other, account_key.public_key())
-    parsed = challenges.ChallengeResponse.from_json(response.to_json())  # parsing: no warning
-    assert isinstance(parsed, challenges.DNSResponse)
-    assert parsed.to_json()["type"] == "dns"
+    # Sent as acme 5.x sends it: the validation only, no "type" (nor ACMEv1's "resource").
+    jobj = response.to_json()
+    assert list(jobj) == ["validation"]
+    assert response.to_partial_json() == {"validation": response.validation}
+    parsed = challenges.DNSResponse.from_json(jobj)  # parsing: no warning
+    assert parsed == response
     assert parsed.check_validation(chall, account_key.public_key())
+    # The pre-RFC form with "type" (and "resource") still parses, through the base class too.
+    old_form = {"resource": "challenge", "type": "dns", **jobj}
+    legacy = challenges.ChallengeResponse.from_json(old_form)
+    assert isinstance(legacy, challenges.DNSResponse)
+    assert legacy == response
 
 
 def test_importing_challenges_does_not_warn() -> None:

@@ -113,6 +113,25 @@ def test_missing_nonce() -> None:
     assert "Replay-Nonce" in str(errors.MissingNonce(SimpleNamespace(status_code=200)))
 
 
+def test_missing_nonce_shows_the_response_headers() -> None:
+    """As in acme 5.x, the message shows what the server sent instead (a dict, capped)."""
+    from acme._core.http import Headers, HTTPResponse
+
+    response = SimpleNamespace(status_code=200, request=SimpleNamespace(method="HEAD"), headers={})
+    assert str(errors.MissingNonce(response)) == (
+        "Server 200 response to HEAD request did not include a Replay-Nonce header; "
+        "response headers: {}"
+    )
+    core = HTTPResponse(200, Headers([("Content-Type", "text/plain")]), b"", "https://ca/nonce")
+    assert str(errors.MissingNonce(core)).endswith(
+        "response headers: {'Content-Type': 'text/plain'}"
+    )
+    huge = SimpleNamespace(status_code=200, headers={"X-Junk": "j" * 5000})
+    text = str(errors.MissingNonce(huge))
+    assert len(text) < 1200
+    assert text.endswith("...")
+
+
 def test_poll_error_timeout() -> None:
     # acme 1.x/5.x: ``exhausted`` holds what was still not final when polling ran out (so a
     # non-empty set is a timeout); ``updated`` maps each resource to its latest state.
@@ -193,9 +212,33 @@ def test_validation_error_lists_failures() -> None:
 
     err = errors.ValidationError([authzr("a.example", "dns NXDOMAIN"), authzr("b.example", None)])
     assert len(err.failed_authzrs) == 2
-    text = str(err)
-    assert "a.example: dns NXDOMAIN" in text
-    assert "b.example: invalid" in text
+    assert str(err) == (
+        "Authorization for a.example failed\n"
+        "  Challenge of unknown type failed: dns NXDOMAIN\n"
+        "Authorization for b.example failed (status invalid)"
+    )
+    assert str(errors.ValidationError([])) == "No authorization failed"
+
+
+def test_validation_error_names_identifier_and_challenge_type() -> None:
+    """acme 5.x's wording: "Authorization for <name> failed", "Challenge <type> failed"."""
+    from acme import challenges, messages
+
+    problem = messages.Error.with_code("dns", detail="NXDOMAIN looking up TXT")
+    authzr = messages.AuthorizationResource(
+        uri="https://ca.test/authz/1",
+        body=messages.Authorization(
+            identifier=messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.test"),
+            challenges=(
+                messages.ChallengeBody(chall=challenges.DNS01(token=b"t" * 16), error=problem),
+                messages.ChallengeBody(chall=challenges.HTTP01(token=b"u" * 16)),
+            ),
+            status=messages.STATUS_INVALID,
+        ),
+    )
+    assert str(errors.ValidationError([authzr])) == (
+        f"Authorization for a.test failed\n  Challenge dns-01 failed: {problem}"
+    )
 
 
 def _pickle_cases() -> list[BaseException]:

@@ -419,6 +419,12 @@ def test_directory_constructor_accepts_meta_object_or_json() -> None:
     two = messages.Directory({"newOrder": "https://o", "meta": meta.to_json()})
     assert one == two
     assert one.meta.terms_of_service == "https://t"
+    # to_json is plain JSON (arrays as lists), the nested meta too, as json.loads gives it.
+    assert one.to_json() == {
+        "newOrder": "https://o",
+        "meta": {"termsOfService": "https://t", "caaIdentities": ["ca.example"]},
+    }
+    assert one.to_json() == json.loads(one.json_dumps())
 
 
 @pytest.mark.parametrize(
@@ -463,6 +469,35 @@ def test_registration_from_data() -> None:
     assert isinstance(single, messages.NewRegistration)
     assert single.emails == ("admin@example.org",)
     assert single.phones == ()
+
+
+def test_to_partial_json_keeps_arrays_as_stored() -> None:
+    """As in acme 5.x, ``to_partial_json`` returns the stored tuples (lists for the list
+    fields); ``to_json`` turns both into JSON arrays."""
+    key = jwk.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    contact = ("mailto:admin@example.org", "tel:1234")
+    reg = messages.Registration(key=key, contact=contact, agreement="https://ca.example/tos")
+    assert reg.to_partial_json() == {
+        "contact": contact,
+        "agreement": "https://ca.example/tos",
+        "key": key.public_key(),
+    }
+    assert isinstance(reg.to_partial_json()["contact"], tuple)
+    assert reg.to_json()["contact"] == list(contact)
+    assert messages.Registration.from_data().to_partial_json() == {"contact": ()}
+    ident = messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.example")
+    assert messages.NewOrder(identifiers=[ident]).to_partial_json() == {"identifiers": (ident,)}
+    orderr = messages.OrderResource(
+        body=messages.Order(), uri="https://ca.example/o/1", alternative_fullchains_pem=("a",)
+    )
+    assert orderr.to_partial_json()["alternative_fullchains_pem"] == ["a"]
+
+
+@pytest.mark.parametrize("bad", [object(), 42, "a.example", b"a", {"type": "dns"}])
+def test_an_array_field_holding_no_array_is_a_serialization_error(bad: Any) -> None:
+    """Where acme 5.x copies any object into the JSON, ours names the field (compat.md)."""
+    with pytest.raises(jose_errors.SerializationError, match=r"identifiers.*expected an array"):
+        messages.NewOrder(identifiers=bad).to_json()
 
 
 def test_registration_contact_presence_is_meaningful() -> None:
@@ -533,6 +568,18 @@ def test_challenge_body_proxies_its_challenge() -> None:
     moved = built.update(uri="https://ca.example/c/9")
     assert moved.url == moved.uri == "https://ca.example/c/9"
     assert built.url == "https://ca.example/c/1"
+
+
+def test_challenge_body_encodes_a_field_by_its_acme5_name() -> None:
+    """josepy's ``encode(name)`` takes ``uri`` (acme 5.x's field name) for ``url``."""
+    when = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    challb = messages.ChallengeBody(
+        chall=challenges.HTTP01(token=b"x" * 16), uri="https://ca.example/c/1", validated=when
+    )
+    assert challb.encode("uri") == challb.encode("url") == "https://ca.example/c/1"
+    assert challb.encode("validated") == "2025-01-02T03:04:05Z"
+    with pytest.raises(jose_errors.Error, match="Field not found: no_such_field"):
+        challb.encode("no_such_field")
 
 
 def test_challenge_body_with_unknown_type_keeps_its_json() -> None:
@@ -718,7 +765,33 @@ def test_order_resource_equals_itself_after_a_round_trip_with_fields_left_out() 
         assert restored == orderr
         assert hash(restored) == hash(orderr)
         assert orderr.alternative_fullchains_pem == []
-        assert isinstance(orderr.authorizations, list)
+
+
+def test_order_resource_without_authorizations_as_acme5() -> None:
+    """None until fetched, written as JSON null (acme 5.x's form, which it needs to read)."""
+    order = messages.Order(status=messages.STATUS_PENDING)
+    orderr = messages.OrderResource(body=order, uri="https://ca.example/order/1")
+    assert orderr.authorizations is None
+    assert orderr.to_json() == {
+        "body": order.to_json(),
+        "uri": "https://ca.example/order/1",
+        "authorizations": None,
+    }
+    jobj = json.loads(orderr.json_dumps())
+    assert jobj["authorizations"] is None
+    restored = messages.OrderResource.from_json(jobj)
+    assert restored == orderr
+    assert restored.authorizations is None
+    # Fetched ones are a list, an empty one too (not confused with "not fetched").
+    empty = messages.OrderResource(body=order, uri="https://ca.example/order/1", authorizations=())
+    assert empty.authorizations == []
+    assert json.loads(empty.json_dumps())["authorizations"] == []
+    assert messages.OrderResource.json_loads(empty.json_dumps()).authorizations == []
+    # JSON without the member (older files of ours) still reads, as not fetched.
+    del jobj["authorizations"]
+    assert messages.OrderResource.from_json(jobj).authorizations is None
+    with pytest.raises(jose_errors.DeserializationError, match="expected an array"):
+        messages.OrderResource.from_json({**jobj, "authorizations": "https://ca.example/a"})
 
 
 class _LegacyX509Req:

@@ -3,30 +3,33 @@ a call's deadline on every request the call sends."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
+from collections.abc import Generator
 from typing import Any, TypeVar
 
 from acme import errors
-from acme._core.http import Flow, Send, Sleep
-from acme._core.session import Session
+from acme._core.context import Context
+from acme._core.http import Get, Head, NetFlow, Post, Send, Sleep
 
-__all__ = ["Monotonic", "to_monotonic", "wait_to_poll", "within"]
+__all__ = ["Monotonic", "to_monotonic", "wait", "wait_to_poll", "within"]
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 logger = logging.getLogger(__name__)
 
 
 class Monotonic(float):
-    """A deadline already converted to the session clock's monotonic seconds.
+    """A deadline already converted to the client clock's monotonic seconds.
 
     Its own type, so converting twice is harmless: a flow composed of other flows passes
     its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
     """
 
 
-def to_monotonic(session: Session, deadline: Any) -> Monotonic:
+def to_monotonic(ctx: Context, deadline: Any) -> Monotonic:
     """Turn a caller's deadline into monotonic seconds.
 
     Accepts an aware datetime, a naive datetime (local time, as acme 5.x callers pass),
@@ -35,11 +38,11 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     """
     if isinstance(deadline, Monotonic):
         return deadline
-    now_mono = session.clock()
+    now_mono = ctx.clock()
     if deadline is None:
-        return Monotonic(now_mono + session.policy.default_timeout)
+        return Monotonic(now_mono + ctx.policy.default_timeout)
     if isinstance(deadline, datetime.datetime):
-        now = session.now()
+        now = ctx.now()
         if deadline.tzinfo is None or deadline.utcoffset() is None:
             now = now.astimezone().replace(tzinfo=None)
         return Monotonic(now_mono + (deadline - now).total_seconds())
@@ -48,16 +51,21 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
 
 
+def wait(ctx: Context, seconds: float, deadline: float, what: str) -> NetFlow[None]:
+    """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
+    yield from wait_to_poll(ctx, seconds, deadline, what, may_cut=False)
+
+
 def wait_to_poll(
-    session: Session, seconds: float, deadline: float, what: str, *, may_cut: bool
-) -> Flow[bool]:
+    ctx: Context, seconds: float, deadline: float, what: str, *, may_cut: bool
+) -> NetFlow[bool]:
     """Sleep ``seconds`` before the next poll; return whether that poll is the last one.
 
     A wait that would pass ``deadline`` raises `TimeoutError` at once, unless ``may_cut``:
     then it ends `PollPolicy.last_poll_margin` (at most half the time left) before the
     deadline, for one last poll (the caller passes ``may_cut=False`` after that one).
     """
-    left = deadline - session.clock()
+    left = deadline - ctx.clock()
     if seconds <= left:
         logger.debug(
             "waiting %.3f s before polling the %s again (%.1f s left)", seconds, what, left
@@ -67,7 +75,7 @@ def wait_to_poll(
     if not may_cut or left <= 0:
         logger.debug("waiting for %s: the deadline is %.3f s away, giving up", what, left)
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
-    cut = left - min(session.policy.last_poll_margin, left / 2)
+    cut = left - min(ctx.policy.last_poll_margin, left / 2)
     logger.debug(
         "waiting %.3f s (not %.3f s) to poll the %s once more before the deadline",
         cut,
@@ -78,9 +86,10 @@ def wait_to_poll(
     return True
 
 
-def within(flow: Flow[T], deadline: float) -> Flow[T]:
-    """Run ``flow`` with ``deadline`` (monotonic) on every ``Send`` it yields, keeping an
-    earlier one already there: the driver then bounds each request by the time left.
+def within(flow: Generator[E, Any, T], deadline: float) -> Generator[E, Any, T]:
+    """Run ``flow`` with ``deadline`` (monotonic) on every request effect it yields (`Send`
+    of the signing layer; `Post`, `Get`, `Head` of the operation layer), keeping an earlier
+    one already there: the drivers then bound each request by the time left.
 
     This is ``yield from flow`` with the effects rewritten on their way out.
     """
@@ -89,8 +98,10 @@ def within(flow: Flow[T], deadline: float) -> Flow[T]:
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     while True:
-        if isinstance(effect, Send) and (effect.deadline is None or effect.deadline > deadline):
-            effect = Send(effect.request, deadline)
+        if isinstance(effect, _REQUESTS) and (
+            effect.deadline is None or effect.deadline > deadline
+        ):
+            effect = dataclasses.replace(effect, deadline=deadline)
         try:
             answer = yield effect
         except GeneratorExit:
@@ -106,3 +117,6 @@ def within(flow: Flow[T], deadline: float) -> Flow[T]:
             effect = flow.send(answer)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+_REQUESTS = (Send, Post, Get, Head)

@@ -1,32 +1,70 @@
-"""The two drivers: run a flow with blocking or with awaitable I/O functions.
+"""The drivers: run a flow with blocking or with awaitable I/O functions.
 
-Transport exceptions are thrown into the flow at the point of the ``Send`` that failed, so the
-flow decides what a failure means (e.g. a failed alternate chain is skipped).
+- `run_sync`/`run_async` drive the signing layer (``Send``/``Sleep``) with a transport: the
+  network objects run them inside their ``post``/``get``/``head``.
+- `run_net_sync`/`run_net_async` drive the operation layer (``Post``/``Get``/``Head``/
+  ``Sleep``) by calling a network object's public methods, as acme 5.x's client does: a
+  subclass overriding ``post``, or a test double, sees every request.
 
-A ``Send`` with a deadline is given to the transport with the time left as its timeout (the
-transport takes the smaller of that and its own), so a request in flight cannot outlive the
-call; once the deadline has passed the request is not sent, and a transport failure at the
-deadline is reported as the `acme.errors.TimeoutError` it is.
+Exceptions are thrown into the flow at the point of the effect that failed, so the flow
+decides what a failure means (e.g. a failed alternate chain is skipped).
+
+Deadlines: an effect with a ``deadline`` (monotonic seconds on the driver's ``clock``) is not
+carried out once the deadline has passed (`acme.errors.TimeoutError` is thrown in instead).
+A ``Send`` goes to the transport with the time left as its timeout (the transport takes the
+smaller of that and its own); a ``Post``/``Get``/``Head`` runs with `CALL_DEADLINE` set, so
+this package's network objects bound the requests they send the same way. A network failure
+at the deadline is reported as the `acme.errors.TimeoutError` it is.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
-from acme._core.http import Flow, HTTPRequest, HTTPResponse, Send
+from acme._core.http import (
+    JOSE_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    Flow,
+    Get,
+    Head,
+    HTTPRequest,
+    HTTPResponse,
+    NetFlow,
+    Post,
+    Send,
+    Sleep,
+    response_from,
+)
 
-__all__ = ["run_async", "run_sync", "time_left"]
+__all__ = [
+    "CALL_DEADLINE",
+    "SIGN_WITH_JWK",
+    "run_async",
+    "run_net_async",
+    "run_net_sync",
+    "run_sync",
+    "time_left",
+]
 
 T = TypeVar("T")
+Clock = Callable[[], float]
 
 #: A transport failure this close to the deadline (seconds) is the deadline's doing: socket
 #: timeouts may fire a hair before the watchdog.
 _DEADLINE_SLACK = 0.05
 
 
-def time_left(effect: Send, clock: Callable[[], float]) -> float | None:
+def _what(effect: Send | Post | Get | Head) -> str:
+    if isinstance(effect, Send):
+        return f"{effect.request.method} {effect.request.url}"
+    return f"{type(effect).__name__.upper()} {effect.url}"
+
+
+def time_left(effect: Send | Post | Get | Head, clock: Clock) -> float | None:
     """Seconds ``effect`` may take (``None``: no deadline); raises `TimeoutError` if none."""
     if effect.deadline is None:
         return None
@@ -34,13 +72,12 @@ def time_left(effect: Send, clock: Callable[[], float]) -> float | None:
     if left <= 0:
         from acme import errors  # here: `import acme.client` must not load josepy (errors does)
 
-        request = effect.request
-        raise errors.TimeoutError(f"Deadline reached before {request.method} {request.url}")
+        raise errors.TimeoutError(f"Deadline reached before {_what(effect)}")
     return left
 
 
-def _failure(effect: Send, clock: Callable[[], float], error: Exception) -> Exception:
-    """The exception to throw into the flow for ``error`` raised while sending ``effect``."""
+def _failure(effect: Send | Post | Get | Head, clock: Clock, error: Exception) -> Exception:
+    """The exception to throw into the flow for ``error`` raised while carrying ``effect`` out."""
     from acme import errors
 
     if (
@@ -48,9 +85,7 @@ def _failure(effect: Send, clock: Callable[[], float], error: Exception) -> Exce
         and effect.deadline is not None
         and clock() >= effect.deadline - _DEADLINE_SLACK
     ):
-        late = errors.TimeoutError(
-            f"Deadline reached while waiting for {effect.request.method} {effect.request.url}"
-        )
+        late = errors.TimeoutError(f"Deadline reached while waiting for {_what(effect)}")
         late.__cause__ = error
         return late
     return error
@@ -60,7 +95,7 @@ def run_sync(
     flow: Flow[T],
     send: Callable[[HTTPRequest, float | None], HTTPResponse],
     sleep: Callable[[float], None],
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock = time.monotonic,
 ) -> T:
     """Drive ``flow`` to completion with blocking ``send(request, timeout)`` and ``sleep``;
     ``clock`` (monotonic seconds) is the one the flow's deadlines are on."""
@@ -87,7 +122,7 @@ async def run_async(
     flow: Flow[T],
     send: Callable[[HTTPRequest, float | None], Awaitable[HTTPResponse]],
     sleep: Callable[[float], Awaitable[None]],
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock = time.monotonic,
 ) -> T:
     """Drive ``flow`` to completion with awaitable ``send(request, timeout)`` and ``sleep``."""
     try:
@@ -103,6 +138,140 @@ async def run_async(
             else:
                 await sleep(effect.seconds)
                 effect = flow.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        flow.close()
+
+
+#: Set while a network object's ``post`` runs for a `Post` that must be signed with ``jwk``
+#: (newAccount): the network objects of this package read it. For other network objects the
+#: driver clears ``net.account`` around the call instead, as acme 5.x's client does.
+SIGN_WITH_JWK: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "acme_sign_with_jwk", default=False
+)
+
+#: Set while a network object's ``post``/``get``/``head`` runs for an effect with a deadline:
+#: ``(deadline, clock)``. The network objects of this package put it on the requests they
+#: send (acme 5.x's method signatures have no room for it); others cannot, and are only
+#: bounded by their own timeouts.
+CALL_DEADLINE: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.ContextVar(
+    "acme_call_deadline", default=None
+)
+
+
+def _net_call(
+    net: Any, effect: Post | Get | Head
+) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+    """The network method and arguments answering ``effect``, in acme 5.x's call shapes:
+    ``post(url, obj, new_nonce_url=...)``, ``get(url)``, ``head(url)``, with
+    ``content_type=`` only when it is not the default."""
+    if isinstance(effect, Post):
+        kwargs: dict[str, Any] = {}
+        if effect.content_type != JOSE_CONTENT_TYPE:
+            kwargs["content_type"] = effect.content_type
+        if effect.new_nonce_url is not None:
+            kwargs["new_nonce_url"] = effect.new_nonce_url
+        return net.post, (effect.url, effect.obj), kwargs
+    if isinstance(effect, Get):
+        get_kwargs = (
+            {}
+            if effect.content_type == JSON_CONTENT_TYPE
+            else {"content_type": effect.content_type}
+        )
+        return net.get, (effect.url,), get_kwargs
+    return net.head, (effect.url,), {}
+
+
+@contextlib.contextmanager
+def _signing_as(net: Any, effect: Post | Get | Head) -> Iterator[None]:
+    """Around a `Post` marked ``jwk``: tell the network object to sign with ``jwk``."""
+    if not (isinstance(effect, Post) and effect.jwk):
+        yield
+        return
+    if getattr(net, "understands_sign_with_jwk", False) is True:
+        token = SIGN_WITH_JWK.set(True)
+        try:
+            yield
+        finally:
+            SIGN_WITH_JWK.reset(token)
+        return
+    previous = net.account
+    net.account = None
+    try:
+        yield
+    finally:
+        net.account = previous
+
+
+def _bound(effect: Post | Get | Head, clock: Clock) -> contextvars.Token[Any] | None:
+    """Refuse ``effect`` past its deadline; else set `CALL_DEADLINE` for it (if it has one)."""
+    if effect.deadline is None:
+        return None
+    time_left(effect, clock)
+    return CALL_DEADLINE.set((effect.deadline, clock))
+
+
+def run_net_sync(
+    flow: NetFlow[T], net: Any, sleep: Callable[[float], None], clock: Clock = time.monotonic
+) -> T:
+    """Drive an operation flow: `Post`/`Get`/`Head` by calling ``net``'s blocking methods,
+    `Sleep` with ``sleep``. What the network raises is thrown into the flow at the effect."""
+    try:
+        effect = next(flow)
+        while True:
+            if isinstance(effect, Sleep):
+                sleep(effect.seconds)
+                effect = flow.send(None)
+                continue
+            try:
+                token = _bound(effect, clock)
+                try:
+                    method, args, kwargs = _net_call(net, effect)
+                    with _signing_as(net, effect):
+                        raw = method(*args, **kwargs)
+                finally:
+                    if token is not None:
+                        CALL_DEADLINE.reset(token)
+                response = response_from(raw, effect.url)
+            except Exception as error:
+                effect = flow.throw(_failure(effect, clock, error))
+                continue
+            effect = flow.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        flow.close()
+
+
+async def run_net_async(
+    flow: NetFlow[T],
+    net: Any,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Clock = time.monotonic,
+) -> T:
+    """`run_net_sync` for a network object whose methods are coroutines."""
+    try:
+        effect = next(flow)
+        while True:
+            if isinstance(effect, Sleep):
+                await sleep(effect.seconds)
+                effect = flow.send(None)
+                continue
+            try:
+                token = _bound(effect, clock)
+                try:
+                    method, args, kwargs = _net_call(net, effect)
+                    with _signing_as(net, effect):
+                        raw = await method(*args, **kwargs)
+                finally:
+                    if token is not None:
+                        CALL_DEADLINE.reset(token)
+                response = response_from(raw, effect.url)
+            except Exception as error:
+                effect = flow.throw(_failure(effect, clock, error))
+                continue
+            effect = flow.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     finally:

@@ -1,11 +1,4 @@
-"""The sync shell's transport: one keep-alive connection pool per network object.
-
-Requests go straight to urllib3 (the library under ``requests``): the ``requests.Session``
-layer (settings merged per request, cookie jar, hooks, adapters) cost about as much CPU as
-the rest of an ACME request. Only a URL an environment proxy applies to goes through
-``requests``, which knows every proxy form (auth, SOCKS). TLS trust is what ``requests``
-would use: ``verify`` (True, False or a CA bundle path) and ``REQUESTS_CA_BUNDLE`` /
-``CURL_CA_BUNDLE`` when ``verify`` is True, else certifi's bundle.
+"""The sync shell's transport: one `requests.Session` (keep-alive pool) per network object.
 
 Foreign exceptions are translated here, and only here, into `acme.errors.NetworkError`
 (also a `requests.exceptions.RequestException`, as acme 5.x callers catch).
@@ -13,29 +6,33 @@ Foreign exceptions are translated here, and only here, into `acme.errors.Network
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import time
 import urllib.parse
-import urllib.request
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
-import urllib3
+import requests.adapters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from requests.sessions import _Settings
 
 from acme import errors
 from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
 from acme._net.deadline import Watchdog, watched_pool_classes
 
-__all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport", "requests_response"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DeadlineAdapter",
+    "EnvironmentCachingSession",
+    "RequestsNetworkError",
+    "RequestsTransport",
+]
 
 logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
-#: Sent with every request unless it names its own (as requests does).
-_DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
-#: Failures of the direct path that mean "no usable response" (urllib3 wraps most).
-_DIRECT_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestException):
@@ -48,13 +45,108 @@ class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestExcep
         return errors.NetworkError.__str__(self)
 
 
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """An `HTTPAdapter` whose connections, direct or through an HTTP proxy, join the running
+    request's total deadline (`Watchdog`), never retried, optionally bound to a local address.
+
+    SOCKS proxies keep urllib3's own connection classes: only the per-read timeouts apply.
+    """
+
+    def __init__(self, source_address: tuple[str, int] | None = None) -> None:
+        self.source_address = source_address  # before super().__init__: it builds the pool
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        if self.source_address is not None:
+            pool_kwargs["source_address"] = self.source_address
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = watched_pool_classes()
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        new = proxy not in self.proxy_manager
+        if self.source_address is not None:
+            proxy_kwargs.setdefault("source_address", self.source_address)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if new and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = watched_pool_classes()
+        return manager
+
+    __attrs__ = [*requests.adapters.HTTPAdapter.__attrs__, "source_address"]  # pickling
+
+
+class EnvironmentCachingSession(requests.Session):
+    """A `requests.Session` that reads the proxy and CA bundle variables once per host.
+
+    requests reads them from the environment on every request while ``trust_env`` is true
+    (about 0.8 ms each); this keeps the same meaning (``trust_env``, ``proxies``, ``NO_PROXY``
+    and ``REQUESTS_CA_BUNDLE`` as requests documents them) at the cost of one lookup per host.
+    """
+
+    _MAX_HOSTS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        no_proxy = proxies.get("no_proxy") if proxies is not None else None
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        env_proxies = self._environment.get(key)
+        if env_proxies is None:
+            if len(self._environment) >= self._MAX_HOSTS:
+                self._environment.clear()
+            env_proxies = self._environment[key] = requests.utils.get_environ_proxies(
+                url, no_proxy=no_proxy
+            )
+        if proxies is not None:
+            for name, value in env_proxies.items():
+                proxies.setdefault(name, value)
+        if (verify is True or verify is None) and self._env_verify:
+            verify = self._env_verify
+        settings: Any = {
+            "proxies": _merge(proxies, self.proxies),
+            "stream": _merge(stream, self.stream),
+            "verify": _merge(verify, self.verify),
+            "cert": _merge(cert, self.cert),
+        }
+        return cast("_Settings", settings)
+
+
+def _merge(request_value: Any, session_value: Any) -> Any:
+    """A request's setting over the session's (requests' rule): a mapping is the session's
+    updated with the request's, keys the request sets to ``None`` removed."""
+    if request_value is None:
+        return session_value
+    if session_value is None or not (
+        isinstance(request_value, Mapping) and isinstance(session_value, Mapping)
+    ):
+        return request_value
+    merged = {**session_value, **request_value}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _source(address: str | tuple[str, int] | None) -> tuple[str, int] | None:
+    if address is None or isinstance(address, tuple):
+        return address
+    return (address, 0)
+
+
 class RequestsTransport:
-    """Send `HTTPRequest` values within a total deadline per request.
+    """Send `HTTPRequest` values with ``requests``, within a total deadline per request.
 
     ``timeout`` bounds connect plus the whole response (a `Watchdog` shuts the socket down
-    when it passes), not only each read; bodies over ``max_body`` bytes are refused. Redirects
-    are never followed here (the core decides). Through an HTTP proxy only the per-read
-    timeouts apply.
+    when it passes), not only each read, directly and through HTTP proxies; bodies over
+    ``max_body`` bytes are refused. Redirects are never followed here (the core decides).
+    ``session`` is the `requests.Session` (proxies, hooks, adapters are the caller's to set);
+    ``source_address`` binds outgoing connections to a local address.
     """
 
     def __init__(
@@ -62,30 +154,30 @@ class RequestsTransport:
         verify: bool | str = True,
         timeout: float = 45.0,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        source_address: str | tuple[str, int] | None = None,
     ) -> None:
         self.verify = verify
         self.timeout = timeout
         self.max_body = max_body
-        self.pool = urllib3.PoolManager(num_pools=10, maxsize=10, **_tls_options(verify))
-        self.pool.pool_classes_by_scheme = watched_pool_classes()
+        self.source_address = _source(source_address)
+        self.session: requests.Session = EnvironmentCachingSession()
+        adapter = DeadlineAdapter(self.source_address)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.watchdog = Watchdog()
-        # Proxy variables are read once per host (requests re-reads them, and the CA bundle
-        # variables, on every request: about 0.8 ms each).
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._any_proxy = _any_proxy_variable() and bool(urllib.request.getproxies())
-        self._session: requests.Session | None = None
         self.requests_sent = 0
 
     def send(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
         """Send ``request`` within ``timeout`` seconds (the caller's time left), or within the
-        transport's own timeout if that is shorter or none is given; logs method, URL, status
-        and time at DEBUG (never the body)."""
+        transport's own timeout if that is shorter or none is given; logs method, URL,
+        status and time at DEBUG (never the body)."""
         self.requests_sent += 1
         if timeout is None or timeout > self.timeout:
             timeout = self.timeout
         started = time.monotonic()
         try:
-            response = self._send_within(request, timeout)
+            response = self._send_within_deadline(request, timeout)
         except RequestsNetworkError as error:
             elapsed = (time.monotonic() - started) * 1000
             logger.debug(
@@ -103,14 +195,10 @@ class RequestsTransport:
             )
         return response
 
-    def _send_within(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
+    def _send_within_deadline(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         with self.watchdog.request(timeout) as record:
             try:
-                proxies = self._proxies_for(request.url)
-                if proxies:
-                    response = self._send_proxied(request, timeout, proxies)
-                else:
-                    response = self._send_direct(request, timeout)
+                response = self._send(request, timeout)
             except RequestsNetworkError:
                 if record.expired:
                     raise self._late(request, timeout) from None
@@ -122,85 +210,33 @@ class RequestsTransport:
     def _late(self, request: HTTPRequest, timeout: float) -> RequestsNetworkError:
         return RequestsNetworkError(request.url, f"no complete response in {timeout:.3g} s")
 
-    def _send_direct(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
-        headers = {**_DEFAULT_HEADERS, **request.headers}
+    def _send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         try:
-            raw = self.pool.urlopen(
-                request.method,
-                request.url,
-                body=request.body,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                decode_content=True,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            )
-        except _DIRECT_ERRORS as error:
-            raise RequestsNetworkError(request.url, _reason(error)) from error
-        try:
-            content = self._read_direct(raw, request.url)
-        except BaseException:
-            raw.close()  # a half-read connection must not go back to the pool
-            raise
-        finally:
-            raw.release_conn()
-        return HTTPResponse(raw.status, Headers(list(raw.headers.items())), content, request.url)
-
-    def _read_direct(self, raw: urllib3.BaseHTTPResponse, url: str) -> bytes:
-        _check_declared(raw.headers.get("Content-Length", ""), self.max_body, url)
-        body = bytearray()
-        try:
-            for chunk in raw.stream(_CHUNK, decode_content=True):
-                body += chunk
-                if len(body) > self.max_body:
-                    raise RequestsNetworkError(url, f"body exceeds {self.max_body} bytes")
-        except _DIRECT_ERRORS as error:
-            raise RequestsNetworkError(url, _reason(error)) from error
-        return bytes(body)
-
-    def _send_proxied(
-        self, request: HTTPRequest, timeout: float, proxies: dict[str, str]
-    ) -> HTTPResponse:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.trust_env = False  # proxies are passed explicitly, read once
-            adapter = requests.adapters.HTTPAdapter(max_retries=0)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
-        try:
-            raw = self._session.request(
+            raw = self.session.request(
                 request.method,
                 request.url,
                 headers=dict(request.headers),
                 data=request.body,
                 allow_redirects=False,
                 stream=True,
-                proxies=proxies,
-                verify=_requests_verify(self.verify),
+                verify=self.verify,
                 timeout=(timeout, timeout),
             )
         except (requests.exceptions.RequestException, OSError) as error:
             # OSError: requests raises it bare for a CA bundle path that does not exist.
             raise RequestsNetworkError(request.url, _reason(error)) from error
         try:
-            content = self._read_proxied(raw, request.url)
+            content = self._read_body(raw, request.url)
         finally:
             raw.close()
         raw._content = content  # so 5.x callers can still use .json() / .text
         headers = Headers(list(raw.headers.items()))
         return HTTPResponse(raw.status_code, headers, content, request.url, raw)
 
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        if not self._any_proxy:
-            return {}
-        host = urllib.parse.urlsplit(url).netloc
-        if host not in self._proxies:
-            self._proxies[host] = requests.utils.get_environ_proxies(url)
-        return self._proxies[host]
-
-    def _read_proxied(self, raw: requests.Response, url: str) -> bytes:
-        _check_declared(raw.headers.get("Content-Length", ""), self.max_body, url)
+    def _read_body(self, raw: requests.Response, url: str) -> bytes:
+        declared = raw.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise RequestsNetworkError(url, f"body of {declared} bytes exceeds {self.max_body}")
         body = bytearray()
         try:
             for chunk in raw.iter_content(_CHUNK):
@@ -214,59 +250,16 @@ class RequestsTransport:
         return bytes(body)
 
     def close(self) -> None:
-        self.pool.clear()
-        if self._session is not None:
-            self._session.close()
+        self.session.close()
         self.watchdog.close()
 
-
-def requests_response(response: HTTPResponse) -> requests.Response:
-    """``response`` as the `requests.Response` acme 5.x callers of ``ClientNetwork.get``,
-    ``post``, ``head`` and ``ClientV2.poll`` receive (headers, body, status, URL, links)."""
-    if isinstance(response.raw, requests.Response):
-        return response.raw
-    raw = requests.Response()
-    raw.status_code = response.status_code
-    raw.reason = http.client.responses.get(response.status_code, "")
-    raw.headers = requests.structures.CaseInsensitiveDict(
-        {name: response.headers[name] for name in response.headers}
-    )
-    raw.url = response.url
-    raw.encoding = requests.utils.get_encoding_from_headers(raw.headers)
-    raw._content = response.content
-    raw._content_consumed = True  # type: ignore[attr-defined]  # iter_content reads _content
-    return raw
+    def release(self) -> None:
+        """`close` for a finalizer: the deadline thread is told to stop, not waited for."""
+        self.session.close()
+        self.watchdog.stop()
 
 
-def _tls_options(verify: bool | str) -> dict[str, Any]:
-    """urllib3 pool options trusting what requests would trust for ``verify``."""
-    where = _requests_verify(verify)
-    if where is False:
-        return {"cert_reqs": "CERT_NONE"}
-    path = requests.utils.DEFAULT_CA_BUNDLE_PATH if where is True else where
-    if os.path.isdir(path):
-        return {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": path}
-    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": path}
-
-
-def _requests_verify(verify: bool | str) -> bool | str:
-    """``verify``, with requests' CA bundle variables applied when it is True."""
-    if verify is True:
-        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return verify
-
-
-def _any_proxy_variable() -> bool:
-    """Whether any ``*_proxy`` variable is set: a quarter of the cost of reading them all."""
-    return any(name[-6:].lower() == "_proxy" for name in os.environ)
-
-
-def _check_declared(declared: str, max_body: int, url: str) -> None:
-    if declared.isdigit() and int(declared) > max_body:
-        raise RequestsNetworkError(url, f"body of {declared} bytes exceeds {max_body}")
-
-
-def _reason(error: BaseException) -> str:
+def _reason(error: Exception) -> str:
     kind = type(error).__name__
     text = str(error)
     return f"{kind}: {text[:300]}" if text else kind

@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import ipaddress
 import os
 import secrets
 import socket
@@ -31,6 +30,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+
+from acme._wire.ip_names import reverse_name
 
 # RFC 8737 section 6.2: the ALPN protocol ID of tls-alpn-01.
 ACME_TLS_1 = "acme-tls/1"
@@ -275,7 +276,7 @@ def close_notify(sslobj: ssl.SSLObject, outgoing: ssl.MemoryBIO, sock: socket.so
 def sni_name(identifier: str) -> str:
     """The SNI host name to send for an identifier: itself, or an IP's reverse name (8738 s6)."""
     try:
-        return ipaddress.ip_address(identifier.strip("[]")).reverse_pointer
+        return reverse_name(identifier)
     except ValueError:
         return identifier
 

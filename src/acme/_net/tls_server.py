@@ -30,6 +30,7 @@ from acme._net.tls import (
     read_client_hello,
     send_alert,
 )
+from acme._wire.ip_names import ip_from_reverse_name
 
 _PRIVATE_KEY_TYPES = (
     rsa.RSAPrivateKey,
@@ -55,25 +56,6 @@ def canonical_name(name: Any) -> str | None:
         return str(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
         return text
-
-
-def ip_from_reverse_name(name: str) -> str | None:
-    """The address an ``in-addr.arpa`` / ``ip6.arpa`` name stands for (RFC 8738 section 6)."""
-    name = name.rstrip(".").lower()
-    try:
-        if name.endswith(".in-addr.arpa"):
-            labels = name[: -len(".in-addr.arpa")].split(".")
-            if len(labels) == 4 and all(label.isdigit() for label in labels):
-                return str(ipaddress.IPv4Address(".".join(reversed(labels))))
-        elif name.endswith(".ip6.arpa"):
-            nibbles = name[: -len(".ip6.arpa")].split(".")
-            if len(nibbles) == 32 and all(len(nibble) == 1 for nibble in nibbles):
-                digits = "".join(reversed(nibbles))
-                groups = ":".join(digits[i : i + 4] for i in range(0, 32, 4))
-                return str(ipaddress.IPv6Address(groups))
-    except ValueError:
-        return None
-    return None
 
 
 def lookup(mapping: Mapping[Any, Any] | None, server_name: str | None) -> Any:

@@ -124,7 +124,7 @@ class Registration(ResourceBody):
         """The fields, ``contact`` included when it was given (even empty)."""
         jobj = super().fields_to_partial_json()
         if self._add_contact and "contact" not in jobj:
-            jobj["contact"] = []
+            jobj["contact"] = ()
         return jobj
 
     def _filter_contact(self, prefix: str) -> tuple[str, ...]:
@@ -191,8 +191,9 @@ class ExternalAccountBinding:
         """
         alg = _HMAC_ALGS.get(getattr(hmac_alg, "name", hmac_alg))
         if alg is None:
-            raise InvalidArgument(
-                f"Unsupported EAB MAC algorithm {hmac_alg!r}; use one of {', '.join(_HMAC_ALGS)}"
+            raise InvalidArgument(  # "Invalid value for hmac_alg": acme 5.x's words
+                f"Invalid value for hmac_alg: {hmac_alg!r} is not an EAB MAC algorithm; "
+                f"use one of {', '.join(_HMAC_ALGS)}"
             )
         if isinstance(hmac_key, bytes):
             hmac_key = hmac_key.decode("ascii", errors="replace")

@@ -87,6 +87,10 @@ class ChallengeBody(ResourceBody):
         """The challenge URL (alias of ``url``)."""
         return self.url
 
+    def encode(self, name: str) -> Any:
+        """One field encoded for JSON (josepy); ``uri``, acme 5.x's name, means ``url``."""
+        return super().encode("url" if name == "uri" else name)
+
     @property
     def typ(self) -> str:
         """The challenge type, also for a challenge of an unknown type."""

@@ -19,7 +19,7 @@ Rules every message class follows (enforced here, so each class only declares it
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -187,8 +187,17 @@ def array_of(decode_item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ..
     return decode
 
 
-def _encode_array(value: Any) -> list[Any]:
-    return list(value)
+def _encode_array(value: Any) -> list[Any] | tuple[Any, ...]:
+    """The stored tuple (or list) as it is, as acme 5.x's ``to_partial_json`` returns it;
+    another iterable as a tuple (``to_json`` writes both as JSON arrays).
+
+    :raises josepy.errors.SerializationError: for a string, a mapping or a non-iterable.
+    """
+    if isinstance(value, (list, tuple)):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+        return tuple(value)
+    raise jose_errors.SerializationError(f"expected an array, got {type(value).__name__}")
 
 
 # Field constructors (typed Any so they can annotate any attribute type).
@@ -375,6 +384,11 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
                     f"Could not encode {slot} ({value!r:.80}): {error}"
                 ) from error
         return jobj
+
+    def to_json(self) -> Any:
+        """Fully serialized, JSON arrays as lists (josepy would keep the stored tuples), so it
+        equals ``json.loads(self.json_dumps())``; `to_partial_json` keeps them as stored."""
+        return thaw(super().to_json())
 
     def to_partial_json(self) -> dict[str, Any]:
         # Plain JSON objects were stored frozen (hashable); json.dumps needs them as dicts again

@@ -97,3 +97,8 @@ class DNSResponse(ChallengeResponse):
     def check_validation(self, chall: DNS, account_public_key: jwk.JWK) -> bool:
         """Whether the carried validation is ``chall`` signed by ``account_public_key``."""
         return chall.check_validation(self.validation, account_public_key)
+
+    def to_partial_json(self) -> dict[str, Any]:
+        """``{"validation": ...}`` without ``type``: what acme 5.x sends for this response
+        (parse it with ``DNSResponse.from_json``; a ``type`` in the input is still read)."""
+        return self.fields_to_partial_json()

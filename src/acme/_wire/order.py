@@ -21,6 +21,7 @@ from acme._wire.base import (
     ResourceBody,
     ResourceWithURI,
     array,
+    array_of,
     integer,
     optional,
     required,
@@ -105,6 +106,38 @@ def _encode_pem_bytes(value: bytes) -> str:
     return value.decode("utf-8")
 
 
+_decode_authzrs = array_of(AuthorizationResource.from_json)
+
+
+def _decode_fetched_authzrs(value: Any) -> list[AuthorizationResource] | None:
+    """``null`` (none fetched yet, as acme 5.x writes it) or an array of authorizations."""
+    return None if value is None else list(_decode_authzrs(value))
+
+
+def _encode_fetched_authzrs(value: Any) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
+class _AlwaysWritten(json_util.Field):
+    """Optional on input (absent means the default), but always in the output, null too."""
+
+    __slots__ = ()
+
+    def omit(self, value: Any) -> bool:
+        return False
+
+
+def _fetched_authorizations() -> Any:
+    """The ``authorizations`` field of `OrderResource` (typed ``Any``, as the other fields)."""
+    return _AlwaysWritten(
+        "authorizations",
+        default=None,
+        omitempty=True,
+        decoder=_decode_fetched_authzrs,
+        encoder=_encode_fetched_authzrs,
+    )
+
+
 class OrderResource(ResourceWithURI):
     """An order with what the client gathered for it.
 
@@ -114,7 +147,8 @@ class OrderResource(ResourceWithURI):
 
     :ivar body: the `Order`
     :ivar csr_pem: the PEM CSR it will be finalized with (bytes)
-    :ivar authorizations: the fetched `AuthorizationResource` objects
+    :ivar authorizations: the fetched `AuthorizationResource` objects (a list), or None before
+        they are fetched (JSON ``null``, as in acme 5.x)
     :ivar fullchain_pem: the downloaded certificate and chain (PEM text), once issued
     :ivar alternative_fullchains_pem: the alternate chains (``Link: rel="alternate"``), if asked for
     """
@@ -123,9 +157,10 @@ class OrderResource(ResourceWithURI):
 
     body: Order = required("body", Order.from_json)
     csr_pem: bytes | None = optional("csr_pem", _decode_pem_bytes, _encode_pem_bytes)
-    authorizations: list[AuthorizationResource] = array(
-        "authorizations", AuthorizationResource.from_json
-    )
+    # Always in the JSON, null until fetched: acme 5.x writes it so, and requires it to read.
+    # Typed as acme 5.x types it: every order the client returns has them fetched; only an
+    # order built by hand or read from old JSON holds None.
+    authorizations: list[AuthorizationResource] = _fetched_authorizations()
     fullchain_pem: str | None = optional("fullchain_pem", string)
     alternative_fullchains_pem: list[str] = array("alternative_fullchains_pem", string)
 

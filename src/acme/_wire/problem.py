@@ -179,15 +179,15 @@ class Error(JSONObject, errors.Error):
     def __str__(self) -> str:
         parts = [self.typ, self.description, self.detail, self.title]
         text = " :: ".join(_clean(part) for part in parts if part)
-        if self.identifier is not None:
-            text = f"{_clean(self.identifier.value, 255)}: {text}"
+        if self.identifier is not None:  # acme 5.x's wording for a subproblem's line
+            text = f"Problem for {_clean(self.identifier.value, 255)}: {text}"
         if self.instance:
             text += f" (see {_clean(self.instance, 255)})"
-        for sub in self.subproblems[:_MAX_SUBPROBLEMS]:
-            text += "\n  " + _clean(str(sub), _MAX_STR)
+        for sub in self.subproblems[:_MAX_SUBPROBLEMS]:  # one line each (RFC 8555 6.7.1)
+            text += "\n" + _clean(str(sub), _MAX_STR)
         hidden = len(self.subproblems) - _MAX_SUBPROBLEMS
         if hidden > 0:
-            text += f"\n  ... and {hidden} more subproblem(s)"
+            text += f"\n... and {hidden} more subproblem(s)"
         return text if len(text) <= _MAX_STR else text[: _MAX_STR - 3] + "..."
 
 

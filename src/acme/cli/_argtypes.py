@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ipaddress
 import re
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ __all__ = [
     "days",
     "delay",
     "eab_key",
+    "loopback",
     "name_value",
     "optional_count",
     "port",
@@ -39,6 +41,20 @@ def port(value: str) -> int:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"port out of range 0-65535: {number}")
     return number
+
+
+def loopback(value: str) -> str:
+    """A loopback IP address (127.0.0.0/8 or ::1): where the test CA may listen."""
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a loopback address: the test CA listens on loopback only "
+            "(use 127.0.0.1 or ::1)"
+        )
+    return str(address)
 
 
 def seconds(value: str) -> float:

@@ -25,7 +25,8 @@ from acme.cli._files import (
     load_certificate,
     load_private_key,
 )
-from acme.cli._output import CLIError, Reporter
+from acme.cli._lock import invocation, state_lock
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
 __all__ = [
@@ -79,14 +80,17 @@ def run_revoke(args: argparse.Namespace, reporter: Reporter) -> int:
             raise CLIError(f"{args.cert_key} is not the key of {args.certificate}")
         reporter.step("revoking with the certificate's own key")
         acme = connect(directory_url, reporter, key=cert_key, ca_bundle=args.ca_bundle)
+        with acme.net:
+            acme.revoke(cert, args.reason)
     else:
-        acme, _, _ = open_account(
-            AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
-        )
-    with acme.net:
-        acme.revoke(cert, args.reason)
+        with state_lock(args.config_dir, invocation(args)):
+            acme, _, _ = open_account(
+                AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
+            )
+            with acme.net:
+                acme.revoke(cert, args.reason)
     reason = next(name for name, code in REVOCATION_REASONS.items() if code == args.reason)
-    print(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
+    result(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
     return 0
 
 
@@ -117,13 +121,13 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
     if info.explanation_url:
         lines.append(f"  explanation       {info.explanation_url}")
     lines.append(f"  ask again after   {_utc(ask_again)}")
-    print("\n".join(lines))
+    result("\n".join(lines))
     return RENEWAL_DUE if due else 0
 
 
 def _print_account(regr: messages.RegistrationResource, key_text: str, folder: str) -> None:
     contact = ", ".join(regr.body.contact) or "(none)"
-    print(
+    result(
         "\n".join(
             [
                 f"account   {regr.uri}",
@@ -156,6 +160,17 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         )
     if args.action == "deactivate" and not args.yes:
         raise CLIError("deactivation cannot be undone: add --yes to confirm", 2)
+    with state_lock(store.config_dir, invocation(args)):
+        return _account_action(args, reporter, store, directory_url, create)
+
+
+def _account_action(
+    args: argparse.Namespace,
+    reporter: Reporter,
+    store: AccountStore,
+    directory_url: str,
+    create: AccountOptions | None,
+) -> int:
     acme, stored, regr = open_account(
         store, directory_url, reporter, ca_bundle=args.ca_bundle, create=create
     )
@@ -178,7 +193,7 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         elif args.action == "deactivate":
             regr = acme.deactivate_registration(regr)
             moved = store.retire(stored)
-            print(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
+            result(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
             return 0
     key_text = f"{describe_key(stored.key)}, SHA-256 thumbprint {_thumbprint(stored.key)}"
     _print_account(regr, key_text, str(stored.folder))

@@ -27,9 +27,15 @@ from cryptography.x509 import verification
 
 from acme.cli._accounts import AccountStore
 from acme.cli._commands import REVOCATION_REASONS
-from acme.cli._files import describe_key, generate_key, private_pem, write_file
+from acme.cli._files import (
+    describe_key,
+    generate_key,
+    make_private_dirs,
+    private_pem,
+    write_file,
+)
 from acme.cli._issue import Issued, make_csr, obtain, split_names
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, open_account
 from acme.cli._solvers import StandaloneHTTP01
 
@@ -111,8 +117,7 @@ def _no_proxy_for_loopback() -> Iterator[None]:
 @contextlib.contextmanager
 def _workdir(out: Path | None) -> Iterator[Path]:
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        yield out
+        yield make_private_dirs(out)
         return
     with tempfile.TemporaryDirectory(prefix="acme-demo-") as tmp:
         yield Path(tmp)
@@ -207,5 +212,5 @@ def run_demo(args: argparse.Namespace, reporter: Reporter) -> int:
             f"  files        account key, certificate key and chain {kept}",
             f"  timings      {steps}",
         ]
-    print("\n".join(lines))
+    result("\n".join(lines))
     return 0

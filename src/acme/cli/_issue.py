@@ -12,7 +12,11 @@ import contextlib
 import dataclasses
 import datetime
 import ipaddress
+import signal
+import stat
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +26,35 @@ from acme import client, crypto_util, messages
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
-    check_can_write,
     describe_key,
     generate_key,
     load_certificate,
     private_pem,
-    write_file,
+    rescue_pair,
 )
+from acme.cli._lock import invocation, state_lock
 from acme.cli._manage import record_lineage
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, describe, result
+from acme.cli._pair import (
+    PairWritten,
+    check_pair_writable,
+    hook_point,
+    replace_pair_atomically,
+)
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
 from acme.manager import CertificatePair
 
-__all__ = ["Issued", "challenge_type", "make_csr", "obtain", "run_issue", "split_names"]
+__all__ = [
+    "Issued",
+    "challenge_type",
+    "check_order_identifiers",
+    "make_csr",
+    "obtain",
+    "requested_identifiers",
+    "run_issue",
+    "split_names",
+]
 
 
 @dataclasses.dataclass
@@ -74,6 +93,49 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
     return crypto_util.make_csr(private_pem(key), dns or None, ipaddrs=ips or None)
 
 
+def _identifier_key(typ: str, value: str, wildcard: bool = False) -> tuple[str, str]:
+    """How identifiers compare: DNS names in lower case without a final dot (``*.`` kept
+    for wildcards, RFC 8555 section 7.1.4), addresses in canonical form (RFC 8738 section 3)."""
+    if typ == "ip":
+        try:
+            return typ, str(ipaddress.ip_address(value))
+        except ValueError:
+            return typ, value
+    name = value.rstrip(".").lower()
+    return typ, f"*.{name}" if wildcard and not name.startswith("*.") else name
+
+
+def requested_identifiers(csr_pem: bytes) -> set[tuple[str, str]]:
+    """The (type, value) identifiers an order for ``csr_pem`` asks for: what newOrder sends."""
+    csr = x509.load_pem_x509_csr(csr_pem)
+    dns, ips = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+    return {_identifier_key("dns", name) for name in dns} | {
+        _identifier_key("ip", str(ip)) for ip in ips
+    }
+
+
+def check_order_identifiers(orderr: messages.OrderResource, csr_pem: bytes) -> None:
+    """Refuse an order whose identifiers or authorizations name something we never asked for.
+
+    Answering such an authorization would prove control of a name for someone else's
+    benefit (or be a CA bug); RFC 8555 section 7.4 ties an order's authorizations to the
+    identifiers of its newOrder request, so any other one is refused before any challenge.
+    """
+    asked = requested_identifiers(csr_pem)
+    shown = ", ".join(f"{typ} {value}" for typ, value in sorted(asked))
+    found = [(ident, False, "the order") for ident in orderr.body.identifiers]
+    found += [
+        (authzr.body.identifier, bool(authzr.body.wildcard), f"an authorization ({authzr.uri})")
+        for authzr in orderr.authorizations or ()
+    ]
+    for ident, wildcard, where in found:
+        if _identifier_key(str(ident.typ), ident.value, wildcard) not in asked:
+            raise CLIError(
+                f"the CA put {ident.typ} identifier {ident.value} in {where}, but this order "
+                f"asked only for {shown}: refusing to answer any challenge"
+            )
+
+
 def _pick(authzr: messages.AuthorizationResource, solver: Solver) -> messages.ChallengeBody:
     for challb in authzr.body.challenges:
         if isinstance(challb.chall, solver.challenge_type):
@@ -107,14 +169,15 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "order"
     orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
-    names = ", ".join(a.body.identifier.value for a in orderr.authorizations)
+    check_order_identifiers(orderr, csr_pem)
+    names = ", ".join(a.body.identifier.value for a in orderr.authorizations or ())
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
     began = time.monotonic()
     with solver:
         answered = []
-        for authzr in orderr.authorizations:
+        for authzr in orderr.authorizations or ():
             status = authzr.body.status
             ident = authzr.body.identifier
             if status == messages.STATUS_VALID:
@@ -133,7 +196,7 @@ def obtain(
         reporter.step(f"waiting for the CA to validate {len(answered)} authorization(s)")
         orderr = acme.poll_authorizations(orderr, deadline)
     timings["validation"] = time.monotonic() - began
-    for authzr in orderr.authorizations:
+    for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
 
     began = time.monotonic()
@@ -191,22 +254,75 @@ def _solver(args: argparse.Namespace, kind: str, reporter: Reporter) -> Solver:
     return StandaloneHTTP01(args.bind, args.http_port)
 
 
-def _summary(issued: Issued, key: PrivateKey, key_file: Path, chain_file: Path) -> str:
+def _summary(issued: Issued, key: PrivateKey, key_file: Path, written: PairWritten) -> str:
     leaf = issued.leaf()
     chain = x509.load_pem_x509_certificates(issued.fullchain_pem.encode("ascii"))
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = [*san.get_values_for_type(x509.DNSName)]
     names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    return "\n".join(
-        [
-            f"certificate issued for {', '.join(names)}",
-            f"  serial    {leaf.serial_number:x}",
-            f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-            f"  chain     {chain_file} ({len(chain)} certificates)",
-            f"  key       {key_file} ({describe_key(key)}, mode 0600)",
-        ]
+    mode = stat.S_IMODE((written.version / "privkey.pem").stat().st_mode)
+    lines = [
+        f"certificate issued for {', '.join(names)}",
+        f"  serial    {leaf.serial_number:x}",
+        f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+        f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+        f"  chain     {written.chain_path} ({len(chain)} certificates)",
+        f"  key       {key_file} ({describe_key(key)}, mode {mode:04o})",
+        f"  stored in {written.version} (switched as one)",
+    ]
+    if written.previous is not None:
+        lines.append(f"  previous  {written.previous}")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (they are delivered right after it), so
+    an interrupt can never stop the program between getting a certificate and keeping it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _rescued(
+    args: argparse.Namespace, issued: Issued, key_pem: bytes, chain_pem: bytes, reason: str
+) -> CLIError:
+    """Save a pair that could not be installed; the error that says where it went."""
+    try:
+        saved = rescue_pair(args.config_dir, args.names[0], key_pem, chain_pem)
+    except OSError as second:
+        return CLIError(
+            f"could not install the new certificate ({reason}) nor save it ({describe(second)})"
+            f"; the CA still serves the certificate at {issued.order.body.certificate}"
+        )
+    return CLIError(
+        f"could not install the new certificate ({reason}); it and its key are saved in "
+        f"{saved}: copy them into place yourself"
     )
+
+
+def _install(
+    args: argparse.Namespace, issued: Issued, cert_key: PrivateKey, reporter: Reporter
+) -> PairWritten:
+    """Put the pair in place, or keep it in the state folder and say where: an issued
+    certificate is never dropped."""
+    key_pem, chain_pem = private_pem(cert_key), issued.fullchain_pem.encode("ascii")
+    hook_point("before-write")
+    with _signals_deferred():  # Ctrl-C or SIGTERM now would drop the certificate
+        try:
+            check_pair_writable(args.key_file, args.chain_file, force=args.force)  # again
+            written = replace_pair_atomically(args.key_file, args.chain_file, key_pem, chain_pem)
+        except (OSError, CLIError) as error:
+            raise _rescued(args, issued, key_pem, chain_pem, describe(error)) from error
+    for warning in written.warnings:
+        reporter.warn(warning)
+    return written
 
 
 def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -216,8 +332,7 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
     chain_file: Path = args.chain_file
     if key_file.resolve() == chain_file.resolve():
         raise CLIError("--key-file and --chain-file must differ", 2)
-    check_can_write(key_file, force=args.force, what="private key")
-    check_can_write(chain_file, force=args.force, what="certificate chain")
+    check_pair_writable(key_file, chain_file, force=args.force)  # before anything is ordered
     replaces = load_certificate(args.replaces) if args.replaces is not None else None
     solver = _solver(args, challenge_type(args, dns), reporter)
     cert_key = generate_key(args.key_type)
@@ -230,42 +345,36 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         eab_kid=args.eab_kid,
         eab_hmac_key=args.eab_hmac_key,
     )
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as held:
         solver.start()  # a busy port fails here, before anything is asked of the CA
-        stack.callback(solver.cleanup)
-        acme, _, regr = open_account(
-            AccountStore(args.config_dir),
+        held.callback(solver.cleanup)  # obtain() cleans up as soon as validation is over
+        held.enter_context(state_lock(args.config_dir, invocation(args)))  # also for _install
+        with contextlib.ExitStack() as session:
+            acme, _, regr = open_account(
+                AccountStore(args.config_dir),
+                directory_url,
+                reporter,
+                ca_bundle=args.ca_bundle,
+                create=options,
+            )
+            session.enter_context(acme.net)
+            issued = obtain(
+                acme,
+                csr_pem,
+                solver,
+                reporter,
+                timeout=args.timeout,
+                profile=args.profile,
+                replaces=replaces,
+            )
+        written = _install(args, issued, cert_key, reporter)
+        lineage = record_lineage(
+            args,
             directory_url,
-            reporter,
-            ca_bundle=args.ca_bundle,
-            create=options,
+            dns + ips,
+            CertificatePair(private_pem(cert_key), issued.fullchain_pem),
+            regr.uri,
         )
-        account_url = regr.uri
-        stack.enter_context(acme.net)
-        issued = obtain(
-            acme,
-            csr_pem,
-            solver,
-            reporter,
-            timeout=args.timeout,
-            profile=args.profile,
-            replaces=replaces,
-        )
-    write_file(key_file, private_pem(cert_key), private=True, force=args.force, what="private key")
-    write_file(
-        chain_file,
-        issued.fullchain_pem.encode("ascii"),
-        private=False,
-        force=args.force,
-        what="certificate chain",
-    )
-    lineage = record_lineage(
-        args,
-        directory_url,
-        dns + ips,
-        CertificatePair(private_pem(cert_key), issued.fullchain_pem),
-        account_url,
-    )
-    print(_summary(issued, cert_key, key_file, chain_file))
-    print(f"  renewal   recorded as {lineage}: `acme renew` keeps it alive")
+    result(_summary(issued, cert_key, key_file, written))
+    result(f"  renewal   recorded as {lineage}: `acme renew` keeps it alive")
     return 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,12 @@ from josepy import b64
 from acme import challenges, client, standalone
 from acme.cli._accounts import AccountStore
 from acme.cli._files import write_file
-from acme.cli._output import CLIError, Reporter
+from acme.cli._lock import invocation, state_lock
+from acme.cli._output import CLIError, Reporter, emit, result
+from acme.cli._pair import replace_pair_atomically
 from acme.cli._session import open_account
-from acme.cli._solvers import DNSHook, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.cli._solvers import StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.dns import DNSProvider
 from acme.manager import (
     Certificate,
     CertificatePair,
@@ -101,8 +104,10 @@ def record_lineage(
 ) -> str:
     """Save what ``acme issue`` just got as a lineage (a new pair for an existing one)."""
     challenge, options = solver_options(args)
-    options["key_file"] = str(Path(args.key_file).resolve())
-    options["chain_file"] = str(Path(args.chain_file).resolve())
+    # Absolute, but not resolved: the two paths are links into the pair's archive
+    # (acme.cli._pair), and renewals must replace the links, not an archived version.
+    options["key_file"] = os.path.abspath(args.key_file)
+    options["chain_file"] = os.path.abspath(args.chain_file)
     lineage_id = args.cert_name or _lineage_id(names[0])
     hooks = Hooks(pre=args.pre_hook, post=args.post_hook, deploy=args.deploy_hook)
     with open_store(args.store, args.config_dir) as store:
@@ -147,7 +152,7 @@ class CLISolver(Solver):
         elif kind == "dns-hook":
             key = (kind, options["dns_hook"])
             timeout = float(options.get("dns_hook_timeout", "300"))
-            make = lambda: DNSHook(options["dns_hook"], self.reporter, timeout)  # noqa: E731
+            make = lambda: _hook_provider(options["dns_hook"], timeout)  # noqa: E731
         elif kind == "tls-alpn":
             key = (kind, options.get("bind", ""), options.get("port", "443"))
             make = lambda: StandaloneTLSALPN01(key[1], int(key[2]))  # noqa: E731
@@ -156,7 +161,8 @@ class CLISolver(Solver):
             make = lambda: StandaloneHTTP01(key[1], int(key[2]))  # noqa: E731
         if key not in self._solvers:
             solver = make()
-            solver.start()
+            if not isinstance(solver, DNSProvider):  # a listener to start
+                solver.start()
             self._solvers[key] = solver
         return self._solvers[key]
 
@@ -179,7 +185,8 @@ class CLISolver(Solver):
             path.chmod(0o644)  # the web server's user must be able to read it
             self._files[(answer.lineage, answer.token)] = path
         else:
-            solver._run("present", f"_acme-challenge.{answer.identifier}", answer.value)
+            self.reporter.step(f"dns hook: present _acme-challenge.{answer.identifier}")
+            solver.publish(f"_acme-challenge.{answer.identifier}", answer.value)
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
         solver = self._solver(answer)
@@ -194,24 +201,41 @@ class CLISolver(Solver):
             if path is not None:
                 path.unlink(missing_ok=True)
         else:
-            solver._run("cleanup", f"_acme-challenge.{answer.identifier}", answer.value)
+            solver.cleanup(f"_acme-challenge.{answer.identifier}", answer.value)
 
     def close(self) -> None:
-        """Stop every listener started for this run."""
+        """Stop every listener (and hook) started for this run."""
         for solver in self._solvers.values():
-            solver.cleanup()
+            if isinstance(solver, DNSProvider):
+                solver.stop()
+            else:
+                solver.cleanup()
         self._solvers.clear()
 
 
+def _hook_provider(command: str, timeout: float) -> DNSProvider:
+    """The lineage's ``--dns-hook`` command as the `acme.dns` provider ``acme issue`` used."""
+    from acme import dns as acme_dns
+
+    try:
+        return acme_dns.HookProvider(command, timeout=timeout)
+    except acme_dns.DNSError as error:
+        raise CLIError(f"--dns-hook: {error}", 2) from error
+
+
 def _write_files(record: Certificate) -> None:
-    """After a renewal: the new key and chain to the files ``acme issue`` wrote."""
+    """After a renewal: the new key and chain to the files ``acme issue`` wrote, replaced as
+    one pair (`replace_pair_atomically`: a crash never leaves a new key beside the old
+    chain; owner, group and mode carry over; the previous pair is kept)."""
     pair = record.current
     assert pair is not None
     key_file, chain_file = record.options.get("key_file"), record.options.get("chain_file")
-    if key_file:
+    chain = pair.chain_pem.encode("ascii")
+    if key_file and chain_file:
+        replace_pair_atomically(Path(key_file), Path(chain_file), pair.key_pem, chain)
+    elif key_file:
         write_file(Path(key_file), pair.key_pem, private=True, force=True, what="private key")
-    if chain_file:
-        chain = pair.chain_pem.encode("ascii")
+    elif chain_file:
         write_file(Path(chain_file), chain, private=False, force=True, what="certificate chain")
 
 
@@ -238,7 +262,10 @@ def _when(value: datetime.datetime | None) -> str:
 
 def run_renew(args: argparse.Namespace, reporter: Reporter) -> int:
     """``acme renew``: see the module docstring."""
-    with open_store(args.store, args.config_dir) as store:
+    with (
+        state_lock(args.config_dir, invocation(args)),
+        open_store(args.store, args.config_dir) as store,
+    ):
         everything = Manager(store, {}).lineages()
         wanted = set(args.cert_name or [])
         unknown = wanted - {record.id for record in everything}
@@ -246,7 +273,7 @@ def run_renew(args: argparse.Namespace, reporter: Reporter) -> int:
             raise CLIError(f"no lineage named {', '.join(sorted(unknown))} (see acme certificates)")
         lineages = [r for r in everything if not wanted or r.id in wanted]
         if not lineages:
-            print("no certificates to renew")
+            result("no certificates to renew")
             return 0
         clients, broken = _clients(args, lineages, reporter)
         solver = CLISolver({record.id: record for record in lineages}, reporter)
@@ -270,19 +297,19 @@ def run_renew(args: argparse.Namespace, reporter: Reporter) -> int:
             for acme in clients.values():
                 acme.net.close()
     for lineage_id in report.issued + report.renewed:
-        print(f"renewed {lineage_id}")
+        result(f"renewed {lineage_id}")
     for lineage_id in report.would_renew:
-        print(f"would renew {lineage_id} (dry run)")
+        result(f"would renew {lineage_id} (dry run)")
     for lineage_id, until in sorted(report.waiting.items()):
-        print(f"not due {lineage_id} (next check or renewal {_when(until)})")
+        result(f"not due {lineage_id} (next check or renewal {_when(until)})")
     for lineage_id, reason in sorted(report.skipped.items()):
-        print(f"skipped {lineage_id}: {reason}")
+        result(f"skipped {lineage_id}: {reason}")
     failures = {lid: str(error) for lid, error in report.failed.items()}
     for record in lineages:
         if record.directory_url in broken:
             failures[record.id] = f"{record.id}: {broken[record.directory_url]}"
     for lineage_id in sorted(failures):
-        print(f"acme: error: {failures[lineage_id]}", file=sys.stderr)
+        emit(f"acme: error: {failures[lineage_id]}")
     return 1 if failures else 0
 
 
@@ -310,10 +337,10 @@ def run_certificates(args: argparse.Namespace, reporter: Reporter) -> int:
     with open_store(args.store, args.config_dir) as store:
         lineages = Manager(store, {}).lineages()
     if args.json:
-        print(json.dumps([_describe(record) for record in lineages], indent=2))
+        result(json.dumps([_describe(record) for record in lineages], indent=2))
         return 0
     if not lineages:
-        print("no certificates")
+        result("no certificates")
     for record in lineages:
         pair = record.current
         window = f"{_when(record.window[0])} to {_when(record.window[1])}" if record.window else "-"
@@ -326,13 +353,16 @@ def run_certificates(args: argparse.Namespace, reporter: Reporter) -> int:
         ]
         if record.failures:
             lines.append(f"  failures    {record.failures}: {record.last_error}")
-        print("\n".join(lines))
+        result("\n".join(lines))
     return 0
 
 
 def run_delete(args: argparse.Namespace, reporter: Reporter) -> int:
     """``acme delete ID``: forget a lineage (its certificate stays valid at the CA)."""
-    with open_store(args.store, args.config_dir) as store:
+    with (
+        state_lock(args.config_dir, invocation(args)),
+        open_store(args.store, args.config_dir) as store,
+    ):
         manager = Manager(store, {})
         if manager.load(args.lineage) is None:
             raise CLIError(f"no lineage named {args.lineage} (see acme certificates)")
@@ -340,5 +370,5 @@ def run_delete(args: argparse.Namespace, reporter: Reporter) -> int:
             manager.delete(args.lineage)
         except StorageError as error:
             raise CLIError(str(error)) from error
-    print(f"deleted {args.lineage} (its key and chain files, if any, are left in place)")
+    result(f"deleted {args.lineage} (its key and chain files, if any, are left in place)")
     return 0

@@ -16,7 +16,7 @@ from acme.cli._argtypes import port as _port
 from acme.cli._argtypes import seconds as _seconds
 from acme.cli._commands import REVOCATION_REASONS, parse_reason
 from acme.cli._files import KEY_TYPES
-from acme.cli._output import one_line
+from acme.cli._output import one_line, terminal_safe
 from acme.cli._serve_args import add_serve_test_ca
 from acme.cli._version import DISTRIBUTION, version
 
@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
+        line = terminal_safe(f"{self.prog}: error: {one_line(message)}; see {self.prog} --help")
+        self.exit(2, line + "\n")
 
 
 def _common(quiet_only: bool = False) -> _Parser:
@@ -190,7 +191,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="obtain a certificate",
         description="Order a certificate for NAMES, answer the CA's challenges, write the new "
         "private key (mode 0600) and the full chain. Reuses the saved account for the CA, "
-        "or registers one. Default challenge: http-01 with a built-in server on --http-port.",
+        "or registers one. Default challenge: http-01 with a built-in server on --http-port. "
+        "The key and chain are replaced as one: both paths become links through one switch "
+        "in the archive folder .KEYNAME.acme/ beside the key, which also keeps the previous "
+        "pair. The folders are checked for writability before anything is ordered; if the "
+        "pair still cannot be installed, it is saved under --config-dir and the error says "
+        "where.",
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help="DNS names or IP addresses")
     how = parser.add_mutually_exclusive_group()
@@ -251,7 +257,11 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="PATH",
         help="where to write the certificate and its chain (default: fullchain.pem)",
     )
-    parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key and chain (the new files keep their owner, group and mode)",
+    )
     parser.add_argument(
         "--key-type",
         choices=KEY_TYPES,

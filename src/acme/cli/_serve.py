@@ -20,11 +20,10 @@ import contextlib
 import datetime
 import ipaddress
 import signal
-import sys
 import threading
 from typing import Any, TextIO
 
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, SafeWriter, result
 
 __all__ = ["run_serve_test_ca", "server_options"]
 
@@ -118,7 +117,7 @@ def _request_log(path: str | None) -> Any:
     if path is None:
         yield None
     elif path == "-":
-        yield sys.stderr
+        yield SafeWriter()  # stderr, through the sanitiser: the paths are the clients' text
     else:
         try:
             handle: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115
@@ -163,7 +162,7 @@ def run_serve_test_ca(args: argparse.Namespace, reporter: Reporter) -> int:
                 "example.test",
                 "FOR TESTS AND DEMOS ONLY; press Ctrl-C to stop",
             ]
-            print("\n".join(lines), flush=True)
+            result("\n".join(lines))
             if options["eab_keys"]:
                 reporter.step(
                     f"external account binding required: {len(options['eab_keys'])} key(s)"
@@ -176,5 +175,4 @@ def run_serve_test_ca(args: argparse.Namespace, reporter: Reporter) -> int:
             reporter.step("stopping the test CA")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    sys.stdout.flush()
     return 0

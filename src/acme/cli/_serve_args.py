@@ -14,6 +14,7 @@ from acme.cli._argtypes import (
     days,
     delay,
     eab_key,
+    loopback,
     name_value,
     optional_count,
     port,
@@ -41,7 +42,12 @@ def add_serve_test_ca(
         "tls-alpn-01 on --tls-port of 127.0.0.1, dns-01 from the published records. "
         "FOR TESTS AND DEMOS ONLY.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or ::1")
+    serve.add_argument(
+        "--host",
+        type=loopback,
+        default="127.0.0.1",
+        help="listen address: 127.0.0.1 (default) or ::1 (loopback only)",
+    )
     serve.add_argument("--port", type=port, default=0, help="listen port (default: any free)")
     serve.add_argument(
         "--http-port", type=port, default=5002, help="where http-01 is checked (default: 5002)"

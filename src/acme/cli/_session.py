@@ -1,20 +1,19 @@
 """Connecting to a CA: a client whose poll waits are reported, and the saved account.
 
-The network object is `acme.client.ClientNetwork` with one change: the ``Sleep`` effects of
-the protocol core (poll back-off, ``Retry-After``) go through the `Reporter` first, so the user
-sees a progress line for every wait. The CLI is a shell (layer 5+), so it may sleep.
+The client is `acme.client.ClientV2` with one change: its ``sleep`` (poll back-off,
+``Retry-After``) goes through the `Reporter` first, so the user sees a progress line for every
+wait. The CLI is a shell (layer 5+), so it may sleep.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from acme import client, errors, messages
-from acme._core.drive import run_sync
-from acme._core.http import Flow
 from acme.cli._accounts import AccountStore, StoredAccount
 from acme.cli._files import KEY_TYPES, PrivateKey, generate_key, jwk_for
 from acme.cli._output import CLIError, Reporter
@@ -23,9 +22,9 @@ from acme.cli._version import version
 __all__ = [
     "LETS_ENCRYPT",
     "AccountOptions",
-    "ProgressNetwork",
     "connect",
     "open_account",
+    "reporting_sleep",
     "resolve_directory",
 ]
 
@@ -41,19 +40,14 @@ LETS_ENCRYPT = {
 USER_AGENT = f"acme-python-cli/{version()}"
 
 
-class ProgressNetwork(client.ClientNetwork):
-    """A `ClientNetwork` that reports each poll wait to a `Reporter` before sleeping."""
+def reporting_sleep(reporter: Reporter) -> Callable[[float], None]:
+    """A client ``sleep`` that reports each poll wait to ``reporter`` before sleeping."""
 
-    def __init__(self, *args: Any, reporter: Reporter, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.reporter = reporter
-
-    def run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self.transport.send, self._sleep, self.session.clock)
-
-    def _sleep(self, seconds: float) -> None:
-        self.reporter.waiting(seconds)
+    def sleep(seconds: float) -> None:
+        reporter.waiting(seconds)
         time.sleep(seconds)  # noqa: TID251 - the CLI is an I/O shell, like acme.client
+
+    return sleep
 
 
 def resolve_directory(value: str) -> str:
@@ -81,12 +75,11 @@ def connect(
     timeout: float = client.DEFAULT_NETWORK_TIMEOUT,
 ) -> client.ClientV2:
     """A `ClientV2` for ``directory_url`` signing with ``key`` (the directory is fetched)."""
-    net = ProgressNetwork(
+    net = client.ClientNetwork(
         jwk_for(key) if key is not None else None,
         verify_ssl=_verify(ca_bundle),
         user_agent=USER_AGENT,
         timeout=timeout,
-        reporter=reporter,
         allow_insecure_loopback=True,
     )
     try:
@@ -94,7 +87,9 @@ def connect(
     except BaseException:
         net.close()
         raise
-    return client.ClientV2(directory, net)
+    acme = client.ClientV2(directory, net)
+    acme.sleep = reporting_sleep(reporter)
+    return acme
 
 
 @dataclasses.dataclass(frozen=True)

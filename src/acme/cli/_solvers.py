@@ -243,6 +243,7 @@ class Webroot(Solver):
         for parent in (self.root / ".well-known", folder):
             if not parent.is_dir():
                 parent.mkdir(mode=0o755)
+                parent.chmod(0o755)  # whatever the umask: the web server must traverse it
                 self._made_dirs.append(parent)
         path = folder / token
         path.write_text(chall.validation(account_key), encoding="ascii")

@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import contextlib
 import logging
+import os
 import shlex
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -31,6 +36,7 @@ __all__ = ["DNSChallenges", "DNSProvider", "HookProvider", "split_txt"]
 
 logger = logging.getLogger(__name__)
 _TXT_STRING = 255  # RFC 1035 section 3.3.14: one character-string holds at most 255 octets
+HOOK_GRACE = 2.0  # seconds a stopped hook command gets between SIGTERM and SIGKILL
 
 
 def split_txt(value: str) -> list[bytes]:
@@ -50,13 +56,35 @@ class DNSProvider(abc.ABC):
     def cleanup(self, name: str, value: str) -> None:
         """Remove ``value`` from the TXT records at ``name`` (nothing if it is absent)."""
 
+    def stop(self) -> None:  # noqa: B027 - optional: most providers have nothing to stop
+        """Cut short the calls in progress (called from another thread, e.g. on Ctrl-C or
+        SIGTERM); they raise `DNSError` soon after, and later calls work as usual. The
+        default does nothing: calls end within their own deadline anyway."""
+
+
+def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """Stop a hook's process group (SIGTERM, SIGKILL after `HOOK_GRACE` s) and reap it."""
+    for sig, grace in ((signal.SIGTERM, HOOK_GRACE), (signal.SIGKILL, None)):
+        _signal_group(proc, sig)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
 
 class HookProvider(DNSProvider):
     """Runs a user command: ``CMD present NAME VALUE`` and ``CMD cleanup NAME VALUE``.
 
     The command must exit with status 0 once the record is published (or removed), within
     ``timeout`` seconds; its last output line explains a failure. ``command`` is split as a
-    shell would (`shlex.split`) but run without a shell.
+    shell would (`shlex.split`) but run without a shell, in a process group of its own, which
+    is ended (with whatever it started) on a timeout, an interrupt or `stop`.
     """
 
     def __init__(self, command: str | Sequence[str], timeout: float = 300.0) -> None:
@@ -71,29 +99,64 @@ class HookProvider(DNSProvider):
             raise DNSError("the DNS hook needs a command")
         self.argv = argv
         self.timeout = timeout
+        self._running: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
 
     def _run(self, action: str, name: str, value: str) -> None:
         argv = [*self.argv, action, name, value]
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=self.timeout,
-                check=False,
+                start_new_session=True,  # its own process group: what it starts stops with it
             )
-        except subprocess.TimeoutExpired:
-            raise DNSError(
-                f"dns hook {action} {name} did not finish in {self.timeout:g}s"
-            ) from None
         except OSError as error:
             reason = error.strerror or str(error)
             raise DNSError(f"cannot run dns hook {self.argv[0]}: {reason}") from error
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip().splitlines()
+        with self._lock:
+            self._running.add(proc)
+        try:
+            with proc:
+                try:
+                    out, err = proc.communicate(timeout=self.timeout)
+                except subprocess.TimeoutExpired:
+                    _end_group(proc)
+                    raise DNSError(
+                        f"dns hook {action} {name} did not finish in {self.timeout:g}s"
+                    ) from None
+                except BaseException:  # interrupted here (Ctrl-C): the hook ends with us
+                    _end_group(proc)
+                    raise
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        if proc.returncode < 0:
+            raise DNSError(f"dns hook {action} {name} was stopped (signal {-proc.returncode})")
+        if proc.returncode != 0:
+            said = (err or out).strip().splitlines()
             reason = f": {' '.join(said[-1].split())[:200]}" if said else ""
-            raise DNSError(f"dns hook {action} {name} exited with status {done.returncode}{reason}")
+            raise DNSError(f"dns hook {action} {name} exited with status {proc.returncode}{reason}")
+
+    def stop(self) -> None:
+        """End every hook command running now (and what it started): SIGTERM, then SIGKILL
+        for those still running after `HOOK_GRACE` seconds."""
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            _signal_group(proc, signal.SIGTERM)
+        until = time.monotonic() + HOOK_GRACE
+        while time.monotonic() < until:
+            with self._lock:
+                if not self._running & set(running):
+                    return
+            time.sleep(0.02)  # noqa: TID251 - a shell waiting on child processes
+        with self._lock:
+            left = self._running & set(running)
+        for proc in left:
+            _signal_group(proc, signal.SIGKILL)
 
     def publish(self, name: str, value: str) -> None:
         """Run ``COMMAND present NAME VALUE``."""
@@ -144,11 +207,18 @@ class DNSChallenges:
             workers = max(1, min(self.max_workers, len(records)))
             with concurrent.futures.ThreadPoolExecutor(workers, "acme-dns-publish") as pool:
                 futures = []
-                for record in records:
-                    if self.on_publish is not None:
-                        self.on_publish(record)
-                    self.published.append(record)  # cleaned up even if publish half-worked
-                    futures.append(pool.submit(self.provider.publish, record.name, record.value))
+                try:
+                    for record in records:
+                        if self.on_publish is not None:
+                            self.on_publish(record)
+                        self.published.append(record)  # cleaned up even if publish half-worked
+                        futures.append(
+                            pool.submit(self.provider.publish, record.name, record.value)
+                        )
+                    concurrent.futures.wait(futures)
+                except BaseException:  # Ctrl-C or SIGTERM: stop the calls the pool waits for
+                    self.provider.stop()
+                    raise
                 failures = [f.exception() for f in futures if f.exception() is not None]
             if failures:
                 raise (

@@ -61,7 +61,9 @@ def _challenges(core: ServerCore, typ: str, value: str, wildcard: bool) -> list[
     else:
         offered = list(core.challenge_types)
     if not offered:
-        raise Problem("rejectedIdentifier", f"No challenge type can validate {value!r}")
+        raise Problem(
+            "rejectedIdentifier", f"No challenge type can validate {typ} identifier {value!r}"
+        )
     made = []
     for chall_type in offered:
         ident = core.new_id()

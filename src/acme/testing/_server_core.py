@@ -362,6 +362,16 @@ class ACMEServerCore:
                 reply = Problem("serverInternal", f"{type(error).__name__}: {error}", 500).reply()
             return self._finish(request, resource, reply)
 
+    def problem_response(
+        self, request: HTTPRequest, code: str, detail: str, status: int = 400
+    ) -> HTTPResponse:
+        """A refusal decided outside `handle` (the HTTPS shell's, e.g. a body too large), made
+        like every other one: an RFC 7807 problem with a fresh ``Replay-Nonce`` and the
+        ``index`` link (RFC 8555 sections 6.5, 6.7, 7.1)."""
+        with self._lock:
+            resource = self.resource_of(request.url) or "unknown"
+            return self._finish(request, resource, Problem(code, detail, status).reply())
+
     def _route(self, url: str) -> tuple[str, tuple[str, ...]]:
         if not url.startswith(self.base_url + "/"):
             raise Problem("malformed", f"{url[:200]!r} is not a resource of this server", 404)

@@ -7,7 +7,8 @@ challenges against loopback only.
 The shell is thin: it turns each HTTP request into an `HTTPRequest`, asks the shared
 `ACMEServerCore`, and writes the answer back. The only behaviour it adds is the two faults a
 pure function cannot show: a delayed response and a dropped one (the connection closes after
-the request took effect).
+the request took effect). A body it will not read (over 1 MiB, or without a Content-Length)
+is refused like any other request: a ``malformed`` problem with a ``Replay-Nonce``.
 
 Optional companions on the same loopback address: a management API (pebble-challtestsrv's
 ``/set-txt`` and ``/clear-txt``, see `acme.testing._management`) so other processes can
@@ -31,7 +32,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TextIO
 
-from acme._core.http import HTTPRequest
+from acme._core.http import HTTPRequest, HTTPResponse
 from acme.testing._ca import CertificateAuthority
 from acme.testing._dns import DNSResponder
 from acme.testing._faults import Faults
@@ -40,10 +41,11 @@ from acme.testing._server_core import ACMEServerCore, Validator
 from acme.testing._server_core import always_valid as _always_valid
 from acme.testing._validation import ChallengeValidator, DNSRecordStore
 
-__all__ = ["ACMETestServer"]
+__all__ = ["ACMETestServer", "check_loopback"]
 
 logger = logging.getLogger(__name__)
 _MAX_BODY = 1024 * 1024
+_MAX_DRAIN = 16 * 1024 * 1024  # a refused body up to this size is read and dropped, see _refuse
 _IDLE_TIMEOUT = 10.0  # seconds a keep-alive connection may sit idle
 
 
@@ -61,7 +63,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length", "0")
         length = int(length_text) if length_text.isdigit() else -1
         if length < 0 or length > _MAX_BODY or "Transfer-Encoding" in self.headers:
-            self.send_error(413 if length > _MAX_BODY else 411)
+            self._refuse(length)
             return
         body = self.rfile.read(length) if length else b""
         request = HTTPRequest(
@@ -80,6 +82,52 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # the request took effect; the answer is lost
             owner._log(self.command, self.path, response.status_code, " (response dropped)")
             return
+        self._write(response)
+
+    def _refuse(self, length: int) -> None:
+        """A body we will not read, answered as every refusal: an RFC 7807 ``malformed``
+        problem with a fresh ``Replay-Nonce`` (RFC 8555 sections 6.5, 6.7), then the connection
+        closes. A body of known, bounded size is read and dropped first: closing a socket with
+        unread data resets it, and the client could lose the answer."""
+        if length > _MAX_BODY:
+            status, detail = 413, f"The request body is {length} bytes; at most {_MAX_BODY}"
+        else:
+            status, detail = 411, "The request needs a Content-Length (no Transfer-Encoding)"
+        request = HTTPRequest(self.command, self.server.owner.base_url + self.path, {}, None)
+        response = self.server.owner.core.problem_response(request, "malformed", detail, status)
+        self.close_connection = True
+        with contextlib.suppress(OSError, ValueError):
+            if "Transfer-Encoding" in self.headers:
+                self._drain_chunked()
+            elif _MAX_BODY < length <= _MAX_DRAIN:
+                self._drain(length)
+        response.headers["Connection"] = "close"  # RFC 9112 section 9.6: say we close it
+        self._write(response)
+
+    def _drain(self, length: int) -> int:
+        """Read and drop ``length`` body bytes (fewer if the peer stops); return the count."""
+        left = length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            left -= len(chunk)
+        return length - left
+
+    def _drain_chunked(self) -> None:
+        """Read and drop a chunked body (RFC 9112 section 7.1), at most `_MAX_DRAIN` bytes."""
+        total = 0
+        while total <= _MAX_DRAIN:
+            size = int(self.rfile.readline(100).split(b";", 1)[0].strip() or b"x", 16)
+            if size < 0 or total + size > _MAX_DRAIN:
+                return
+            if size == 0:
+                while self.rfile.readline(1000).strip():  # trailer fields, then an empty line
+                    pass
+                return
+            total += self._drain(size + 2)  # the chunk and its CRLF
+
+    def _write(self, response: HTTPResponse) -> None:
         self.send_response(response.status_code)  # logs the request (log_request)
         for name in response.headers:
             for value in response.headers.get_all(name):
@@ -142,6 +190,21 @@ class _Server(http.server.ThreadingHTTPServer):
                 socket.socket.shutdown(conn, socket.SHUT_RDWR)
 
 
+def check_loopback(host: str) -> str:
+    """``host`` if it is a loopback IP address (127.0.0.0/8 or ::1), else a ``ValueError``
+    that says so: a test CA must never be reachable from another machine, and a name such as
+    ``localhost`` could resolve anywhere."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"acme.testing listens on a loopback address only (127.0.0.1 or ::1), not {host!r}"
+        )
+    return host
+
+
 class ACMETestServer:
     """A running test ACME server on loopback HTTPS. FOR TESTS AND DEMOS ONLY.
 
@@ -179,8 +242,7 @@ class ACMETestServer:
         request_log: TextIO | None = None,
         **core_options: Any,
     ) -> None:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"acme.testing only listens on loopback, not {host!r}")
+        check_loopback(host)
         self.ca = CertificateAuthority(alternate_chains=alternate_chains)
         self.dns = DNSRecordStore()
         self.challenge_validator = ChallengeValidator(

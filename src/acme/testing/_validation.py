@@ -24,6 +24,7 @@ from cryptography import x509
 from josepy import b64, jwk
 
 from acme import challenges, messages
+from acme._wire.ip_names import reverse_name
 
 __all__ = ["ChallengeValidator", "DNSRecordStore"]
 
@@ -63,12 +64,9 @@ class DNSRecordStore:
 
 
 def _problem(code: str, detail: str, identifier: messages.Identifier) -> messages.Error:
-    return messages.Error.with_code(code, detail=f"{identifier.value}: {detail}")
-
-
-def _reverse_name(address: str) -> str:
-    """The SNI for an IP identifier (RFC 8738 section 6): its reverse-mapping name."""
-    return ipaddress.ip_address(address).reverse_pointer + "."
+    return messages.Error.with_code(
+        code, detail=f"{identifier.typ} identifier {identifier.value}: {detail}"
+    )
 
 
 class ChallengeValidator:
@@ -200,7 +198,7 @@ class ChallengeValidator:
         protocol = challenges.TLSALPN01Response.ACME_TLS_1_PROTOCOL
         context.set_alpn_protocols([protocol])
         is_ip = str(identifier.typ) == "ip"
-        server_name = _reverse_name(identifier.value) if is_ip else identifier.value
+        server_name = reverse_name(identifier.value) if is_ip else identifier.value  # RFC 8738 s6
         try:
             with (
                 socket.create_connection((address, self.tls_port), timeout=self.timeout) as raw,
