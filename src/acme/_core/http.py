@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 __all__ = [
+    "ADOPTED",
     "DEFAULT_MAX_BODY",
     "JOSE_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
@@ -39,6 +40,7 @@ __all__ = [
     "Post",
     "Send",
     "Sleep",
+    "adopt",
     "parse_links",
     "response_from",
 ]
@@ -220,6 +222,9 @@ def response_from(raw: Any, url: str) -> HTTPResponse:
     """
     if isinstance(raw, HTTPResponse):
         return raw
+    adopted = _adopted(raw, url)
+    if adopted is not None:
+        return adopted
     status = getattr(raw, "status_code", None)
     if not isinstance(status, int) or isinstance(status, bool):
         status = 200
@@ -245,6 +250,42 @@ def response_from(raw: Any, url: str) -> HTTPResponse:
         json_from_raw,
         _parsed_links(getattr(raw, "links", None)),
     )
+
+
+#: Attribute by which a transport leaves what its `HTTPResponse` was made of on the response
+#: object it hands out (``requests.Response``), so `response_from` need not read it back.
+ADOPTED = "_acme_http_response"
+
+
+def adopt(response: HTTPResponse) -> None:
+    """Leave ``response``'s parts on its ``raw`` object for `response_from`, with what they
+    were read from (headers object and count, body, status), so a changed object is read
+    again. The parts, not ``response``: ``response.raw`` is that object, and a reference
+    cycle per request would leave every response to the garbage collector."""
+    raw = response.raw
+    headers = getattr(raw, "headers", None)
+    count = len(headers) if headers is not None else -1
+    marker = (response.status_code, response.headers, response.content, headers, count)
+    setattr(raw, ADOPTED, marker)
+
+
+def _adopted(raw: Any, url: str) -> HTTPResponse | None:
+    marker = getattr(raw, ADOPTED, None)
+    if not isinstance(marker, tuple):
+        return None
+    status, parsed, content, headers, count = marker
+    if (
+        getattr(raw, "headers", None) is headers
+        and headers is not None
+        and len(headers) == count
+        and getattr(raw, "content", None) is content
+        and getattr(raw, "status_code", None) == status
+        and isinstance(parsed, Headers)
+        and isinstance(content, bytes)
+    ):
+        raw_url = getattr(raw, "url", None)
+        return HTTPResponse(status, parsed, content, raw_url if raw_url else url, raw)
+    return None
 
 
 def _parsed_links(links: Any) -> dict[str, list[str]] | None:

@@ -368,9 +368,7 @@ def poll_order(
     return orderr.update(body=body)
 
 
-def _poll_fetch(
-    ctx: Context, url: str
-) -> NetFlow[tuple[HTTPResponse | None, RetryHint | None]]:
+def _poll_fetch(ctx: Context, url: str) -> NetFlow[tuple[HTTPResponse | None, RetryHint | None]]:
     """POST-as-GET ``url`` for a poll: ``(response, its Retry-After)``.
 
     A transient refusal (429 or 5xx, RFC 8555 section 6.6) is ``(None, its Retry-After)``:

@@ -31,10 +31,10 @@ class _Request:
     """One request's deadline and connections; a context manager making it the thread's
     running request (what the connections register with) while it runs."""
 
-    __slots__ = ("connections", "deadline", "done", "expired", "previous", "watchdog")
+    __slots__ = ("cond", "connections", "deadline", "done", "expired", "previous")
 
-    def __init__(self, watchdog: Watchdog, deadline: float) -> None:
-        self.watchdog = watchdog
+    def __init__(self, cond: threading.Condition, deadline: float) -> None:
+        self.cond = cond  # the watchdog's lock (not the watchdog: its heap holds this record)
         self.deadline = deadline
         self.connections: list[Any] = []
         self.done = False
@@ -48,7 +48,7 @@ class _Request:
 
     def __exit__(self, *exc_info: object) -> None:
         _current.request = self.previous
-        with self.watchdog._cond:
+        with self.cond:
             self.done = True
             self.connections = []  # the heap keeps the record until its deadline: not these
 
@@ -71,7 +71,7 @@ class Watchdog:
         requests stay in the heap until their deadline, or until it grows past `_PRUNE_AT`):
         sequential requests cost a heap push each, not a thread switch.
         """
-        record = _Request(self, time.monotonic() + timeout)
+        record = _Request(self._cond, time.monotonic() + timeout)
         with self._cond:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(
@@ -115,6 +115,7 @@ class Watchdog:
         """Tell the thread to end, without waiting; return it (to join, if wanted)."""
         with self._cond:
             self._closed = True
+            self._heap.clear()
             self._cond.notify()
             thread, self._thread = self._thread, None
         return thread
