@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from acme import errors
 from acme._wire import x509 as _x509
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,11 +86,13 @@ def _as_list(values: Iterable[Any] | None, what: str) -> list[Any]:
     if values is None:
         return []
     if isinstance(values, (str, bytes)):
-        raise _x509.InvalidInput(f"{what} must be a list, not a single {type(values).__name__}")
+        raise errors.InvalidArgument(f"{what} must be a list, not a single {type(values).__name__}")
     try:
         return list(values)
     except TypeError:
-        raise _x509.InvalidInput(f"{what} must be a list, got {type(values).__name__}") from None
+        raise errors.InvalidArgument(
+            f"{what} must be a list, got {type(values).__name__}"
+        ) from None
 
 
 def _general_names(
@@ -102,7 +105,7 @@ def _general_names(
     entries: list[x509.GeneralName] = []
     for domain in _as_list(domains, "domains"):
         if not isinstance(domain, str):
-            raise _x509.InvalidInput(f"Not a domain name: {domain!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name: {domain!r:.100}")
         entries.append(_x509.general_name(domain))
     for ip in _as_list(ips, "ipaddrs"):
         entries.append(x509.IPAddress(_x509.ip_address(ip)))
@@ -131,7 +134,7 @@ def make_csr(
     key = _x509.coerce_private_key(private_key_pem)
     names = _general_names(domains, ipaddrs)
     if not names:
-        raise _x509.InvalidInput("make_csr needs at least one of domains or ipaddrs")
+        raise errors.InvalidArgument("make_csr needs at least one of domains or ipaddrs")
     builder = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([]))
@@ -148,12 +151,14 @@ def make_csr(
 
 def _check_name_and_extensions(subject: Any, exts: Any) -> x509.Extensions:
     if not isinstance(subject, x509.Name):
-        raise _x509.InvalidInput(f"subject must be a cryptography x509.Name, got {subject!r:.100}")
+        raise errors.InvalidArgument(
+            f"subject must be a cryptography x509.Name, got {subject!r:.100}"
+        )
     if isinstance(exts, x509.Extensions):
         return exts
     items = _as_list(exts, "exts")
     if not all(isinstance(ext, x509.Extension) for ext in items):
-        raise _x509.InvalidInput("exts must be cryptography x509.Extensions")
+        raise errors.InvalidArgument("exts must be cryptography x509.Extensions")
     return x509.Extensions(items)
 
 
@@ -221,7 +226,7 @@ def _not_before(value: Any) -> datetime.datetime:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _x509.utcnow() + datetime.timedelta(seconds=value)
-    raise _x509.InvalidInput(f"not_before must be a datetime, got {value!r:.100}")
+    raise errors.InvalidArgument(f"not_before must be a datetime, got {value!r:.100}")
 
 
 def _validity(value: Any) -> datetime.timedelta:
@@ -232,7 +237,7 @@ def _validity(value: Any) -> datetime.timedelta:
         value = datetime.timedelta(seconds=value)
     if isinstance(value, datetime.timedelta) and value > datetime.timedelta(0):
         return value
-    raise _x509.InvalidInput(f"validity must be a positive timedelta, got {value!r:.100}")
+    raise errors.InvalidArgument(f"validity must be a positive timedelta, got {value!r:.100}")
 
 
 def make_self_signed_cert(
@@ -258,10 +263,10 @@ def make_self_signed_cert(
     key = _x509.coerce_private_key(private_key)
     names = _general_names(domains, ips)
     if not names:
-        raise _x509.InvalidInput("make_self_signed_cert needs at least one of domains or ips")
+        raise errors.InvalidArgument("make_self_signed_cert needs at least one of domains or ips")
     extra = _as_list(extensions, "extensions")
     if not all(isinstance(ext, x509.Extension) for ext in extra):
-        raise _x509.InvalidInput("extensions must be cryptography x509.Extension objects")
+        raise errors.InvalidArgument("extensions must be cryptography x509.Extension objects")
     first = str(names[0].value)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, first)] if len(first) <= 64 else [])
     start = _not_before(not_before)
@@ -284,7 +289,7 @@ def make_self_signed_cert(
         try:
             builder = builder.add_extension(ext.value, critical=ext.critical)
         except ValueError as error:
-            raise _x509.InvalidInput(
+            raise errors.InvalidArgument(
                 f"Cannot add extension {ext.oid.dotted_string}: {error}"
             ) from None
     return builder.sign(key, _x509.signature_hash(key))
@@ -298,7 +303,7 @@ def _encoding(value: Any) -> serialization.Encoding:
             return _Format(value).to_cryptography_encoding()
         except ValueError:
             pass
-    raise _x509.InvalidInput(f"encoding must be PEM or DER, got {value!r:.100}")
+    raise errors.InvalidArgument(f"encoding must be PEM or DER, got {value!r:.100}")
 
 
 def dump_cryptography_chain(

@@ -2,6 +2,7 @@
 
     Exception
     ├── Error                       base of everything raised by acme itself
+    │   ├── InvalidArgument         a caller passed a bad value (also a ValueError)
     │   ├── DependencyError         an optional dependency is missing or too old
     │   ├── ClientError             the client could not complete a request
     │   │   ├── UnexpectedUpdate    the server changed a resource it should not have
@@ -41,6 +42,7 @@ __all__ = [
     "ConflictError",
     "DependencyError",
     "Error",
+    "InvalidArgument",
     "IssuanceError",
     "MissingNonce",
     "NetworkError",
@@ -56,6 +58,14 @@ __all__ = [
 
 class Error(Exception):
     """Generic ACME error."""
+
+
+class InvalidArgument(Error, ValueError):
+    """A caller passed a value of the wrong type or form.
+
+    Raised before anything is sent, naming what was wrong. It is also a ``ValueError``, which
+    is what acme 5.x raised for most bad input, so existing ``except ValueError`` still works.
+    """
 
 
 class DependencyError(Error):

@@ -13,10 +13,9 @@ from cryptography import x509
 from josepy import errors as jose_errors
 from josepy import json_util
 
-from acme import fields
+from acme import errors, fields
 from acme._wire.authz import AuthorizationResource
 from acme._wire.base import (
-    InvalidArgument,
     JSONObject,
     ResourceBody,
     ResourceWithURI,
@@ -204,7 +203,7 @@ class RenewalInfo(ResourceBody):
         def __init__(self, **kwargs: Any) -> None:
             problem = _check_window(kwargs.get("start"), kwargs.get("end"))
             if problem is not None:
-                raise InvalidArgument(f"Invalid renewal window: {problem}")
+                raise errors.InvalidArgument(f"Invalid renewal window: {problem}")
             super().__init__(**kwargs)
 
         @classmethod

@@ -1,8 +1,8 @@
 """Private X.509 helpers shared by `acme.crypto_util` and `acme.challenges`.
 
 Rules: ``cryptography`` only (pyOpenSSL objects are converted at the boundary through their
-``to_cryptography*`` methods, never imported); every bad input raises `InvalidInput`, which is
-both an `acme.errors.Error` and a ``ValueError`` (what acme 5.x raised), naming what was wrong.
+``to_cryptography*`` methods, never imported); every bad input raises `acme.errors.InvalidArgument`
+(also a ``ValueError``, what acme 5.x raised), naming what was wrong.
 """
 
 from __future__ import annotations
@@ -45,10 +45,6 @@ _CLOCK_SKEW = datetime.timedelta(days=1)
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
 
 
-class InvalidInput(errors.Error, ValueError):
-    """An argument had the wrong type or value (both an acme error and a ``ValueError``)."""
-
-
 def utcnow() -> datetime.datetime:
     """The current time as an aware UTC datetime."""
     return datetime.datetime.now(datetime.timezone.utc)
@@ -71,7 +67,7 @@ def coerce_private_key(key: Any, what: str = "private key") -> PrivateKey:
             else:
                 key = serialization.load_der_private_key(data, password=None)
         except (ValueError, TypeError) as error:
-            raise InvalidInput(
+            raise errors.InvalidArgument(
                 f"Cannot load the {what} (PEM or DER, unencrypted): {error}"
             ) from None
     if isinstance(
@@ -84,7 +80,7 @@ def coerce_private_key(key: Any, what: str = "private key") -> PrivateKey:
         ),
     ):
         return key
-    raise InvalidInput(
+    raise errors.InvalidArgument(
         f"The {what} must be an RSA, ECDSA, Ed25519 or Ed448 private key, got {type(key).__name__}"
     )
 
@@ -104,8 +100,10 @@ def coerce_certificate(cert: Any, what: str = "certificate") -> x509.Certificate
                 return x509.load_pem_x509_certificate(data)
             return x509.load_der_x509_certificate(data)
         except ValueError as error:
-            raise InvalidInput(f"Cannot load the {what} (PEM or DER): {error}") from None
-    raise InvalidInput(f"The {what} must be an X.509 certificate, got {type(cert).__name__}")
+            raise errors.InvalidArgument(f"Cannot load the {what} (PEM or DER): {error}") from None
+    raise errors.InvalidArgument(
+        f"The {what} must be an X.509 certificate, got {type(cert).__name__}"
+    )
 
 
 def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
@@ -123,7 +121,9 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SH
 def generate_rsa_key(bits: int) -> rsa.RSAPrivateKey:
     """A fresh RSA key of ``bits`` bits."""
     if not isinstance(bits, int) or isinstance(bits, bool) or bits < 1024:
-        raise InvalidInput(f"RSA key size must be an integer of at least 1024 bits, got {bits!r}")
+        raise errors.InvalidArgument(
+            f"RSA key size must be an integer of at least 1024 bits, got {bits!r}"
+        )
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
@@ -136,7 +136,7 @@ def ip_address(value: Any) -> IPAddress:
             return ipaddress.ip_address(value.strip("[]"))
         except ValueError:
             pass
-    raise InvalidInput(f"Not an IP address: {value!r:.100}")
+    raise errors.InvalidArgument(f"Not an IP address: {value!r:.100}")
 
 
 def parse_ip(value: str) -> IPAddress | None:
@@ -156,7 +156,7 @@ def dns_name(name: Any) -> str:
     the LDH characters (plus ``_``, which some private CAs allow).
     """
     if not isinstance(name, str):
-        raise InvalidInput(f"Not a domain name: {name!r:.100}")
+        raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
     prefix, rest = ("*.", name[2:]) if name.startswith("*.") else ("", name)
     rest = rest[:-1] if rest.endswith(".") else rest
     converted = rest.lower() if rest.isascii() else _to_alabel(rest)
@@ -166,7 +166,7 @@ def dns_name(name: Any) -> str:
         or len(prefix + converted) > 253
         or not all(_LABEL.match(label) for label in labels)
     ):
-        raise InvalidInput(f"Not a domain name: {name!r:.100}")
+        raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
     return prefix + converted
 
 
@@ -177,11 +177,15 @@ def _to_alabel(name: str) -> str:
         try:
             return name.encode("idna").decode("ascii").lower()
         except UnicodeError as error:
-            raise InvalidInput(f"Cannot convert {name!r:.100} to an A-label: {error}") from None
+            raise errors.InvalidArgument(
+                f"Cannot convert {name!r:.100} to an A-label: {error}"
+            ) from None
     try:
         return idna.encode(name, uts46=True).decode("ascii").lower()
     except idna.IDNAError as error:
-        raise InvalidInput(f"Cannot convert {name!r:.100} to an A-label: {error}") from None
+        raise errors.InvalidArgument(
+            f"Cannot convert {name!r:.100} to an A-label: {error}"
+        ) from None
 
 
 def general_name(identifier: Any) -> x509.GeneralName:
@@ -189,7 +193,7 @@ def general_name(identifier: Any) -> x509.GeneralName:
     if isinstance(identifier, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return x509.IPAddress(identifier)
     if not isinstance(identifier, str):
-        raise InvalidInput(f"Not a domain name or IP address: {identifier!r:.100}")
+        raise errors.InvalidArgument(f"Not a domain name or IP address: {identifier!r:.100}")
     ip = parse_ip(identifier)
     if ip is not None:
         return x509.IPAddress(ip)
@@ -204,7 +208,7 @@ def tls_alpn01_cert(identifier: Any, digest: bytes, key: PrivateKey) -> x509.Cer
     the SHA-256 of the key authorization.
     """
     if not isinstance(digest, bytes) or len(digest) != 32:
-        raise InvalidInput("The acmeIdentifier value must be a 32 byte SHA-256 digest")
+        raise errors.InvalidArgument("The acmeIdentifier value must be a 32 byte SHA-256 digest")
     san = general_name(identifier)
     text = str(san.value)
     # A CN longer than 64 characters is not allowed (RFC 5280 ub-common-name); with an empty
