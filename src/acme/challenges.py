@@ -24,6 +24,7 @@ from cryptography import x509
 from josepy import json_util, jwk
 
 from acme import errors
+from acme._wire import coercion
 from acme._wire import x509 as _x509
 from acme._wire.challenge_base import (
     Challenge,
@@ -186,7 +187,7 @@ class TLSALPN01Response(KeyAuthorizationChallengeResponse):
         if key is None:
             private_key: _x509.PrivateKey = _x509.generate_rsa_key(bits)
         else:
-            private_key = _x509.coerce_private_key(key)
+            private_key = coercion.coerce_private_key(key)
         return _x509.tls_alpn01_cert(domain, self.h, private_key), private_key
 
     def verify_cert(self, domain: str, cert: Any) -> bool:
@@ -195,7 +196,7 @@ class TLSALPN01Response(KeyAuthorizationChallengeResponse):
         RFC 8737 section 3: exactly one subjectAltName entry, ``domain`` (iPAddress for an IP,
         RFC 8738 section 6), and a critical acmeIdentifier extension holding `h`.
         """
-        certificate = _x509.coerce_certificate(cert)
+        certificate = coercion.coerce_certificate(cert)
         return _x509.check_tls_alpn01_cert(domain, self.h, certificate)
 
     def probe_cert(

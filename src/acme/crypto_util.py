@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from acme import errors
+from acme._wire import coercion
 from acme._wire import x509 as _x509
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,7 +132,7 @@ def make_csr(
     :raises ValueError: (also an `acme.errors.Error`) when there is no identifier at all,
         or a key, name or address is invalid.
     """
-    key = _x509.coerce_private_key(private_key_pem)
+    key = coercion.coerce_private_key(private_key_pem)
     names = _general_names(domains, ipaddrs)
     if not names:
         raise errors.InvalidArgument("make_csr needs at least one of domains or ipaddrs")
@@ -260,7 +261,7 @@ def make_self_signed_cert(
     :param extensions: more ``x509.Extension`` objects; one with the OID of a default
         extension (subjectAltName) replaces it.
     """
-    key = _x509.coerce_private_key(private_key)
+    key = coercion.coerce_private_key(private_key)
     names = _general_names(domains, ips)
     if not names:
         raise errors.InvalidArgument("make_self_signed_cert needs at least one of domains or ips")
@@ -312,7 +313,7 @@ def dump_cryptography_chain(
 ) -> bytes:
     """The certificates of ``chain``, serialized one after another (PEM or DER)."""
     target = _encoding(encoding)
-    certs = [_x509.coerce_certificate(cert) for cert in _as_list(chain, "chain")]
+    certs = [coercion.coerce_certificate(cert) for cert in _as_list(chain, "chain")]
     return b"".join(cert.public_bytes(target) for cert in certs)
 
 

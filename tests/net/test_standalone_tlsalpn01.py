@@ -152,6 +152,17 @@ def test_pyopenssl_key_and_cert_are_accepted() -> None:
         assert _probes.tlsalpn01_probe_cert(DOMAIN, host=LOOPBACK, port=port_of(server)) == cert
 
 
+def test_a_bad_certificate_mapping_value_is_invalid_argument() -> None:
+    from acme._net.tls_server import key_and_cert
+
+    _, _, (key, cert) = tlsalpn01(DOMAIN)
+    assert key_and_cert((cert, key)) == (key, cert)  # either order
+    with pytest.raises(errors.InvalidArgument, match="pair"):
+        key_and_cert(cert)
+    with pytest.raises(errors.InvalidArgument, match="pair"):
+        key_and_cert((key, key))
+
+
 @pytest.mark.parametrize("address", [LOOPBACK, LOOPBACK6])
 def test_ip_identifier_uses_reverse_name_sni(address: str) -> None:
     # RFC 8738 section 6: SNI is the in-addr.arpa / ip6.arpa name; the SAN is the iPAddress.

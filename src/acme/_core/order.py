@@ -24,6 +24,7 @@ from acme._core.deadlines import wait
 from acme._core.http import Flow, HTTPResponse
 from acme._core.responses import location, parse, resource_url
 from acme._core.session import Session, post
+from acme._wire.coercion import coerce_csr
 
 __all__ = [
     "answer_challenge",
@@ -42,10 +43,7 @@ __all__ = [
 
 def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
     """The order identifiers a CSR asks for: its DNS names and IP addresses (RFC 8738)."""
-    try:
-        csr = x509.load_pem_x509_csr(csr_pem)
-    except (ValueError, TypeError) as error:
-        raise errors.ClientError(f"Invalid CSR: {error}") from None
+    csr = coerce_csr(csr_pem)
     identifiers = identifiers_of(csr.subject, csr.extensions)
     if not identifiers:
         raise errors.ClientError("The CSR names no DNS name or IP address")
@@ -204,11 +202,7 @@ def finalize(
     """Send the CSR; return the updated order and the response's Retry-After, if any."""
     if orderr.csr_pem is None:
         raise errors.ClientError("The order has no CSR to finalize with")
-    try:
-        csr = x509.load_pem_x509_csr(orderr.csr_pem)
-    except (ValueError, TypeError) as error:
-        raise errors.ClientError(f"Invalid CSR: {error}") from None
-    payload = messages.CertificateRequest(csr=csr)
+    payload = messages.CertificateRequest(csr=coerce_csr(orderr.csr_pem))
     response = yield from post(session, orderr.body.finalize, payload)
     return orderr.update(body=parse(messages.Order, response)), session.retry_after(response)
 

@@ -25,6 +25,7 @@ from acme._wire.base import (
     required,
     string,
 )
+from acme._wire.coercion import from_legacy
 from acme._wire.constants import Identifier, Status
 from acme._wire.problem import Error
 
@@ -50,13 +51,6 @@ def _decode_der(loader: Any, what: str) -> Any:
             raise jose_errors.DeserializationError(f"invalid {what}: {error}") from None
 
     return decode
-
-
-def _to_cryptography(value: Any, expected: type[Any]) -> Any:
-    """Convert a legacy pyOpenSSL object (X509, X509Req) to its ``cryptography`` form."""
-    if not isinstance(value, expected) and hasattr(value, "to_cryptography"):
-        return value.to_cryptography()
-    return value
 
 
 class Order(ResourceBody):
@@ -138,7 +132,7 @@ class CertificateRequest(JSONObject):
 
     def __init__(self, **kwargs: Any) -> None:
         if "csr" in kwargs:
-            kwargs["csr"] = _to_cryptography(kwargs["csr"], x509.CertificateSigningRequest)
+            kwargs["csr"] = from_legacy(kwargs["csr"])
         super().__init__(**kwargs)
 
 
@@ -153,7 +147,7 @@ class CertificateResource(ResourceWithURI):
 
     def __init__(self, **kwargs: Any) -> None:
         if "body" in kwargs:
-            kwargs["body"] = _to_cryptography(kwargs["body"], x509.Certificate)
+            kwargs["body"] = from_legacy(kwargs["body"])
         super().__init__(**kwargs)
 
 
@@ -173,7 +167,7 @@ class Revocation(JSONObject):
 
     def __init__(self, **kwargs: Any) -> None:
         if "certificate" in kwargs:
-            kwargs["certificate"] = _to_cryptography(kwargs["certificate"], x509.Certificate)
+            kwargs["certificate"] = from_legacy(kwargs["certificate"])
         super().__init__(**kwargs)
 
 

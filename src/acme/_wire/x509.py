@@ -1,8 +1,8 @@
 """Private X.509 helpers shared by `acme.crypto_util` and `acme.challenges`.
 
-Rules: ``cryptography`` only (pyOpenSSL objects are converted at the boundary through their
-``to_cryptography*`` methods, never imported); every bad input raises `acme.errors.InvalidArgument`
-(also a ``ValueError``, what acme 5.x raised), naming what was wrong.
+Rules: ``cryptography`` only (legacy input forms are converted before they get here, by
+`acme._wire.coercion`); every bad input raises `acme.errors.InvalidArgument` (also a
+``ValueError``, what acme 5.x raised), naming what was wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from typing import Any, TypeAlias
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
@@ -26,6 +26,13 @@ PrivateKey: TypeAlias = (
     | ec.EllipticCurvePrivateKey
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
+)
+#: The key classes of `PrivateKey`, for ``isinstance``.
+PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
 )
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -48,62 +55,6 @@ _LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
 def utcnow() -> datetime.datetime:
     """The current time as an aware UTC datetime."""
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def coerce_private_key(key: Any, what: str = "private key") -> PrivateKey:
-    """A ``cryptography`` private key from a key object, a pyOpenSSL ``PKey`` or PEM/DER bytes.
-
-    RSA, ECDSA, Ed25519 and Ed448 keys are accepted; others cannot sign an ACME certificate.
-    """
-    if hasattr(key, "to_cryptography_key"):  # pyOpenSSL PKey (1.x API)
-        key = key.to_cryptography_key()
-    elif isinstance(key, str):
-        key = key.encode("ascii", "replace")
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        data = bytes(key)
-        try:
-            if data.lstrip().startswith(b"-----"):
-                key = serialization.load_pem_private_key(data, password=None)
-            else:
-                key = serialization.load_der_private_key(data, password=None)
-        except (ValueError, TypeError) as error:
-            raise errors.InvalidArgument(
-                f"Cannot load the {what} (PEM or DER, unencrypted): {error}"
-            ) from None
-    if isinstance(
-        key,
-        (
-            rsa.RSAPrivateKey,
-            ec.EllipticCurvePrivateKey,
-            ed25519.Ed25519PrivateKey,
-            ed448.Ed448PrivateKey,
-        ),
-    ):
-        return key
-    raise errors.InvalidArgument(
-        f"The {what} must be an RSA, ECDSA, Ed25519 or Ed448 private key, got {type(key).__name__}"
-    )
-
-
-def coerce_certificate(cert: Any, what: str = "certificate") -> x509.Certificate:
-    """A ``cryptography`` certificate from itself, a pyOpenSSL ``X509`` or PEM/DER bytes."""
-    if isinstance(cert, x509.Certificate):
-        return cert
-    if hasattr(cert, "to_cryptography"):
-        converted = cert.to_cryptography()  # pyOpenSSL X509 (1.x API)
-        if isinstance(converted, x509.Certificate):
-            return converted
-    if isinstance(cert, (bytes, bytearray, memoryview)):
-        data = bytes(cert)
-        try:
-            if data.lstrip().startswith(b"-----"):
-                return x509.load_pem_x509_certificate(data)
-            return x509.load_der_x509_certificate(data)
-        except ValueError as error:
-            raise errors.InvalidArgument(f"Cannot load the {what} (PEM or DER): {error}") from None
-    raise errors.InvalidArgument(
-        f"The {what} must be an X.509 certificate, got {type(cert).__name__}"
-    )
 
 
 def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:

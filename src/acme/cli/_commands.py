@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives import hashes
 from josepy import b64
 
 from acme import messages
+from acme._wire.coercion import coerce_jwk
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
     describe_key,
     generate_key,
-    jwk_for,
     load_certificate,
     load_private_key,
 )
@@ -126,7 +126,7 @@ def _print_account(regr: messages.RegistrationResource, key_text: str, folder: s
 
 def _thumbprint(key: PrivateKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): identifies the key without showing it."""
-    return b64.b64encode(jwk_for(key).thumbprint(hashes.SHA256)).decode("ascii")
+    return b64.b64encode(coerce_jwk(key).thumbprint(hashes.SHA256)).decode("ascii")
 
 
 def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -157,7 +157,7 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
             new_key = generate_key(args.key_type)
             staged = store.stage_key(stored, new_key)
             try:
-                acme.change_key(jwk_for(new_key))
+                acme.change_key(coerce_jwk(new_key))
             except BaseException:
                 staged.unlink(missing_ok=True)
                 raise

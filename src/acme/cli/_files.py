@@ -21,7 +21,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from josepy import jwk
 
 from acme.cli._output import CLIError
 
@@ -31,7 +30,6 @@ __all__ = [
     "check_can_write",
     "describe_key",
     "generate_key",
-    "jwk_for",
     "load_certificate",
     "load_private_key",
     "private_pem",
@@ -57,13 +55,6 @@ def generate_key(key_type: str) -> PrivateKey:
     if key_type.startswith("rsa") and key_type in KEY_TYPES:
         return rsa.generate_private_key(65537, int(key_type[3:]))
     raise CLIError(f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})", 2)
-
-
-def jwk_for(key: PrivateKey) -> jwk.JWK:
-    """The josepy JWK of an account key (ES256/ES384 for EC, RS256 for RSA, RFC 7518)."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return jwk.JWKEC(key=key)
-    return jwk.JWKRSA(key=key)
 
 
 def private_pem(key: PrivateKey) -> bytes:

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 from acme import client, errors, messages
 from acme._core.drive import run_sync
 from acme._core.http import Flow
+from acme._wire.coercion import coerce_jwk
 from acme.cli._accounts import AccountStore, StoredAccount
-from acme.cli._files import KEY_TYPES, PrivateKey, generate_key, jwk_for
+from acme.cli._files import KEY_TYPES, PrivateKey, generate_key
 from acme.cli._output import CLIError, Reporter
 
 __all__ = [
@@ -89,7 +90,7 @@ def connect(
 ) -> client.ClientV2:
     """A `ClientV2` for ``directory_url`` signing with ``key`` (the directory is fetched)."""
     net = ProgressNetwork(
-        jwk_for(key) if key is not None else None,
+        coerce_jwk(key) if key is not None else None,
         verify_ssl=_verify(ca_bundle),
         user_agent=USER_AGENT,
         timeout=timeout,
