@@ -26,6 +26,7 @@ LAYER_RULES: dict[str, int] = {
     "acme.fields": 1,
     "acme.jws": 1,
     "acme.crypto_util": 1,
+    "acme._wire.identifiers": 1,
     "acme._wire.x509": 1,
     "acme._wire.keys": 1,
     "acme._wire.coercion": 1,

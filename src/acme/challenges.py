@@ -24,7 +24,7 @@ from cryptography import x509
 from josepy import json_util, jwk
 
 from acme import errors
-from acme._wire import coercion
+from acme._wire import coercion, identifiers
 from acme._wire import x509 as _x509
 from acme._wire.challenge_base import (
     Challenge,
@@ -103,11 +103,10 @@ class HTTP01(KeyAuthorizationChallenge):
         if not isinstance(domain, str) or not domain:
             raise errors.Error(f"Not a domain name or IP address: {domain!r:.100}")
         host = domain
-        try:
-            if isinstance(ipaddress.ip_address(domain), ipaddress.IPv6Address):
-                host = f"[{domain}]"  # RFC 3986 section 3.2.2 IP-literal
-        except ValueError:
-            pass
+        if not domain.startswith("[") and isinstance(
+            identifiers.parse_ip(domain), ipaddress.IPv6Address
+        ):
+            host = f"[{domain}]"  # RFC 3986 section 3.2.2 IP-literal
         return f"http://{host}{self.path}"
 
     def validation(self, account_key: jwk.JWK, **unused_kwargs: Any) -> str:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from acme import errors
-from acme._wire import coercion
+from acme._wire import coercion, identifiers
 from acme._wire import x509 as _x509
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,7 +109,7 @@ def _general_names(
             raise errors.InvalidArgument(f"Not a domain name: {domain!r:.100}")
         entries.append(_x509.general_name(domain))
     for ip in _as_list(ips, "ipaddrs"):
-        entries.append(x509.IPAddress(_x509.ip_address(ip)))
+        entries.append(x509.IPAddress(identifiers.ip_address(ip)))
     return list(dict.fromkeys(entries))
 
 
@@ -201,7 +201,7 @@ def get_identifiers_from_x509(
     dns_names: list[str] = []
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     for cn in _common_names(subject)[:1]:
-        ip = _x509.parse_ip(cn)
+        ip = identifiers.parse_ip(cn)
         if ip is not None:
             ips.append(ip)
         else:

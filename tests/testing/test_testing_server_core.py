@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 from typing import Any
@@ -23,6 +22,7 @@ from josepy import b64, jwk
 from acme import errors, jws, messages
 from acme._core import states
 from acme._core.http import HTTPRequest, HTTPResponse
+from acme._wire.identifiers import is_ip
 from acme._wire.keys import alg_for_key
 from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMEServerCore, Faults
@@ -75,14 +75,6 @@ def new_client(core: ACMEServerCore, **account: Any) -> RawClient:
 @pytest.fixture
 def client(core: ACMEServerCore) -> RawClient:
     return new_client(core)
-
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def new_order(client: RawClient, *names: str, **fields: Any) -> HTTPResponse:

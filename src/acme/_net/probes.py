@@ -38,6 +38,7 @@ from acme import errors
 from acme._net import tls as _tls
 from acme._net import tls_server as _tls_server
 from acme._net.deadline import Watchdog, watched_pool_classes
+from acme._wire import identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,12 @@ def tlsalpn01_probe_cert(
     target = identifier if host is None else _text(host, "host").strip("[]")
     port = TLSALPN01_PORT if port is None else _check_port(port)
     cert, alpn = _probe(
-        _tls.sni_name(identifier), target, port, _check_timeout(timeout), None, [_tls.ACME_TLS_1]
+        identifiers.sni_name(identifier),
+        target,
+        port,
+        _check_timeout(timeout),
+        None,
+        [_tls.ACME_TLS_1],
     )
     if alpn != _tls.ACME_TLS_1:  # RFC 8737 section 3, step 3
         raise errors.Error(f"{target} port {port} did not select ALPN acme-tls/1 (got {alpn!r})")

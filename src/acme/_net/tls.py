@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import ipaddress
 import os
 import secrets
 import socket
@@ -270,14 +269,6 @@ def close_notify(sslobj: ssl.SSLObject, outgoing: ssl.MemoryBIO, sock: socket.so
         sslobj.unwrap()
     with contextlib.suppress(OSError):
         send_all(sock, outgoing.read(), time.monotonic() + 1.0)
-
-
-def sni_name(identifier: str) -> str:
-    """The SNI host name to send for an identifier: itself, or an IP's reverse name (8738 s6)."""
-    try:
-        return ipaddress.ip_address(identifier.strip("[]")).reverse_pointer
-    except ValueError:
-        return identifier
 
 
 class ContextCache:

@@ -30,6 +30,7 @@ from acme._net.tls import (
     send_alert,
 )
 from acme._wire.coercion import from_legacy
+from acme._wire.identifiers import ip_from_reverse_name
 from acme._wire.x509 import PRIVATE_KEY_TYPES
 
 
@@ -49,25 +50,6 @@ def canonical_name(name: Any) -> str | None:
         return str(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
         return text
-
-
-def ip_from_reverse_name(name: str) -> str | None:
-    """The address an ``in-addr.arpa`` / ``ip6.arpa`` name stands for (RFC 8738 section 6)."""
-    name = name.rstrip(".").lower()
-    try:
-        if name.endswith(".in-addr.arpa"):
-            labels = name[: -len(".in-addr.arpa")].split(".")
-            if len(labels) == 4 and all(label.isdigit() for label in labels):
-                return str(ipaddress.IPv4Address(".".join(reversed(labels))))
-        elif name.endswith(".ip6.arpa"):
-            nibbles = name[: -len(".ip6.arpa")].split(".")
-            if len(nibbles) == 32 and all(len(nibble) == 1 for nibble in nibbles):
-                digits = "".join(reversed(nibbles))
-                groups = ":".join(digits[i : i + 4] for i in range(0, 32, 4))
-                return str(ipaddress.IPv6Address(groups))
-    except ValueError:
-        return None
-    return None
 
 
 def lookup(mapping: Mapping[Any, Any] | None, server_name: str | None) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import re
 from typing import Any, TypeAlias
 
 from cryptography import x509
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
+from acme._wire import identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ PRIVATE_KEY_TYPES = (
     ed25519.Ed25519PrivateKey,
     ed448.Ed448PrivateKey,
 )
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # id-pe-acmeIdentifier (RFC 8737 section 3 and section 6.1): id-pe 31.
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
@@ -46,10 +45,6 @@ _OCTET_STRING_32 = b"\x04\x20"
 # validation server with a slow clock still accepts it.
 _CHALLENGE_CERT_VALIDITY = datetime.timedelta(days=7)
 _CLOCK_SKEW = datetime.timedelta(days=1)
-
-
-# One DNS label (RFC 1035 section 2.3.4: 1 to 63 octets), lowercase LDH or "_".
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
 
 
 def utcnow() -> datetime.datetime:
@@ -78,77 +73,16 @@ def generate_rsa_key(bits: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def ip_address(value: Any) -> IPAddress:
-    """An IP address object from an ``ipaddress`` object or its text form."""
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_address(value.strip("[]"))
-        except ValueError:
-            pass
-    raise errors.InvalidArgument(f"Not an IP address: {value!r:.100}")
-
-
-def parse_ip(value: str) -> IPAddress | None:
-    """The IP address ``value`` spells (IPv6 may be bracketed), or None for anything else."""
-    try:
-        return ipaddress.ip_address(value.strip("[]") if value.startswith("[") else value)
-    except ValueError:
-        return None
-
-
-def dns_name(name: Any) -> str:
-    """``name`` as a lowercase A-label DNS name (RFC 8555 section 7.1.4: no Unicode in ACME).
-
-    A leading ``*.`` wildcard label is kept and one trailing root dot dropped. U-labels are
-    converted with the ``idna`` package (IDNA 2008 with UTS #46 mapping) when installed,
-    otherwise with the stdlib IDNA 2003 codec. Labels are checked against RFC 1035 lengths and
-    the LDH characters (plus ``_``, which some private CAs allow).
-    """
-    if not isinstance(name, str):
-        raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
-    prefix, rest = ("*.", name[2:]) if name.startswith("*.") else ("", name)
-    rest = rest[:-1] if rest.endswith(".") else rest
-    converted = rest.lower() if rest.isascii() else _to_alabel(rest)
-    labels = converted.split(".")
-    if (
-        not converted
-        or len(prefix + converted) > 253
-        or not all(_LABEL.match(label) for label in labels)
-    ):
-        raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
-    return prefix + converted
-
-
-def _to_alabel(name: str) -> str:
-    try:
-        import idna
-    except ImportError:  # pragma: no cover - idna ships with requests, a dependency
-        try:
-            return name.encode("idna").decode("ascii").lower()
-        except UnicodeError as error:
-            raise errors.InvalidArgument(
-                f"Cannot convert {name!r:.100} to an A-label: {error}"
-            ) from None
-    try:
-        return idna.encode(name, uts46=True).decode("ascii").lower()
-    except idna.IDNAError as error:
-        raise errors.InvalidArgument(
-            f"Cannot convert {name!r:.100} to an A-label: {error}"
-        ) from None
-
-
 def general_name(identifier: Any) -> x509.GeneralName:
     """The SAN entry for a DNS name or IP address (RFC 8738 section 6 for IPs)."""
     if isinstance(identifier, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return x509.IPAddress(identifier)
     if not isinstance(identifier, str):
         raise errors.InvalidArgument(f"Not a domain name or IP address: {identifier!r:.100}")
-    ip = parse_ip(identifier)
+    ip = identifiers.parse_ip(identifier)
     if ip is not None:
         return x509.IPAddress(ip)
-    return x509.DNSName(dns_name(identifier))
+    return x509.DNSName(identifiers.dns_name(identifier))
 
 
 def tls_alpn01_cert(identifier: Any, digest: bytes, key: PrivateKey) -> x509.Certificate:

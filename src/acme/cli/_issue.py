@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import ipaddress
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from acme import client, crypto_util, messages
+from acme._wire import identifiers
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
@@ -60,9 +60,10 @@ def split_names(names: list[str]) -> tuple[list[str], list[str]]:
         name = raw.strip().rstrip(".").lower()
         if not name:
             raise CLIError(f"empty name {raw!r}", 2)
-        try:
-            ips.append(str(ipaddress.ip_address(name.strip("[]"))))
-        except ValueError:
+        address = identifiers.parse_ip(name)
+        if address is not None:
+            ips.append(str(address))
+        else:
             dns.append(name)
     return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
 

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from acme._wire.identifiers import is_ip
+
 __all__ = ["CertificateAuthority", "PublicKey"]
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -192,8 +194,8 @@ class CertificateAuthority:
         """A certificate for the listener itself: ``(chain PEM, private key PEM)``."""
         now = now or datetime.datetime.now(datetime.timezone.utc)
         key = ec.generate_private_key(ec.SECP256R1())
-        dns = [host for host in hosts if not _is_ip(host)]
-        ips = [host for host in hosts if _is_ip(host)]
+        dns = [host for host in hosts if not is_ip(host)]
+        ips = [host for host in hosts if is_ip(host)]
         cert = self.issue(
             key.public_key(),
             dns,
@@ -208,11 +210,3 @@ class CertificateAuthority:
             serialization.NoEncryption(),
         ).decode("ascii")
         return self.chains(cert)[0], key_pem
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

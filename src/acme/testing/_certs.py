@@ -7,7 +7,6 @@ RFC 8555 sections 7.4 (finalize, CSR checks), 7.4.2 (download, alternate chains)
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from typing import Any, cast
 
 from cryptography import x509
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from acme._core import states
+from acme._wire.identifiers import is_ip
 from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
 from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move, rfc3339
@@ -55,17 +55,9 @@ def _csr_identifiers(csr: x509.CertificateSigningRequest) -> set[tuple[str, str]
             raise Problem("badCSR", f"The CSR asks for an unsupported name {name!r:.100}")
     for attribute in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         value = str(attribute.value)
-        kind = "ip" if _is_ip(value) else "dns"
+        kind = "ip" if is_ip(value) else "dns"
         found.add((kind, value))
     return found
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _check_csr(record: Order, account: Account, csr_b64: Any) -> x509.CertificateSigningRequest:

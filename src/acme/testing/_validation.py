@@ -23,6 +23,7 @@ from cryptography import x509
 from josepy import b64, jwk
 
 from acme import challenges, messages
+from acme._wire import identifiers
 
 __all__ = ["ChallengeValidator", "DNSRecordStore"]
 
@@ -62,11 +63,6 @@ class DNSRecordStore:
 
 def _problem(code: str, detail: str, identifier: messages.Identifier) -> messages.Error:
     return messages.Error.with_code(code, detail=f"{identifier.value}: {detail}")
-
-
-def _reverse_name(address: str) -> str:
-    """The SNI for an IP identifier (RFC 8738 section 6): its reverse-mapping name."""
-    return ipaddress.ip_address(address).reverse_pointer + "."
 
 
 class ChallengeValidator:
@@ -167,7 +163,7 @@ class ChallengeValidator:
                 if target.scheme != "http" or not target.hostname:
                     return _problem("connection", f"unsupported redirect to {location}", identifier)
                 try:
-                    kind = "ip" if _is_ip(target.hostname) else "dns"
+                    kind = "ip" if identifiers.is_ip(target.hostname) else "dns"
                     address = self.resolve(kind, target.hostname)
                 except ValueError as error:
                     return _problem("connection", str(error), identifier)
@@ -197,8 +193,7 @@ class ChallengeValidator:
         context.verify_mode = ssl.CERT_NONE  # the challenge certificate is self-signed
         protocol = challenges.TLSALPN01Response.ACME_TLS_1_PROTOCOL
         context.set_alpn_protocols([protocol])
-        is_ip = str(identifier.typ) == "ip"
-        server_name = _reverse_name(identifier.value) if is_ip else identifier.value
+        server_name = identifiers.sni_name(identifier.value)  # RFC 8738 section 6 for IPs
         try:
             with (
                 socket.create_connection((address, self.tls_port), timeout=self.timeout) as raw,
@@ -216,11 +211,3 @@ class ChallengeValidator:
         if not response.verify_cert(identifier.value, x509.load_der_x509_certificate(der)):
             return _problem("incorrectResponse", "wrong tls-alpn-01 certificate", identifier)
         return None
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
