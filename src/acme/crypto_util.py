@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from acme import errors
 from acme._wire import coercion, identifiers
 from acme._wire import x509 as _x509
+from acme._wire.timestamps import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -220,13 +221,13 @@ def get_identifiers_from_x509(
 def _not_before(value: Any) -> datetime.datetime:
     """An aware start time: a datetime (naive means UTC, as in 5.x) or 1.x seconds from now."""
     if value is None:
-        return _x509.utcnow()
+        return utcnow()
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=datetime.timezone.utc)
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _x509.utcnow() + datetime.timedelta(seconds=value)
+        return utcnow() + datetime.timedelta(seconds=value)
     raise errors.InvalidArgument(f"not_before must be a datetime, got {value!r:.100}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import itertools
 
 import pytest
@@ -12,6 +13,9 @@ from acme._core.drive import run_async, run_sync
 from acme._core.http import Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
 from acme._core.nonces import NoncePool, is_valid_nonce
 from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.session import Session
+from acme._wire.timestamps import utcnow
+from acme.testing import ACMEServerCore
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -160,3 +164,13 @@ def test_run_async_drives_the_same_flow() -> None:
 
     assert asyncio.run(run_async(_flow(), send, sleep)) == (204, "boom")
     assert slept == [0.5]
+
+
+def test_every_default_wall_clock_is_the_one_aware_utc_clock() -> None:
+    """The session and the test CA read the wall clock through one function, aware UTC."""
+    assert Session().now is utcnow
+    assert inspect.signature(ACMEServerCore).parameters["clock"].default is utcnow
+    before = datetime.datetime.now(datetime.timezone.utc)
+    now = utcnow()
+    assert now.utcoffset() == datetime.timedelta(0)
+    assert before <= now <= datetime.datetime.now(datetime.timezone.utc)

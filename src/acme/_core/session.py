@@ -39,6 +39,7 @@ from acme._core.http import (
 )
 from acme._core.nonces import NoncePool
 from acme._core.retry import PollPolicy, parse_retry_after
+from acme._wire.timestamps import utcnow
 
 __all__ = [
     "JOSE_CONTENT_TYPE",
@@ -59,10 +60,6 @@ __all__ = [
 _MAX_GET_REDIRECTS = 5
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 @dataclasses.dataclass
 class Session:
     """Protocol state shared by every flow of one client: key, account, nonces, clock, policy.
@@ -80,7 +77,7 @@ class Session:
     policy: PollPolicy = dataclasses.field(default_factory=PollPolicy)
     nonces: NoncePool = dataclasses.field(default_factory=NoncePool)
     clock: Callable[[], float] = time.monotonic
-    now: Callable[[], datetime.datetime] = _utcnow
+    now: Callable[[], datetime.datetime] = utcnow
     rand: Callable[[], float] = random.random
     max_nonce_attempts: int = 5
     #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
 from acme._wire import identifiers
+from acme._wire.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,6 @@ _OCTET_STRING_32 = b"\x04\x20"
 # validation server with a slow clock still accepts it.
 _CHALLENGE_CERT_VALIDITY = datetime.timedelta(days=7)
 _CLOCK_SKEW = datetime.timedelta(days=1)
-
-
-def utcnow() -> datetime.datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:

@@ -17,6 +17,7 @@ from josepy import b64
 
 from acme import messages
 from acme._wire.coercion import coerce_jwk
+from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
@@ -91,7 +92,7 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
     with acme.net:
         info, ask_again = acme.renewal_info(cert)
     window = info.suggested_window
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = utcnow()
     if window.start <= now:
         advice = "yes: the suggested window has begun"
     else:

@@ -19,6 +19,7 @@ from cryptography import x509
 
 from acme import client, crypto_util, messages
 from acme._wire import identifiers
+from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
@@ -96,7 +97,7 @@ def obtain(
 ) -> Issued:
     """Run one order to a downloaded certificate; the solver is started and cleaned up here."""
     timings: dict[str, float] = {}
-    deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=timeout)
+    deadline = utcnow() + datetime.timedelta(seconds=timeout)
     account_key = acme.net.key
     assert account_key is not None
 

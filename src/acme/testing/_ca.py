@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from acme._wire.identifiers import is_ip
+from acme._wire.timestamps import utcnow
 
 __all__ = ["CertificateAuthority", "PublicKey"]
 
@@ -100,7 +101,7 @@ class CertificateAuthority:
         alternate_chains: int = 0,
         name: str = "acme.testing",
     ) -> None:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or utcnow()
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = _name(f"{name} root")
         self.root = _ca_certificate(root_name, self.root_key, root_name, self.root_key, now, None)
@@ -192,7 +193,7 @@ class CertificateAuthority:
         self, hosts: Sequence[str], now: datetime.datetime | None = None
     ) -> tuple[str, str]:
         """A certificate for the listener itself: ``(chain PEM, private key PEM)``."""
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or utcnow()
         key = ec.generate_private_key(ec.SECP256R1())
         dns = [host for host in hosts if not is_ip(host)]
         ips = [host for host in hosts if is_ip(host)]

@@ -38,6 +38,7 @@ from josepy import jwk
 from acme import messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
+from acme._wire.timestamps import utcnow
 from acme.testing import _accounts, _certs, _jose, _orders
 from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import FaultDice, Faults
@@ -102,10 +103,6 @@ _JWK_RESOURCES = frozenset({"newAccount", "revokeCert"})  # RFC 8555 section 6.2
 _MAX_NONCES = 10_000
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def always_valid(
     challenge_type: str,
     identifier: messages.Identifier,
@@ -147,7 +144,7 @@ class ACMEServerCore:
         base_url: str,
         *,
         validator: Validator | None = None,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         rng: random.Random | None = None,
         ca: CertificateAuthority | None = None,
         alternate_chains: int = 0,
