@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwk
 
-from acme import errors, jws, messages
+from acme import errors, fields, jws, messages
 from acme._core import states
 from acme._core.http import HTTPRequest, HTTPResponse
 from acme._wire.identifiers import is_ip
@@ -387,6 +387,18 @@ def test_challenge_answer_validates_with_key_authorization(core: ACMEServerCore)
     assert authz["status"] == "valid"
     assert authz["challenges"][0]["validated"] == "2030-01-01T00:00:00Z"
     assert client.post(order["finalize"].rsplit("/", 1)[0]).json()["status"] == "ready"
+
+
+def test_timestamps_are_written_as_the_client_reads_them(clock: Clock, client: RawClient) -> None:
+    """The test CA writes RFC 3339 with acme.fields (sub-second digits kept, ``Z``): what it
+    sends parses back to the exact instant its clock gave."""
+    clock.advance(microseconds=250_000)
+    order = new_order(client, "example.org").json()
+    authz = client.post(order["authorizations"][0]).json()
+    for stamp in (order["expires"], authz["expires"]):
+        assert stamp.endswith(".25Z")
+        assert fields.format_rfc3339(fields.parse_rfc3339(stamp)) == stamp
+        assert fields.parse_rfc3339(stamp) > clock.now
 
 
 def test_failed_validation_invalidates_challenge_authz_and_order(core: ACMEServerCore) -> None:

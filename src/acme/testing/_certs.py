@@ -16,9 +16,10 @@ from cryptography.x509.oid import NameOID
 
 from acme._core import states
 from acme._wire.identifiers import is_ip
+from acme.fields import format_rfc3339
 from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
-from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move, rfc3339
+from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move
 from acme.testing._problems import PEM_CHAIN, Problem, Reply
 from acme.testing._state import ServerCore
 
@@ -186,5 +187,5 @@ def renewal_info(core: ServerCore, cert_id: str) -> Reply:
         lifetime = record.certificate.not_valid_after_utc - not_before
         start, end = not_before + lifetime * 2 / 3, not_before + lifetime * 5 / 6
     end = max(end, start + datetime.timedelta(seconds=1))  # end must follow start
-    window = {"start": rfc3339(start), "end": rfc3339(end)}
+    window = {"start": format_rfc3339(start), "end": format_rfc3339(end)}
     return Reply.json({"suggestedWindow": window}, retry_after=core.renewal_retry_after)
