@@ -22,17 +22,16 @@ from josepy import jwa
 from acme import messages
 from acme._core import account as account_flows
 from acme._core.drive import run_async
-from acme._core.http import DEFAULT_MAX_BODY, Flow, HTTPResponse
-from acme._core.operations import ClientFlows
-from acme._core.retry import PollPolicy
-from acme._core.session import (
+from acme._core.http import (
+    DEFAULT_MAX_BODY,
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
-    get_expecting,
-    head,
-    new_session,
-    post_expecting,
+    Flow,
+    HTTPResponse,
 )
+from acme._core.operations import ClientFlows
+from acme._core.retry import PollPolicy
+from acme._core.session import get_expecting, head, new_session, post_expecting
 from acme._net.accessors import SessionAccessors
 from acme._net.async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
 

@@ -20,10 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from acme import errors, messages
-from acme._core.http import Flow, HTTPResponse
+from acme._core.http import PEM_CHAIN_CONTENT_TYPE, Flow, HTTPResponse
 from acme._core.order import identifiers_from_csr, identifiers_of
 from acme._core.responses import parse, resource_url
-from acme._core.session import PEM_CHAIN_CONTENT_TYPE, Session, get, post
+from acme._core.session import Session, get, post
 from acme._wire import renewal_id as _ari
 
 __all__ = [

@@ -31,7 +31,6 @@ from acme._core.http import (
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     JSON_ERROR_CONTENT_TYPE,
-    PEM_CHAIN_CONTENT_TYPE,
     Flow,
     HTTPRequest,
     HTTPResponse,
@@ -42,10 +41,6 @@ from acme._core.retry import PollPolicy, parse_retry_after
 from acme._wire.timestamps import utcnow
 
 __all__ = [
-    "JOSE_CONTENT_TYPE",
-    "JSON_CONTENT_TYPE",
-    "JSON_ERROR_CONTENT_TYPE",
-    "PEM_CHAIN_CONTENT_TYPE",
     "Session",
     "check_response",
     "check_url",

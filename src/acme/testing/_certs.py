@@ -15,12 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from acme._core import states
+from acme._core.http import PEM_CHAIN_CONTENT_TYPE
 from acme._wire.identifiers import is_ip
 from acme.fields import format_rfc3339
 from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
 from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move
-from acme.testing._problems import PEM_CHAIN, Problem, Reply
+from acme.testing._problems import Problem, Reply
 from acme.testing._state import ServerCore
 
 __all__ = ["certificate", "finalize", "renewal_info", "revoke"]
@@ -122,7 +123,7 @@ def certificate(core: ServerCore, signed: SignedRequest) -> Reply:
         raise Problem("malformed", "No such alternate chain", 404)
     urls = [record.url] + [f"{record.url}/{n}" for n in range(1, len(record.chains))]
     headers = [("Link", f'<{url}>;rel="alternate"') for n, url in enumerate(urls) if n != index]
-    return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN, headers)
+    return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN_CONTENT_TYPE, headers)
 
 
 def revoke(core: ServerCore, signed: SignedRequest) -> Reply:

@@ -36,7 +36,7 @@ from typing import Any
 from josepy import jwk
 
 from acme import messages
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.http import JOSE_CONTENT_TYPE, Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
 from acme._wire.timestamps import utcnow
 from acme.testing import _accounts, _certs, _jose, _orders
@@ -357,10 +357,10 @@ class ACMEServerCore:
         """Every check of RFC 8555 section 6.2-6.5 on a POST; returns the verified request."""
         headers = Headers(dict(request.headers))
         content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if content_type != "application/jose+json":
+        if content_type != JOSE_CONTENT_TYPE:
             raise Problem(
                 "malformed",
-                f"Content-Type must be application/jose+json, not {content_type[:60]!r}",
+                f"Content-Type must be {JOSE_CONTENT_TYPE}, not {content_type[:60]!r}",
                 415,
             )
         parsed = _jose.parse_jws(request.body or b"")
