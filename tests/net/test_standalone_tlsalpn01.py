@@ -20,6 +20,7 @@ from support.standalone import (
     LOOPBACK6,
     OTHER_ACCOUNT_KEY,
     has_ipv6,
+    plain_client_context,
     port_of,
     read_all,
     serving,
@@ -33,11 +34,7 @@ def _handshake(
     port: int, server_name: str | None, alpn: list[str] | None, host: str = LOOPBACK
 ) -> tuple[bytes | None, str | None]:
     """A plain ``ssl`` client: (certificate DER, selected ALPN)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if alpn:
-        context.set_alpn_protocols(alpn)
+    context = plain_client_context(alpn)
     with (
         socket.create_connection((host, port), timeout=5) as sock,
         context.wrap_socket(sock, server_hostname=server_name) as tls,
@@ -217,10 +214,7 @@ def test_tls_below_1_2_is_refused() -> None:
 
 def test_connection_is_closed_right_after_the_handshake() -> None:
     _, _, pair = tlsalpn01(DOMAIN)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["acme-tls/1"])
+    context = plain_client_context(["acme-tls/1"])
     server = standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})
     with (
         serving(server),
@@ -262,11 +256,9 @@ def test_handshake_deadline_counts_from_accept() -> None:
     server = standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})
     server.header_timeout = 1.0
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["acme-tls/1"])
-    sslobj = context.wrap_bio(incoming, outgoing, server_hostname=DOMAIN)
+    sslobj = plain_client_context(["acme-tls/1"]).wrap_bio(
+        incoming, outgoing, server_hostname=DOMAIN
+    )
     with pytest.raises(ssl.SSLWantReadError):
         sslobj.do_handshake()
     with serving(server), socket.create_connection((LOOPBACK, port_of(server)), timeout=5) as sock:

@@ -23,6 +23,7 @@ from cryptography import x509
 from josepy import b64, jwk
 
 from acme import challenges, messages
+from acme._net.tls import client_context
 from acme._wire import identifiers
 
 __all__ = ["ChallengeValidator", "DNSRecordStore"]
@@ -188,11 +189,8 @@ class ChallengeValidator:
         self, identifier: messages.Identifier, address: str, key_authorization: str
     ) -> messages.Error | None:
         """RFC 8737 section 3: handshake with ALPN acme-tls/1 and SNI, check the certificate."""
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # the challenge certificate is self-signed
         protocol = challenges.TLSALPN01Response.ACME_TLS_1_PROTOCOL
-        context.set_alpn_protocols([protocol])
+        context = client_context([protocol])  # unverified: the certificate is self-signed
         server_name = identifiers.sni_name(identifier.value)  # RFC 8738 section 6 for IPs
         try:
             with (
