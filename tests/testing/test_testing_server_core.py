@@ -24,6 +24,7 @@ from acme._core import states
 from acme._core.http import HTTPRequest, HTTPResponse
 from acme._wire.identifiers import is_ip
 from acme._wire.keys import alg_for_key
+from acme._wire.order import REVOCATION_REASONS
 from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMEServerCore, Faults
 from acme.testing._rawclient import RawClient, csr_b64
@@ -585,6 +586,20 @@ def test_processing_orders_wait_for_polls(core: ACMEServerCore, client: RawClien
     done = client.post(order_url).json()
     assert done["status"] == "valid"
     assert done["certificate"].startswith(BASE + "/cert/")
+
+
+@pytest.mark.parametrize("code", [*REVOCATION_REASONS.values(), 2, 6, 8, 9, 10])
+def test_revocation_reasons_are_the_ones_subscribers_may_give(client: RawClient, code: int) -> None:
+    """The test CA accepts exactly the reasons the client and the CLI offer (one table);
+    the RFC 5280 codes only a CA uses are badRevocationReason (RFC 8555 section 7.6)."""
+    _, chain_pem, _ = issue(client, "example.org")
+    leaf = x509.load_pem_x509_certificate(chain_pem.encode())
+    der = b64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()
+    answer = client.post(client.directory["revokeCert"], {"certificate": der, "reason": code})
+    if code in REVOCATION_REASONS.values():
+        assert answer.status_code == 200, answer.text
+    else:
+        problem(answer, 400, "badRevocationReason")
 
 
 def test_revocation_by_account_and_by_certificate_key(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
@@ -30,6 +31,7 @@ from acme._wire.constants import Identifier, Status
 from acme._wire.problem import Error
 
 __all__ = [
+    "REVOCATION_REASONS",
     "CertificateRequest",
     "CertificateResource",
     "NewOrder",
@@ -151,11 +153,25 @@ class CertificateResource(ResourceWithURI):
         super().__init__(**kwargs)
 
 
+#: The RFC 5280 section 5.3.1 reason codes a subscriber may give in a revocation request
+#: (RFC 8555 section 7.6), by name. The codes only a CA uses (cACompromise, certificateHold,
+#: removeFromCRL, privilegeWithdrawn, aACompromise) are left out: CAs refuse them.
+REVOCATION_REASONS: Mapping[str, int] = MappingProxyType(
+    {
+        "unspecified": 0,
+        "keyCompromise": 1,
+        "affiliationChanged": 3,
+        "superseded": 4,
+        "cessationOfOperation": 5,
+    }
+)
+
+
 class Revocation(JSONObject):
     """revokeCert request payload (RFC 8555 section 7.6).
 
     ``certificate`` (base64url DER in JSON) and the optional RFC 5280 section 5.3.1
-    ``reason`` code.
+    ``reason`` code (see `REVOCATION_REASONS` for those a subscriber may use).
     """
 
     certificate: x509.Certificate = required(

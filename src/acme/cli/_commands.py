@@ -17,6 +17,7 @@ from josepy import b64
 
 from acme import messages
 from acme._wire.coercion import coerce_jwk
+from acme._wire.order import REVOCATION_REASONS
 from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
@@ -29,16 +30,7 @@ from acme.cli._files import (
 from acme.cli._output import CLIError, Reporter
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
-__all__ = ["REVOCATION_REASONS", "parse_reason", "run_account", "run_renewal_info", "run_revoke"]
-
-#: RFC 5280 section 5.3.1 reason codes a subscriber may use (RFC 8555 section 7.6).
-REVOCATION_REASONS = {
-    "unspecified": 0,
-    "keyCompromise": 1,
-    "affiliationChanged": 3,
-    "superseded": 4,
-    "cessationOfOperation": 5,
-}
+__all__ = ["parse_reason", "run_account", "run_renewal_info", "run_revoke"]
 
 
 def parse_reason(value: str) -> int:

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 from cryptography import x509
 from cryptography.x509 import verification
 
+from acme._wire.order import REVOCATION_REASONS
 from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
-from acme.cli._commands import REVOCATION_REASONS
 from acme.cli._files import describe_key, generate_key, private_pem, write_file
 from acme.cli._issue import Issued, make_csr, obtain, split_names
 from acme.cli._output import CLIError, Reporter

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from acme._core import states
 from acme._core.http import PEM_CHAIN_CONTENT_TYPE
 from acme._wire.identifiers import is_ip
+from acme._wire.order import REVOCATION_REASONS
 from acme.fields import format_rfc3339
 from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
@@ -28,8 +29,7 @@ __all__ = ["certificate", "finalize", "renewal_info", "revoke"]
 
 _MIN_RSA_BITS = 2048
 _CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
-# RFC 5280 section 5.3.1 reasons a subscriber may give (not certificateHold or the CA ones).
-_ALLOWED_REASONS = frozenset({0, 1, 3, 4, 5})
+_ALLOWED_REASONS = frozenset(REVOCATION_REASONS.values())  # RFC 8555 section 7.6
 
 
 def _spki(key: Any) -> bytes:
