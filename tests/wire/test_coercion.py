@@ -6,39 +6,24 @@ servers) all convert through this family, so the accepted forms are asserted her
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 from josepy import jwk
 
-from acme import errors, messages
+from acme import crypto_util, errors, messages
 from acme._wire import coercion
 
 KEY = ec.generate_private_key(ec.SECP256R1())
-NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.test")])
-NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
-CERT = (
-    x509.CertificateBuilder()
-    .subject_name(NAME)
-    .issuer_name(NAME)
-    .public_key(KEY.public_key())
-    .serial_number(7)
-    .not_valid_before(NOW)
-    .not_valid_after(NOW + datetime.timedelta(days=1))
-    .sign(KEY, hashes.SHA256())
+KEY_PEM = KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
 )
-CSR = (
-    x509.CertificateSigningRequestBuilder()
-    .subject_name(NAME)
-    .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), critical=False)
-    .sign(KEY, hashes.SHA256())
-)
+CERT = crypto_util.make_self_signed_cert(KEY, ["a.test"])
+CSR = x509.load_pem_x509_csr(crypto_util.make_csr(KEY_PEM, ["a.test"]))
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER
 

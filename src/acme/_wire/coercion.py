@@ -9,6 +9,7 @@ place, `from_legacy`: pyOpenSSL ``PKey``, ``X509`` and ``X509Req`` through their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -27,6 +28,8 @@ __all__ = [
     "coerce_private_key",
     "from_legacy",
 ]
+
+Loader = Callable[[bytes], Any]
 
 
 def from_legacy(value: Any) -> Any:
@@ -54,64 +57,55 @@ def _is_pem(data: bytes) -> bool:
     return b"-----BEGIN" in data
 
 
+def _load(value: Any, pem: Loader, der: Loader, what: str) -> Any:
+    """``value`` converted from a legacy wrapper, or loaded if it is PEM/DER text or bytes."""
+    value = from_legacy(value)
+    data = _bytes(value)
+    if data is None:
+        return value
+    try:
+        return (pem if _is_pem(data) else der)(data)
+    except (ValueError, TypeError) as error:  # TypeError: an encrypted key
+        raise errors.InvalidArgument(f"Cannot load the {what} (PEM or DER): {error}") from None
+
+
+def _refuse(value: Any, what: str, expected: str) -> errors.InvalidArgument:
+    return errors.InvalidArgument(f"The {what} must be {expected}, got {type(value).__name__}")
+
+
 def coerce_private_key(key: Any, what: str = "private key") -> PrivateKey:
-    """A private key from itself, a pyOpenSSL ``PKey`` or PEM/DER bytes (unencrypted).
+    """A private key from itself, a pyOpenSSL ``PKey`` or unencrypted PEM/DER.
 
     RSA, ECDSA, Ed25519 and Ed448 keys are accepted; others cannot sign an ACME certificate.
     """
-    key = from_legacy(key)
-    data = _bytes(key)
-    if data is not None:
-        try:
-            if _is_pem(data):
-                key = serialization.load_pem_private_key(data, password=None)
-            else:
-                key = serialization.load_der_private_key(data, password=None)
-        except (ValueError, TypeError) as error:
-            raise errors.InvalidArgument(
-                f"Cannot load the {what} (PEM or DER, unencrypted): {error}"
-            ) from None
+    key = _load(key, _pem_private_key, _der_private_key, what)
     if isinstance(key, PRIVATE_KEY_TYPES):
         return key
-    raise errors.InvalidArgument(
-        f"The {what} must be an RSA, ECDSA, Ed25519 or Ed448 private key, got {type(key).__name__}"
-    )
+    raise _refuse(key, what, "an RSA, ECDSA, Ed25519 or Ed448 private key")
 
 
 def coerce_certificate(cert: Any, what: str = "certificate") -> x509.Certificate:
     """A certificate from itself, a pyOpenSSL ``X509``, a ``ComparableX509`` or PEM/DER."""
-    cert = from_legacy(cert)
-    data = _bytes(cert)
-    if data is not None:
-        try:
-            if _is_pem(data):
-                return x509.load_pem_x509_certificate(data)
-            return x509.load_der_x509_certificate(data)
-        except ValueError as error:
-            raise errors.InvalidArgument(f"Cannot load the {what} (PEM or DER): {error}") from None
+    cert = _load(cert, x509.load_pem_x509_certificate, x509.load_der_x509_certificate, what)
     if isinstance(cert, x509.Certificate):
         return cert
-    raise errors.InvalidArgument(
-        f"The {what} must be an X.509 certificate, got {type(cert).__name__}"
-    )
+    raise _refuse(cert, what, "an X.509 certificate")
 
 
 def coerce_csr(csr: Any, what: str = "CSR") -> x509.CertificateSigningRequest:
-    """A CSR from itself, a pyOpenSSL ``X509Req`` or PEM/DER bytes."""
-    csr = from_legacy(csr)
-    data = _bytes(csr)
-    if data is not None:
-        try:
-            if _is_pem(data):
-                return x509.load_pem_x509_csr(data)
-            return x509.load_der_x509_csr(data)
-        except ValueError as error:
-            raise errors.InvalidArgument(f"Cannot load the {what} (PEM or DER): {error}") from None
+    """A CSR from itself, a pyOpenSSL ``X509Req`` or PEM/DER."""
+    csr = _load(csr, x509.load_pem_x509_csr, x509.load_der_x509_csr, what)
     if isinstance(csr, x509.CertificateSigningRequest):
         return csr
-    raise errors.InvalidArgument(
-        f"The {what} must be a certificate signing request, got {type(csr).__name__}"
-    )
+    raise _refuse(csr, what, "a certificate signing request")
+
+
+def _pem_private_key(data: bytes) -> Any:
+    return serialization.load_pem_private_key(data, password=None)
+
+
+def _der_private_key(data: bytes) -> Any:
+    return serialization.load_der_private_key(data, password=None)
 
 
 def coerce_csr_pem(csr: Any) -> bytes:
