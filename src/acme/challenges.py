@@ -101,7 +101,7 @@ class HTTP01(KeyAuthorizationChallenge):
     def uri(self, domain: str) -> str:
         """``http://{domain}/.well-known/acme-challenge/{token}``; IPv6 in brackets (RFC 8738)."""
         if not isinstance(domain, str) or not domain:
-            raise errors.Error(f"Not a domain name or IP address: {domain!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name or IP address: {domain!r:.100}")
         host = domain
         if not domain.startswith("[") and isinstance(
             identifiers.parse_ip(domain), ipaddress.IPv6Address
@@ -149,7 +149,7 @@ class DNS01(KeyAuthorizationChallenge):
     def validation_domain_name(self, name: str) -> str:
         """``_acme-challenge.<name>``; a wildcard is validated on its base name (RFC 8555 7.1.3)."""
         if not isinstance(name, str) or not name:
-            raise errors.Error(f"Not a domain name: {name!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
         if name.startswith("*."):
             name = name[2:]
         return f"{self.LABEL}.{name}"
@@ -246,7 +246,9 @@ class TLSALPN01(KeyAuthorizationChallenge):
         :param cert_key: key to certify (``cryptography`` or pyOpenSSL); fresh RSA when None.
         """
         if domain is None:
-            raise errors.Error("tls-alpn-01 validation needs the domain (or IP) being validated")
+            raise errors.InvalidArgument(
+                "tls-alpn-01 validation needs the domain (or IP) being validated"
+            )
         return self.response(account_key).gen_cert(domain, key=cert_key)
 
     @classmethod

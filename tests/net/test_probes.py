@@ -249,7 +249,7 @@ def test_probe_sni_accepts_the_1x_bytes_arguments() -> None:
 def test_probe_sni_rejects_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     arguments: dict[str, object] = {"name": DOMAIN, "host": LOOPBACK, "port": 443, "timeout": 1}
     arguments.update(kwargs)
-    with pytest.raises(errors.Error, match=message):
+    with pytest.raises(errors.InvalidArgument, match=message):
         _probes.probe_sni(**arguments)  # type: ignore[arg-type]
 
 

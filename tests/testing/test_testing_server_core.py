@@ -171,7 +171,7 @@ def test_new_nonce_head_and_get(core: ACMEServerCore) -> None:
 
 
 def test_naive_clock_is_refused() -> None:
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(errors.InvalidArgument, match="naive"):
         ACMEServerCore(BASE, clock=datetime.datetime.now)
 
 
@@ -721,5 +721,5 @@ def test_fault_shares_are_reproducible() -> None:
     assert first == pattern(3)
     assert 5 < first.count(503) < 35  # a share, not all or nothing
     assert first != pattern(4)
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(errors.InvalidArgument, match="between 0 and 1"):
         Faults(error_rate=1.5)

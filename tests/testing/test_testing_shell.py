@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
-from acme import challenges, client, crypto_util, messages
+from acme import challenges, client, crypto_util, errors, messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme.testing import ACMETestServer, ChallengeValidator, DNSRecordStore, Faults
 from acme.testing._rawclient import RawClient, csr_b64
@@ -148,7 +148,7 @@ def test_ipv6_loopback_and_non_loopback_refused(acme_test_server_factory: Factor
     assert server.directory_url == f"https://[::1]:{server.port}/directory"
     response = requests.get(server.directory_url, verify=server.ca_bundle_path, timeout=10)
     assert response.json()["newNonce"].startswith("https://[::1]:")
-    with pytest.raises(ValueError, match="loopback"):
+    with pytest.raises(errors.InvalidArgument, match="loopback"):
         ACMETestServer(host="0.0.0.0")
 
 

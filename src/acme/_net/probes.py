@@ -56,21 +56,23 @@ def _text(value: Any, what: str) -> str:
         try:
             return bytes(value).decode("ascii")
         except UnicodeDecodeError:
-            raise errors.Error(f"The {what} must be ASCII, got {value!r:.100}") from None
+            raise errors.InvalidArgument(f"The {what} must be ASCII, got {value!r:.100}") from None
     if isinstance(value, str):
         return value
-    raise errors.Error(f"The {what} must be str or bytes, got {type(value).__name__}")
+    raise errors.InvalidArgument(f"The {what} must be str or bytes, got {type(value).__name__}")
 
 
 def _check_port(port: Any) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise errors.Error(f"Not a TCP port: {port!r:.100}")
+        raise errors.InvalidArgument(f"Not a TCP port: {port!r:.100}")
     return port
 
 
 def _check_timeout(timeout: Any) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise errors.Error(f"The timeout must be a positive number of seconds, got {timeout!r}")
+        raise errors.InvalidArgument(
+            f"The timeout must be a positive number of seconds, got {timeout!r}"
+        )
     return float(timeout)
 
 
@@ -124,7 +126,7 @@ def _with_port(uri: str, port: int | None) -> str:
     parts = urllib.parse.urlsplit(uri)
     host = parts.hostname
     if not host:
-        raise errors.Error(f"No host in {uri!r}")
+        raise errors.InvalidArgument(f"No host in {uri!r}")
     if ":" in host:  # RFC 3986 section 3.2.2: an IPv6 literal goes in brackets
         host = f"[{host}]"
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{host}:{port}"))

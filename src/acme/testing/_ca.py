@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from acme import errors
 from acme._wire.identifiers import is_ip
 from acme._wire.timestamps import utcnow
 
@@ -144,7 +145,7 @@ class CertificateAuthority:
         names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
         if not names:
-            raise ValueError("A certificate needs at least one DNS name or IP address")
+            raise errors.InvalidArgument("A certificate needs at least one DNS name or IP address")
         subject = x509.Name([])
         if dns_names and len(dns_names[0]) <= 64:  # RFC 5280 ub-common-name
             subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])])

@@ -35,7 +35,7 @@ from typing import Any
 
 from josepy import jwk
 
-from acme import messages
+from acme import errors, messages
 from acme._core.http import JOSE_CONTENT_TYPE, Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
 from acme._wire.timestamps import utcnow
@@ -166,7 +166,7 @@ class ACMEServerCore:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+            raise errors.InvalidArgument(f"base_url must be an http(s) URL, got {base_url!r}")
         self.clock = clock
         self.now()  # fail early on a naive clock
         self.validator: Validator = validator or always_valid
@@ -179,7 +179,7 @@ class ACMEServerCore:
         if default_profile == "":
             default_profile = next(iter(self.profiles), None)
         if default_profile is not None and default_profile not in self.profiles:
-            raise ValueError(f"default_profile {default_profile!r} is not in profiles")
+            raise errors.InvalidArgument(f"default_profile {default_profile!r} is not in profiles")
         self.default_profile = default_profile
         self.eab_keys = {
             kid: _jose.b64decode_strict(key, "EAB key") if isinstance(key, str) else bytes(key)
@@ -228,7 +228,7 @@ class ACMEServerCore:
     def now(self) -> datetime.datetime:
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("The test server's clock returned a naive datetime")
+            raise errors.InvalidArgument("The test server's clock returned a naive datetime")
         return now
 
     def url(self, path: str) -> str:
@@ -273,7 +273,7 @@ class ACMEServerCore:
     ) -> None:
         """Make renewalInfo suggest ``[start, end)`` for ``cert`` (RFC 9773 section 4.2)."""
         if end <= start:
-            raise ValueError("A renewal window must end after it starts (RFC 9773 4.2)")
+            raise errors.InvalidArgument("A renewal window must end after it starts (RFC 9773 4.2)")
         with self._lock:
             self.certificate_record(cert).window = (start, end)
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from acme import errors
 from acme._core.http import HTTPRequest
 from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import Faults
@@ -160,7 +161,7 @@ class ACMETestServer:
         **core_options: Any,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"acme.testing only listens on loopback, not {host!r}")
+            raise errors.InvalidArgument(f"acme.testing only listens on loopback, not {host!r}")
         self.ca = CertificateAuthority(alternate_chains=alternate_chains)
         self.dns = DNSRecordStore()
         self.challenge_validator = ChallengeValidator(
