@@ -238,7 +238,7 @@ class ClientV2(ClientBase):
     def poll_authorizations(
         self, orderr: messages.OrderResource, deadline: Any
     ) -> messages.OrderResource:
-        """Poll until every authorization is final; `ValidationError` if any failed."""
+        """Poll until no authorization is pending; `ValidationError` if any is not valid."""
         return self._run(self._flows.poll_authorizations(orderr, deadline))
 
     def answer_challenge(

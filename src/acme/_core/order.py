@@ -140,7 +140,8 @@ def poll_authorizations(
 ) -> Flow[messages.OrderResource]:
     """Poll the order's authorizations until each is final (section 7.5.1).
 
-    :raises acme.errors.ValidationError: if any authorization ended ``invalid``.
+    :raises acme.errors.ValidationError: if any authorization ended in a status other than
+        ``valid`` (``invalid``, ``deactivated``, ``expired``, ``revoked``).
     :raises acme.errors.TimeoutError: if ``deadline`` (monotonic) would pass first.
     """
     known = {authzr.uri: authzr for authzr in orderr.authorizations or ()}
@@ -180,7 +181,11 @@ def poll_authorizations(
 
 
 def _is_final(authzr: messages.AuthorizationResource) -> bool:
-    """Only ``pending`` authorizations can still change (section 7.1.6)."""
+    """Whether polling is done with ``authzr``: it has left ``pending`` (section 7.1.6).
+
+    Not "cannot change any more": a ``valid`` authorization can still expire, be deactivated
+    or be revoked. But only a ``pending`` one can still become ``valid``, so polling stops.
+    """
     return authzr.body.status != messages.STATUS_PENDING
 
 

@@ -306,7 +306,7 @@ def tlsalpn01_simple_verify(
 
 
 class SSLSocket:
-    """[1] Wraps a listening socket: `accept` completes a TLS handshake on each connection.
+    """Deprecated (acme 1.x): wraps a listening socket; `accept` completes a TLS handshake.
 
     The certificate comes from ``cert_selection(hello)`` if given, else from ``certs`` (SNI name
     -> ``(key, cert)``, read at each handshake); ``hello`` is the parsed ClientHello
