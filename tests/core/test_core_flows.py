@@ -1,7 +1,8 @@
 """Core flows driven against a scripted fake server function and a fake clock.
 
 No mock.patch and no real sleeping: the flows run under `run_sync` with the fake server as the
-transport and the fake clock's ``sleep`` advancing monotonic and wall time together.
+transport and the fake clock's ``sleep`` advancing monotonic and wall time together. The fakes
+live in ``tests/support/fakes.py``.
 """
 
 from __future__ import annotations
@@ -17,134 +18,28 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from josepy import json_util, jwa, jwk
+from josepy import jwa
 
 from acme import crypto_util, errors, jws, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
-from acme._core.drive import run_sync
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.http import HTTPRequest, HTTPResponse
 from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session, post
 from acme._wire import renewal_id as _ari
-
-BASE = "https://ca.test"
-Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]
-
-
-class FakeClock:
-    """Monotonic and wall time that move only when a flow sleeps."""
-
-    def __init__(self) -> None:
-        self.mono = 1000.0
-        self.start = datetime.datetime(2026, 11, 26, 12, tzinfo=datetime.timezone.utc)
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime.datetime:
-        return self.start + datetime.timedelta(seconds=self.mono - 1000.0)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.mono += seconds
-
-
-class FakeServer:
-    """Routes ``METHOD path`` to handlers, checks JWS basics, hands out fresh nonces."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[tuple[HTTPRequest, dict[str, Any]]] = []
-        self.counter = 0
-        self.route("HEAD /nonce", lambda req, hdr: reply(200))
-
-    def route(self, key: str, handler: Handler) -> None:
-        self.routes[key] = handler
-
-    def nonce(self) -> str:
-        self.counter += 1
-        return json_util.encode_b64jose(self.counter.to_bytes(8, "big"))
-
-    def __call__(self, request: HTTPRequest) -> HTTPResponse:
-        protected: dict[str, Any] = {}
-        if request.method == "POST":
-            assert request.headers["Content-Type"] == "application/jose+json"
-            signed = jws.JWS.json_loads(request.body or b"")
-            assert signed.verify() if "jwk" in signed.signature.combined.to_json() else True
-            protected = json.loads(signed.signature.protected)
-            protected["payload"] = signed.payload
-            assert protected["url"] == request.url  # RFC 8555 section 6.4
-            assert ("kid" in protected) != ("jwk" in protected)  # section 6.2
-        self.requests.append((request, protected))
-        path = request.url[len(BASE) :]
-        response = self.routes[f"{request.method} {path}"](request, protected)
-        response.url = request.url
-        if "Replay-Nonce" not in response.headers:
-            response.headers["Replay-Nonce"] = self.nonce()
-        return response
-
-    def count(self, method: str, path: str) -> int:
-        return sum(1 for r, _ in self.requests if r.method == method and r.url == BASE + path)
-
-
-def reply(
-    status: int,
-    body: Any = None,
-    content_type: str = "application/json",
-    **headers: str,
-) -> HTTPResponse:
-    raw = (
-        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    )
-    hdrs = Headers({name.replace("_", "-"): value for name, value in headers.items()})
-    if body is not None:
-        hdrs["Content-Type"] = content_type
-    return HTTPResponse(status, hdrs, raw, "")
-
-
-def problem(status: int, code: str, **headers: str) -> HTTPResponse:
-    doc = {"type": messages.ERROR_PREFIX + code, "detail": f"{code} happened"}
-    return reply(status, doc, "application/problem+json", **headers)
-
-
-DIRECTORY = messages.Directory.from_json(
-    {
-        "newNonce": f"{BASE}/nonce",
-        "newAccount": f"{BASE}/new-account",
-        "newOrder": f"{BASE}/new-order",
-        "revokeCert": f"{BASE}/revoke",
-        "keyChange": f"{BASE}/key-change",
-        "renewalInfo": f"{BASE}/ari",
-    }
+from support.fakes import (
+    BASE,
+    DIRECTORY,
+    FakeClock,
+    FakeServer,
+    account_key,
+    drive,
+    make_session,
+    problem,
+    reply,
 )
-
-
-def account_key() -> jwk.JWKEC:
-    return jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
-
-
-def make_session(clock: FakeClock, account: bool = True) -> Session:
-    session = Session(
-        key=account_key(),
-        alg=jwa.ES256,
-        new_nonce_url=f"{BASE}/nonce",
-        clock=clock.monotonic,
-        now=clock.now,
-        rand=lambda: 0.5,
-        policy=PollPolicy(jitter=0.0),
-    )
-    if account:
-        session.account_url = f"{BASE}/acct/1"
-    return session
-
-
-def drive(flow: Any, server: FakeServer, clock: FakeClock) -> Any:
-    return run_sync(flow, server, clock.sleep)
-
 
 # Nonces and signing (RFC 8555 sections 6.2-6.5).
 
