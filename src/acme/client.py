@@ -24,7 +24,7 @@ from acme._core.http import (
     JSON_ERROR_CONTENT_TYPE,
     REPLAY_NONCE_HEADER,
 )
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, retry_time
 from acme._net.accessors import SessionAccessors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -290,13 +290,17 @@ class ClientV2(ClientBase):
 
     @classmethod
     def retry_after(cls, response: Any, default: int) -> datetime.datetime:
-        """When to poll again per ``Retry-After`` (naive local time, as acme 5.x returns)."""
-        now = datetime.datetime.now(datetime.timezone.utc)
-        seconds = parse_retry_after(response.headers.get("Retry-After"), now)
-        if seconds is None or seconds < 0:
-            seconds = default
-        seconds = min(seconds, PollPolicy.max_retry_after)  # huge values must not overflow
-        return datetime.datetime.now() + datetime.timedelta(seconds=seconds)
+        """When to poll again per ``Retry-After`` (naive local time, as acme 5.x returns).
+
+        The rule is the core's `retry_time`; ``datetime.datetime.now()`` is read here, once and
+        with no argument, as acme 5.x does, so programs' tests can still replace it.
+        """
+        now = datetime.datetime.now()
+        when = retry_time(
+            response.headers.get("Retry-After"), now, default, PollPolicy.max_retry_after
+        )
+        assert when is not None  # a default was given
+        return when
 
 
 class BackwardsCompatibleClientV2(ClientV2):

@@ -8,6 +8,7 @@ live in ``tests/support/fakes.py``.
 from __future__ import annotations
 
 import datetime
+import email.utils
 import json
 import random
 from collections.abc import Callable
@@ -657,6 +658,34 @@ def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
     when = client.ClientV2.retry_after(response, 3)
     assert when.tzinfo is None
     assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
+
+
+def test_client_v2_retry_after_reads_a_replaceable_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """acme 5.x reads ``datetime.datetime.now()`` with no argument in ``retry_after``, and
+    programs' tests replace it (certbot's with a function that takes none, acme's by patching
+    ``acme.client.datetime``): the clock is read in the shell, the rule is the core's."""
+    import types
+
+    from acme import client
+
+    frozen = datetime.datetime(2015, 3, 27, 12, 0, 0)
+
+    class FrozenNow(datetime.datetime):
+        @classmethod
+        def now(cls) -> datetime.datetime:  # type: ignore[override]
+            return frozen
+
+    fake = types.SimpleNamespace(datetime=FrozenNow, timedelta=datetime.timedelta)
+    monkeypatch.setattr(client, "datetime", fake)
+    later = email.utils.format_datetime(
+        (frozen + datetime.timedelta(seconds=90)).astimezone(datetime.timezone.utc), usegmt=True
+    )
+    second = datetime.timedelta(seconds=1)
+    assert client.ClientV2.retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * second
+    assert client.ClientV2.retry_after(reply(200, {}), 10) == frozen + 10 * second
+    assert (
+        client.ClientV2.retry_after(reply(200, {}, Retry_After=later), 10) == frozen + 90 * second
+    )
 
 
 def test_deeply_nested_json_is_a_client_error() -> None:

@@ -37,7 +37,7 @@ from acme._core.http import (
     Send,
 )
 from acme._core.nonces import NoncePool
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, parse_retry_after, retry_time
 from acme._wire.timestamps import utcnow
 
 __all__ = [
@@ -180,11 +180,9 @@ def _problem(session: Session, response: HTTPResponse) -> messages.Error | None:
         problem = messages.Error.from_json(response.json())
     except (ValueError, jose_errors.DeserializationError, errors.Error):
         return None  # not a (valid) problem document
-    retry_after = session.retry_after(response)
-    when = None
-    if retry_after is not None:
-        seconds = min(max(0.0, retry_after), session.policy.max_retry_after)
-        when = session.now() + datetime.timedelta(seconds=seconds)
+    when = retry_time(
+        response.headers.get("Retry-After"), session.now(), None, session.policy.max_retry_after
+    )  # None also for a date already past: there is nothing to wait for
     return problem.update(http_status=response.status_code, retry_after=when)
 
 
