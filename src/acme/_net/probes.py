@@ -35,6 +35,7 @@ import urllib3.exceptions
 from cryptography import x509
 
 from acme import errors
+from acme._core.challenges import http01_body_matches
 from acme._net import tls as _tls
 from acme._net import tls_server as _tls_server
 from acme._net.deadline import Watchdog, watched_pool_classes
@@ -44,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 # RFC 8737 section 3: the validation server connects to port 443 for tls-alpn-01.
 TLSALPN01_PORT = 443
-# Trailing characters ignored in a served key authorization (HTTP01Response.WHITESPACE_CUTSET).
-WHITESPACE_CUTSET = "\n\r\t "
 # A key authorization is ~90 bytes; anything much larger is not one.
 MAX_HTTP01_BODY = 16 * 1024
 _MAX_REDIRECTS = 10
@@ -144,8 +143,9 @@ def http01_simple_verify(
 
     Checks the response's key authorization against ``chall`` and the key, then GETs
     ``chall.uri(domain)`` (on ``port`` if given, IPv6 literals bracketed) within ``timeout``
-    seconds in total, and compares the body, less trailing ``WHITESPACE_CUTSET``, to it
-    (RFC 8555 section 8.3). False, with the reason logged, on any mismatch or failure.
+    seconds in total, and compares the body to it by the rule of RFC 8555 section 8.3
+    (`acme._core.challenges.http01_body_matches`: trailing whitespace ignored). False, with
+    the reason logged, on any mismatch or failure.
     """
     if port is not None:
         port = _check_port(port)
@@ -165,11 +165,9 @@ def http01_simple_verify(
     if status != 200:
         logger.info("http-01 self-check: %s answered HTTP %d", uri, status)
         return False
-    cutset = getattr(response, "WHITESPACE_CUTSET", WHITESPACE_CUTSET)
-    served = body.rstrip(cutset.encode("ascii"))
-    expected = response.key_authorization.encode("ascii")
-    if served != expected:
-        logger.info("http-01 self-check: %s served %r, expected %r", uri, served[:200], expected)
+    expected = response.key_authorization
+    if not http01_body_matches(body, expected, response.WHITESPACE_CUTSET):
+        logger.info("http-01 self-check: %s served %r, expected %r", uri, body[:200], expected)
         return False
     return True
 

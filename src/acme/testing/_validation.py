@@ -23,6 +23,7 @@ from cryptography import x509
 from josepy import b64, jwk
 
 from acme import challenges, messages
+from acme._core.challenges import http01_body_matches
 from acme._net.tls import client_context
 from acme._wire import identifiers
 
@@ -175,12 +176,10 @@ class ChallengeValidator:
                 return _problem(
                     "unauthorized", f"GET {path} answered {response.status}", identifier
                 )
-            text = body.decode("utf-8", "replace").rstrip(
-                challenges.HTTP01Response.WHITESPACE_CUTSET
-            )
-            if text != key_authorization:
+            cutset = challenges.HTTP01Response.WHITESPACE_CUTSET
+            if not http01_body_matches(body, key_authorization, cutset):
                 return _problem(
-                    "incorrectResponse", f"GET {path} returned {text[:100]!r}", identifier
+                    "incorrectResponse", f"GET {path} returned {body[:100]!r}", identifier
                 )
             return None
         return _problem("connection", "too many redirects", identifier)
