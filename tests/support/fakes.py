@@ -176,6 +176,8 @@ class CoreCA:
             self.core.handle(HTTPRequest("GET", self.core.directory_url)).json()
         )
         self.session = self.new_session()
+        #: ``(status, problem code or None)`` of every answer `run` received, in order.
+        self.answers: list[tuple[int, str | None]] = []
 
     def new_session(self, key: jwk.JWK | None = None) -> Session:
         """A session for ``key`` (a fresh P-256 key by default) on this CA, with no account."""
@@ -189,5 +191,14 @@ class CoreCA:
             policy=PollPolicy(jitter=0.0),
         )
 
+    def handle(self, request: HTTPRequest) -> HTTPResponse:
+        """``core.handle``, noting each answer's status and problem type in `answers`."""
+        response = self.core.handle(request)
+        code = None
+        if response.content_type == "application/problem+json":
+            code = str(response.json().get("type", "")).rpartition(":")[2]
+        self.answers.append((response.status_code, code))
+        return response
+
     def run(self, flow: Flow[T]) -> T:
-        return drive(flow, self.core.handle, self.clock)
+        return drive(flow, self.handle, self.clock)

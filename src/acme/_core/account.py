@@ -16,8 +16,10 @@ __all__ = [
     "change_key",
     "deactivate_account",
     "fetch_directory",
+    "find_account",
     "new_account",
     "query_account",
+    "register_or_adopt",
     "update_account",
 ]
 
@@ -75,6 +77,37 @@ def query_account(
     if terms is None and directory.meta is not None:
         terms = directory.meta.terms_of_service
     return messages.RegistrationResource(body=body, uri=uri, terms_of_service=terms)
+
+
+def find_account(
+    session: Session, directory: messages.Directory
+) -> Flow[messages.RegistrationResource | None]:
+    """The session key's account, or None if the CA has none for it (section 7.3.1).
+
+    ``accountDoesNotExist`` is the CA's "no account for this key" (e.g. a test CA restarted
+    on the same URL, or an account the CA dropped); any other refusal is raised.
+    """
+    try:
+        return (yield from query_account(session, directory))
+    except messages.Error as error:
+        if error.code != "accountDoesNotExist":
+            raise
+        return None
+
+
+def register_or_adopt(
+    session: Session, directory: messages.Directory, new_reg: messages.NewRegistration
+) -> Flow[tuple[messages.RegistrationResource, bool]]:
+    """Register the session key (section 7.3), or adopt the account it already has.
+
+    Returns the account and whether it was adopted. A CA answers newAccount for a key that
+    has an account with that account's URL (200, or 409 at some CAs): a conflict, not a
+    failure, so the existing account is fetched with ``onlyReturnExisting`` and used.
+    """
+    try:
+        return (yield from new_account(session, directory, new_reg)), False
+    except errors.ConflictError:
+        return (yield from query_account(session, directory)), True
 
 
 def update_account(

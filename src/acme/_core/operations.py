@@ -54,6 +54,23 @@ class ClientFlows:
         self.session.set_account(found)
         return found
 
+    def find_account(self) -> Flow[messages.RegistrationResource | None]:
+        """The key's account (made current), or None if the CA has none for the key."""
+        found = yield from account_flows.find_account(self.session, self.directory)
+        if found is not None:
+            self.session.set_account(found)
+        return found
+
+    def register_or_adopt(
+        self, new_reg: messages.NewRegistration
+    ) -> Flow[tuple[messages.RegistrationResource, bool]]:
+        """Register the key, or adopt its existing account; ``(account, adopted)``."""
+        regr, adopted = yield from account_flows.register_or_adopt(
+            self.session, self.directory, new_reg
+        )
+        self.session.set_account(regr)
+        return regr, adopted
+
     def update_registration(
         self, regr: messages.RegistrationResource, update: messages.Registration | None
     ) -> Flow[messages.RegistrationResource]:

@@ -1,8 +1,9 @@
 """``acme issue``: order a certificate, answer its challenges, finalize, write key and chain.
 
-`obtain` is the part shared with ``acme demo``: new order (RFC 8555 section 7.4), one challenge
-per pending authorization through a `Solver` (section 7.5.1), polling (7.5.1), finalize and
-download (7.4, 7.4.2), with a progress line per step and the time each phase took.
+`obtain` is the part shared with ``acme demo``: it runs the core's issuance steps
+(`acme._core.issuance.Issuance`: new order, the challenge of each pending authorization,
+validation, finalize and download; RFC 8555 sections 7.4, 7.5.1, 7.4.2), publishes the answers
+through a `Solver`, and prints a progress line per step and the time each phase took.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import datetime
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from cryptography import x509
 
 from acme import client, crypto_util, messages
+from acme._core.issuance import Issuance
+from acme._core.operations import ClientFlows
 from acme._wire import identifiers
-from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
@@ -74,17 +75,6 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
     return crypto_util.make_csr(private_pem(key), dns or None, ipaddrs=ips or None)
 
 
-def _pick(authzr: messages.AuthorizationResource, solver: Solver) -> messages.ChallengeBody:
-    for challb in authzr.body.challenges:
-        if isinstance(challb.chall, solver.challenge_type):
-            return challb
-    offered = ", ".join(sorted({str(c.chall.typ) for c in authzr.body.challenges})) or "none"
-    raise CLIError(
-        f"the CA offers no {solver.label} challenge for {authzr.body.identifier.value} "
-        f"(it offers: {offered})"
-    )
-
-
 def obtain(
     acme: client.ClientV2,
     csr_pem: bytes,
@@ -95,39 +85,42 @@ def obtain(
     profile: str | None = None,
     replaces: Any = None,
 ) -> Issued:
-    """Run one order to a downloaded certificate; the solver is started and cleaned up here."""
+    """Run one order to a downloaded certificate; the solver is started and cleaned up here.
+
+    The steps and every protocol decision in them (which challenge, which authorizations need
+    one) are the core's `Issuance`; this function publishes the answers and reports progress.
+    """
     timings: dict[str, float] = {}
-    deadline = utcnow() + datetime.timedelta(seconds=timeout)
     account_key = acme.net.key
     assert account_key is not None
+    issuance = Issuance(
+        ClientFlows(acme.directory, acme.net.session),
+        csr_pem,
+        [solver.challenge_type],
+        timeout,  # seconds from now, for all the steps together
+        profile=profile,
+        replaces=replaces,
+    )
 
     began = time.monotonic()
     reporter.phase = "order"
-    orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
-    names = ", ".join(a.body.identifier.value for a in orderr.authorizations)
+    plan = acme.net.run(issuance.order())
+    names = ", ".join(a.body.identifier.value for a in issuance.order_resource.authorizations)
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
     began = time.monotonic()
     with solver:
-        answered = []
-        for authzr in orderr.authorizations:
-            status = authzr.body.status
-            ident = authzr.body.identifier
-            if status == messages.STATUS_VALID:
-                reporter.step(f"  {ident.value}: already authorized")
-                continue
-            if status != messages.STATUS_PENDING:
-                raise CLIError(f"authorization for {ident.value} is {status}, cannot answer it")
-            challb = _pick(authzr, solver)
-            solver.add(ident, challb, account_key)
-            answered.append((ident, challb))
-        for ident, challb in answered:
-            acme.answer_challenge(challb, challb.response(account_key))
-            reporter.step(f"  {ident.value}: {solver.label} challenge answered")
+        for authzr in plan.valid:
+            reporter.step(f"  {authzr.body.identifier.value}: already authorized")
+        for authzr, challb in plan.answer:
+            solver.add(authzr.body.identifier, challb, account_key)
+        acme.net.run(issuance.answer())
+        for authzr, _ in plan.answer:
+            reporter.step(f"  {authzr.body.identifier.value}: {solver.label} challenge answered")
         reporter.phase = "validation"
-        reporter.step(f"waiting for the CA to validate {len(answered)} authorization(s)")
-        orderr = acme.poll_authorizations(orderr, deadline)
+        reporter.step(f"waiting for the CA to validate {len(plan.answer)} authorization(s)")
+        orderr = acme.net.run(issuance.validate())
     timings["validation"] = time.monotonic() - began
     for authzr in orderr.authorizations:
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
@@ -135,7 +128,7 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "finalization"
     reporter.step("finalizing the order")
-    orderr = acme.finalize_order(orderr, deadline)
+    orderr = acme.net.run(issuance.finalize())
     timings["finalization"] = time.monotonic() - began
     reporter.step("certificate downloaded")
     return Issued(orderr, timings)
