@@ -39,7 +39,7 @@ BASELINE_VENV = BENCH / ".venv-acme59"
 BASELINE_REQUIREMENT = "acme==5.9.0"
 FAILURES = BENCH / "failures"
 WORKER_TIMEOUT = 600
-sys.path.insert(0, str(ROOT / "tests" / "interop"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 # Repetitions per workload: (ours, bare-bones limit, acme 5.9). acme 5.9 sleeps 1-2 s per
 # issuance, so it gets fewer; every figure is still a median where there is more than one.
@@ -167,7 +167,7 @@ class PebbleServer:
         self.peb = self._start()
 
     def _start(self) -> Any:
-        from pebble_harness import start_pebble
+        from interop.pebble_harness import start_pebble
 
         self.starts += 1
         return start_pebble(

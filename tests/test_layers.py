@@ -26,6 +26,7 @@ LAYER_RULES: dict[str, int] = {
     # 1: pure building blocks on josepy and cryptography.
     "acme.fields": 1,
     "acme.jws": 1,
+    "acme.jose": 1,  # the deprecated alias of josepy, made only when imported
     "acme.crypto_util": 1,
     "acme._wire.identifiers": 1,
     "acme._wire.x509": 1,
@@ -37,6 +38,7 @@ LAYER_RULES: dict[str, int] = {
     # 2: challenges.
     "acme._wire.challenge_base": 2,
     "acme._wire.legacy_dns": 2,
+    "acme._wire.dns_challenges": 2,
     "acme.challenges": 2,
     # 3: the RFC 8555 messages.
     "acme._wire": 3,

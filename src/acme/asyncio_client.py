@@ -1,9 +1,9 @@
 """The asyncio ACME client: the `acme.client` API as coroutines, on the same protocol core.
 
-Install with ``pip install acme[async]``. `AsyncClientNetwork` keeps one keep-alive connection
-pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds of orders
-can run concurrently on one account; ``async with`` closes it. Every method drives the same
-flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
+Install with ``pip install acme-protocol[async]``. `AsyncClientNetwork` keeps one keep-alive
+connection pool (aiohttp by default, httpx on request) that every coroutine shares, so hundreds
+of orders can run concurrently on one account; ``async with`` closes it. Every method drives the
+same flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic lives here.
 
     async with AsyncClientNetwork(key, verify_ssl=ca_bundle) as net:
         acme = AsyncClientV2(await AsyncClientV2.get_directory(url, net), net)
@@ -11,6 +11,11 @@ flow as its sync twin (``acme._core.operations.ClientFlows``): no protocol logic
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
 
 import asyncio
 import datetime
@@ -50,7 +55,7 @@ class AsyncClientNetwork(SessionAccessors):
 
     def __init__(
         self,
-        key: Any = None,
+        key: AccountKeyInput | None = None,
         account: messages.RegistrationResource | None = None,
         alg: jwa.JWASignature | None = None,
         verify_ssl: bool | str = True,
@@ -78,12 +83,15 @@ class AsyncClientNetwork(SessionAccessors):
         return await run_async(flow, self.transport.send, asyncio.sleep)
 
     async def head(self, url: str) -> HTTPResponse:
+        """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
         return await self.run(head(self.session, url))
 
     async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
+        """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
         return await self.run(get_expecting(self.session, url, content_type))
 
     async def post(self, url: str, obj: Any, content_type: str = JOSE_CONTENT_TYPE) -> HTTPResponse:
+        """Sign ``obj`` (``None`` for POST-as-GET) and POST it; errors raise."""
         return await self.run(post_expecting(self.session, url, obj, content_type))
 
     async def close(self) -> None:
@@ -156,12 +164,17 @@ class AsyncClientV2:
         """Deactivate the account for good."""
         return await self._run(self._flows.deactivate_registration(regr))
 
-    async def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+    async def change_key(
+        self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None = None
+    ) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
         await self._run(self._flows.change_key(new_key, new_alg))
 
     async def new_order(
-        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+        self,
+        csr_pem: CSRInput,
+        profile: str | None = None,
+        replaces: CertificateInput | None = None,
     ) -> messages.OrderResource:
         """Order a certificate for the CSR's names; authorizations come back fetched.
 
@@ -176,7 +189,7 @@ class AsyncClientV2:
         return await self._run(self._flows.new_authorization(identifier))
 
     async def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
         """Poll until no authorization is pending; `ValidationError` if any is not valid."""
         return await self._run(self._flows.poll_authorizations(orderr, deadline))
@@ -198,7 +211,10 @@ class AsyncClientV2:
         return await self._run(self._flows.begin_finalization(orderr))
 
     async def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
         return await self._run(
@@ -206,7 +222,10 @@ class AsyncClientV2:
         )
 
     async def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
         return await self._run(
@@ -214,16 +233,18 @@ class AsyncClientV2:
         )
 
     async def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any = None
+        self, orderr: messages.OrderResource, deadline: DeadlineInput = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
         return await self._run(self._flows.poll_and_finalize(orderr, deadline))
 
-    async def revoke(self, cert: Any, rsn: int) -> None:
+    async def revoke(self, cert: CertificateInput, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
         await self._run(self._flows.revoke(cert, rsn))
 
-    async def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+    async def renewal_info(
+        self, cert: CertificateInput
+    ) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         return await self._run(self._flows.renewal_info(cert))
 

@@ -1,9 +1,13 @@
-"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738).
+"""ACME identifier validation challenges (RFC 8555 section 8, RFC 8737, RFC 8738, drafts).
 
 A challenge is what the server sends inside an authorization; a challenge response is what the
 client POSTs back to the challenge URL to say "ready". For the key authorization challenges
 (http-01, dns-01, tls-alpn-01) that response body is the empty JSON object (RFC 8555 section
 7.5.1): the proof lives in the provisioned resource, computed by ``validation()``.
+
+The draft challenges dns-account-01 (draft-ietf-acme-dns-account-label) and dns-persist-01
+(draft-ietf-acme-dns-persist, a persistent record checked read-only, without a token) are
+defined in ``acme._wire.dns_challenges`` and exported here.
 
 Unknown challenge types parse as `UnrecognizedChallenge`, which keeps the server's JSON
 untouched, so that a client can skip challenge types it does not know (RFC 8555 section 7.1.4).
@@ -33,6 +37,13 @@ from acme._wire.challenge_base import (
     KeyAuthorizationChallengeResponse,
     UnrecognizedChallenge,
 )
+from acme._wire.dns_challenges import (  # the drafts' dns-account-01 and dns-persist-01
+    DNSAccount01,
+    DNSAccount01Response,
+    DNSPersist01,
+    DNSPersist01Record,
+    DNSPersist01Response,
+)
 from acme._wire.legacy_dns import DNS, DNSResponse  # the pre-RFC "dns" challenge (acme 1.x)
 
 __all__ = [
@@ -43,6 +54,11 @@ __all__ = [
     "Challenge",
     "ChallengeResponse",
     "DNS01Response",
+    "DNSAccount01",
+    "DNSAccount01Response",
+    "DNSPersist01",
+    "DNSPersist01Record",
+    "DNSPersist01Response",
     "DNSResponse",
     "HTTP01Response",
     "KeyAuthorizationChallenge",
@@ -98,15 +114,22 @@ class HTTP01(KeyAuthorizationChallenge):
         """The path of the resource to provision, starting with ``/``."""
         return f"/{self.URI_ROOT_PATH}/{self._token_text}"
 
-    def uri(self, domain: str) -> str:
-        """``http://{domain}/.well-known/acme-challenge/{token}``; IPv6 in brackets (RFC 8738)."""
-        if not isinstance(domain, str) or not domain:
-            raise errors.InvalidArgument(f"Not a domain name or IP address: {domain!r:.100}")
-        host = domain
-        if not domain.startswith("[") and isinstance(
-            identifiers.parse_ip(domain), ipaddress.IPv6Address
+    def uri(self, identifier: str | None = None, *, domain: str | None = None) -> str:
+        """``http://{identifier}/.well-known/acme-challenge/{token}``; IPv6 in brackets (RFC
+        8738). ``identifier`` is acme 5.x's name for the argument, ``domain`` acme 1.x's."""
+        if domain is not None:
+            if identifier is not None:
+                raise errors.InvalidArgument(
+                    "Give HTTP01.uri() an identifier or a domain, not both"
+                )
+            identifier = domain
+        if not isinstance(identifier, str) or not identifier:
+            raise errors.InvalidArgument(f"Not a domain name or IP address: {identifier!r:.100}")
+        host = identifier
+        if not identifier.startswith("[") and isinstance(
+            identifiers.parse_ip(identifier), ipaddress.IPv6Address
         ):
-            host = f"[{domain}]"  # RFC 3986 section 3.2.2 IP-literal
+            host = f"[{identifier}]"  # RFC 3986 section 3.2.2 IP-literal
         return f"http://{host}{self.path}"
 
     def validation(self, account_key: jwk.JWK, **unused_kwargs: Any) -> str:

@@ -3,6 +3,9 @@
 Every method runs a flow of the sans-I/O core (``acme._core``) with `requests` and
 `time.sleep`; no protocol decision lives here. The asyncio client drives the same flows.
 
+``DER_CONTENT_TYPE`` (``application/pkix-cert``) is kept for acme 1.x callers and warns when
+used.
+
 Importing this module is cheap: josepy, cryptography and requests are imported when the first
 network object is created, not at ``import acme.client`` (most of the import cost of acme 5.x).
 """
@@ -33,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from acme import messages
     from acme._core.http import Flow, HTTPResponse
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
@@ -45,7 +49,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: Seconds one request may take, connect and whole response (``ClientNetwork(timeout=)``).
 DEFAULT_NETWORK_TIMEOUT = 45
+# Bound at import: tests that replace this module's ``datetime`` must not break the clock math.
+_UTC = datetime.timezone.utc
 _DEPRECATED = {"DER_CONTENT_TYPE": "application/pkix-cert"}
 
 
@@ -73,7 +80,7 @@ class ClientNetwork(SessionAccessors):
 
     def __init__(
         self,
-        key: Any = None,
+        key: AccountKeyInput | None = None,
         account: messages.RegistrationResource | None = None,
         alg: jwa.JWASignature | None = None,
         verify_ssl: bool | str = True,
@@ -97,6 +104,8 @@ class ClientNetwork(SessionAccessors):
 
     @property
     def verify_ssl(self) -> bool | str:
+        """What HTTPS certificates are checked against: True (system store), a CA bundle path,
+        or False."""
         return self.transport.verify
 
     def run(self, flow: Flow[T]) -> T:
@@ -218,12 +227,15 @@ class ClientV2(ClientBase):
         """Deactivate the account for good."""
         return self._run(self._flows.deactivate_registration(regr))
 
-    def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None = None) -> None:
+    def change_key(self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None = None) -> None:
         """Roll the account over to ``new_key`` (section 7.3.5); later requests use it."""
         self._run(self._flows.change_key(new_key, new_alg))
 
     def new_order(
-        self, csr_pem: Any, profile: str | None = None, replaces: Any = None
+        self,
+        csr_pem: CSRInput,
+        profile: str | None = None,
+        replaces: CertificateInput | None = None,
     ) -> messages.OrderResource:
         """Order a certificate for the CSR's names; authorizations come back fetched.
 
@@ -236,7 +248,7 @@ class ClientV2(ClientBase):
         return self._run(self._flows.new_authorization(identifier))
 
     def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
         """Poll until no authorization is pending; `ValidationError` if any is not valid."""
         return self._run(self._flows.poll_authorizations(orderr, deadline))
@@ -258,28 +270,36 @@ class ClientV2(ClientBase):
         return self._run(self._flows.begin_finalization(orderr))
 
     def poll_finalization(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Poll a finalized order until valid, then download its chain(s)."""
         return self._run(self._flows.poll_finalization(orderr, deadline, fetch_alternative_chains))
 
     def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool = False
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool = False,
     ) -> messages.OrderResource:
         """Finalize and poll: the order comes back with ``fullchain_pem`` set."""
         return self._run(self._flows.finalize_order(orderr, deadline, fetch_alternative_chains))
 
     def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any = None
+        self, orderr: messages.OrderResource, deadline: DeadlineInput = None
     ) -> messages.OrderResource:
         """Poll authorizations, then finalize (90 s default deadline, shared by both)."""
         return self._run(self._flows.poll_and_finalize(orderr, deadline))
 
-    def revoke(self, cert: Any, rsn: int) -> None:
+    def revoke(self, cert: CertificateInput, rsn: int) -> None:
         """Revoke ``cert`` with reason code ``rsn`` (RFC 5280 section 5.3.1)."""
         self._run(self._flows.revoke(cert, rsn))
 
-    def renewal_info(self, cert: Any) -> tuple[messages.RenewalInfo, datetime.datetime]:
+    def renewal_info(
+        self, cert: CertificateInput
+    ) -> tuple[messages.RenewalInfo, datetime.datetime]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         return self._run(self._flows.renewal_info(cert))
 
@@ -316,6 +336,25 @@ class BackwardsCompatibleClientV2(ClientV2):
             net.key = key
         super().__init__(ClientV2.get_directory(server, net), net)
         self.acme_version = 2
+
+    def new_account_and_tos(
+        self,
+        regr: messages.NewRegistration,
+        check_tos_cb: Callable[[str], None] | None = None,
+    ) -> messages.RegistrationResource:
+        """Register, agreeing to the directory's terms of service (acme 1.x).
+
+        When the directory names terms of service, ``check_tos_cb(url)`` is called first (it
+        raises to refuse them), then the account is created with ``termsOfServiceAgreed``
+        (RFC 8555 section 7.3).
+        """
+        meta = self.directory.meta
+        terms = meta.terms_of_service if meta is not None else None
+        if terms is not None:
+            if check_tos_cb is not None:
+                check_tos_cb(terms)
+            regr = regr.update(terms_of_service_agreed=True)
+        return self.new_account(regr)
 
 
 class Client(ClientBase):

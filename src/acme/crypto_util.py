@@ -251,7 +251,8 @@ def make_self_signed_cert(
     extensions: list[x509.Extension[x509.ExtensionType]] | None = None,
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
 ) -> x509.Certificate:
-    """A self-signed certificate for ``domains`` and ``ips``.
+    """Deprecated (as in acme 5.1 and later): a self-signed certificate for ``domains`` and
+    ``ips``; build one with ``cryptography.x509.CertificateBuilder`` instead.
 
     The first name is the subject CN (if it fits in 64 characters). A subjectAltName
     extension lists every name; with a single domain it is left out unless ``force_san``.
@@ -262,6 +263,26 @@ def make_self_signed_cert(
     :param extensions: more ``x509.Extension`` objects; one with the OID of a default
         extension (subjectAltName) replaces it.
     """
+    # Warned before the arguments are checked, so a call that fails warns too (as in 5.x).
+    warnings.warn(
+        "acme.crypto_util.make_self_signed_cert is deprecated and will be removed: build the "
+        "certificate with cryptography.x509.CertificateBuilder",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _self_signed_cert(private_key, domains, not_before, validity, force_san, extensions, ips)
+
+
+def _self_signed_cert(
+    private_key: Any,
+    domains: list[str] | None,
+    not_before: datetime.datetime | None,
+    validity: datetime.timedelta | None,
+    force_san: bool,
+    extensions: list[x509.Extension[x509.ExtensionType]] | None,
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None,
+) -> x509.Certificate:
+    """`make_self_signed_cert` without its deprecation warning (also behind `gen_ss_cert`)."""
     key = coercion.coerce_private_key(private_key)
     names = _general_names(domains, ips)
     if not names:
@@ -327,24 +348,19 @@ def gen_ss_cert(
     extensions: list[x509.Extension[x509.ExtensionType]] | None = None,
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
 ) -> x509.Certificate:
-    """Deprecated (acme 1.x): use `make_self_signed_cert`.
+    """Deprecated (acme 1.x): build the certificate with ``cryptography.x509``.
 
     ``not_before`` may be seconds from now and ``validity`` seconds, as in 1.x; ``key`` may be
     a pyOpenSSL ``PKey``. Returns a ``cryptography`` certificate.
     """
     warnings.warn(
-        "acme.crypto_util.gen_ss_cert is deprecated: use make_self_signed_cert",
+        "acme.crypto_util.gen_ss_cert is deprecated: build the certificate with "
+        "cryptography.x509.CertificateBuilder",
         DeprecationWarning,
         stacklevel=2,
     )
-    return make_self_signed_cert(
-        key,
-        domains=domains,
-        not_before=_not_before(not_before),
-        validity=_validity(validity),
-        force_san=force_san,
-        extensions=extensions,
-        ips=ips,
+    return _self_signed_cert(
+        key, domains, _not_before(not_before), _validity(validity), force_san, extensions, ips
     )
 
 

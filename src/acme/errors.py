@@ -1,4 +1,4 @@
-"""ACME errors: one documented tree, with the data in attributes.
+"""ACME errors: one documented tree, with the data in attributes::
 
     Exception
     ├── Error                       base of everything raised by acme itself
@@ -28,7 +28,7 @@ answers with is raised as that ``messages.Error`` itself, except 409 (`ConflictE
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from josepy import errors as jose_errors
@@ -55,6 +55,11 @@ __all__ = [
     "ValidationError",
     "WildcardUnsupportedError",
 ]
+
+
+# Longest rendering of a response's headers in an error message: enough to debug a server,
+# short enough for a log line.
+_MAX_HEADERS_TEXT = 1000
 
 
 class Error(Exception):
@@ -119,14 +124,21 @@ class MissingNonce(NonceError):
         method = getattr(getattr(self.response, "request", None), "method", None)
         status = getattr(self.response, "status_code", None)
         what = f"{method} request" if method else "request"
-        return f"Server {status} response to {what} did not include a Replay-Nonce header"
+        text = f"Server {status} response to {what} did not include a Replay-Nonce header"
+        headers = getattr(self.response, "headers", None)
+        if isinstance(headers, Mapping):  # what the server did send, as acme 5.x shows it
+            shown = repr(dict(headers))
+            if len(shown) > _MAX_HEADERS_TEXT:
+                shown = shown[: _MAX_HEADERS_TEXT - 3] + "..."
+            text += f"; response headers: {shown}"
+        return text
 
 
 class PollError(ClientError):
-    """Polling ended before every authorization was final.
+    """Polling ended before every authorization was final (acme 1.x's meaning of the fields).
 
-    :ivar set exhausted: resources that ran out of attempts (empty on a timeout).
-    :ivar dict updated: the last known state of every polled resource.
+    :ivar set exhausted: resources still not final when polling ran out (non-empty: a timeout).
+    :ivar dict updated: each polled resource mapped to its latest state.
     """
 
     def __init__(self, exhausted: set[Any], updated: dict[Any, Any]) -> None:
@@ -136,16 +148,16 @@ class PollError(ClientError):
 
     @property
     def timeout(self) -> bool:
-        """True if polling stopped because time ran out."""
-        return not self.exhausted
+        """True if polling stopped because time (or attempts) ran out."""
+        return bool(self.exhausted)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(exhausted={self.exhausted!r}, updated={self.updated!r})"
 
     def __str__(self) -> str:
         if self.timeout:
-            return f"Polling timed out with {len(self.updated)} resource(s) not final"
-        return f"Polling gave up on {len(self.exhausted)} resource(s)"
+            return f"Polling timed out with {len(self.exhausted)} resource(s) not final"
+        return f"Polling ended with {len(self.updated)} resource(s) updated, not all valid"
 
 
 class ValidationError(Error):
@@ -160,14 +172,18 @@ class ValidationError(Error):
         super().__init__(self.failed_authzrs)
 
     def __str__(self) -> str:
-        lines = ["Authorization failed for:"]
+        # One line per authorization, then one per failed challenge (acme 5.x's wording).
+        lines = []
         for authzr in self.failed_authzrs:
-            ident = authzr.body.identifier.value
-            problems = [
-                str(chall.error) for chall in authzr.body.challenges if chall.error is not None
-            ]
-            lines.append(f"  {ident}: {'; '.join(problems) or authzr.body.status}")
-        return "\n".join(lines)
+            header = f"Authorization for {authzr.body.identifier.value} failed"
+            failed = [chall for chall in authzr.body.challenges if chall.error is not None]
+            if not failed:
+                header += f" (status {authzr.body.status})"
+            lines.append(header)
+            for chall in failed:
+                typ = getattr(chall, "typ", None) or "of unknown type"
+                lines.append(f"  Challenge {typ} failed: {chall.error}")
+        return "\n".join(lines) or "No authorization failed"
 
 
 class TimeoutError(Error):

@@ -24,11 +24,13 @@ class Fixed(json_util.Field):
         super().__init__(json_name=json_name, default=value, omitempty=False)
 
     def decode(self, value: Any) -> Any:
+        """The fixed value; anything else is a ``DeserializationError``."""
         if value != self.value:
             raise jose_errors.DeserializationError(f"Expected {self.value!r}, got {value!r}")
         return self.value
 
     def encode(self, value: Any) -> Any:
+        """``value`` (a warning is logged if it is not the fixed value)."""
         if value != self.value:
             logger.warning("Overriding fixed field (%s) with %r", self.json_name, value)
         return value
@@ -77,15 +79,21 @@ def parse_rfc3339(value: Any) -> datetime.datetime:
         ) from None
 
 
+class _NaiveDatetimeError(jose_errors.SerializationError, ValueError):
+    """A naive datetime cannot be written as RFC 3339: josepy's error, and the ``ValueError``
+    acme 5.x raises there."""
+
+
 def format_rfc3339(value: datetime.datetime) -> str:
     """Format an aware datetime as RFC 3339 in UTC (``Z``), keeping microseconds if any.
 
-    :raises josepy.errors.SerializationError: for a naive datetime, whose zone is unknown.
+    :raises josepy.errors.SerializationError: (a ``ValueError`` too) for a naive datetime,
+        whose zone is unknown.
     """
     if not isinstance(value, datetime.datetime):
         raise jose_errors.SerializationError(f"Expected a datetime, got {value!r:.80}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise jose_errors.SerializationError(f"Refusing to serialize naive datetime {value}")
+        raise _NaiveDatetimeError(f"Refusing to serialize naive datetime {value}")
     utc = value.astimezone(datetime.timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:  # as few fraction digits as needed: 07.99Z, as the RFC examples write
@@ -98,10 +106,12 @@ class RFC3339Field(json_util.Field):
 
     @classmethod
     def default_encoder(cls, value: Any) -> Any:
+        """An aware datetime as RFC 3339 text in UTC."""
         return format_rfc3339(value)
 
     @classmethod
     def default_decoder(cls, value: Any) -> Any:
+        """RFC 3339 text as an aware UTC datetime."""
         return parse_rfc3339(value)
 
 
@@ -124,6 +134,7 @@ class Resource(json_util.Field):
         super().__init__("resource", *args, **kwargs)
 
     def decode(self, value: Any) -> Any:
+        """The resource type; any other is a ``DeserializationError``."""
         if value != self.resource_type:
             raise jose_errors.DeserializationError(
                 f"Wrong resource type: {value!r} instead of {self.resource_type!r}"

@@ -33,7 +33,12 @@ def _decode_nonce(value: Any) -> bytes:
 
 
 class Header(jose_jws.Header):
-    """JOSE header with the ACME fields ``nonce`` (bytes), ``kid`` and ``url``."""
+    """JOSE header with the ACME fields ``nonce`` (bytes), ``kid`` and ``url``.
+
+    :ivar nonce: the anti-replay nonce, raw bytes (base64url in JSON, RFC 8555 section 6.5)
+    :ivar kid: the account URL, when signing for an account (section 6.2)
+    :ivar url: the URL the request is sent to (section 6.4)
+    """
 
     # The nonce travels base64url encoded (RFC 8555 section 6.5.1) and is kept as raw bytes.
     nonce: bytes | None = json_util.field(
@@ -47,7 +52,10 @@ class Header(jose_jws.Header):
 
 
 class Signature(jose_jws.Signature):
-    """JWS signature whose header class is the ACME `Header`."""
+    """JWS signature whose header class is the ACME `Header`.
+
+    :ivar header: the unprotected `Header` (empty in ACME: every field is protected)
+    """
 
     __slots__ = jose_jws.Signature._orig_slots
     header_cls = Header

@@ -292,6 +292,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def version_string(self) -> str:
+        """The ``Server`` header: a fixed name, no Python version."""
         return self.server_version
 
     @property
@@ -307,6 +308,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         return functools.partial(cls, simple_http_resources=simple_http_resources, timeout=timeout)
 
     def setup(self) -> None:
+        """Read the request head the gate already buffered, then the socket, to a deadline."""
         super().setup()
         self.rfile.close()
         take = getattr(self.server, "_acme_take", None)
@@ -335,6 +337,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(status)
 
     def parse_request(self) -> bool:
+        """Refuse an empty request line and malformed headers with 400."""
         raw: bytes = getattr(self, "raw_requestline", b"")
         if not raw.strip():
             self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
@@ -347,6 +350,7 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
         return True
 
     def log_message(self, format: str, *args: Any) -> None:
+        """To the ``acme.standalone`` logger at DEBUG, never to stderr."""
         logger.debug("http-01 %s: %r", self.address_string(), format % args)
 
     def do_GET(self) -> None:
@@ -374,8 +378,8 @@ class HTTP01RequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_index(self) -> None:
-        """Answer ``/`` with a banner."""
-        self._send(HTTPStatus.OK, self.server_version.encode("ascii") + b"\n")
+        """Answer ``/`` with a banner (no newline: acme 5.x's exact body)."""
+        self._send(HTTPStatus.OK, self.server_version.encode("ascii"))
 
     def handle_404(self) -> None:
         """Answer 404 Not Found."""
@@ -515,6 +519,9 @@ class TLSALPN01Server(TLSServer):
     ``acme-tls/1`` handshakes only and refuses every other handshake. With both mappings
     (the 1.x form), ``challenge_certs`` go to ``acme-tls/1`` handshakes and ``certs`` to others.
     """
+
+    #: The ALPN protocol of RFC 8737 section 6.2, as bytes (acme 1.x's attribute).
+    ACME_TLS_1_PROTOCOL = _tls.ACME_TLS_1.encode("ascii")
 
     def __init__(
         self,

@@ -485,8 +485,12 @@ def test_progress_lines_while_polling(capsys: pytest.CaptureFixture[str], tmp_pa
     """A CA that keeps authorizations pending and the order processing for a few polls."""
     root = tmp_path / "www"
     root.mkdir()
-    options = {"validation_delay_polls": 2, "processing_polls": 1, "poll_retry_after": 1}
-    with web_server(root) as port, ACMETestServer(http_port=port, **options) as server:
+    with (
+        web_server(root) as port,
+        ACMETestServer(
+            http_port=port, validation_delay_polls=2, processing_polls=1, poll_retry_after=1
+        ) as server,
+    ):
         status, out, err = run(
             capsys, "issue", *_ca_args(server, tmp_path), "--agree-tos", "--webroot", root,
             "--key-file", tmp_path / "k", "--chain-file", tmp_path / "c", "slow.demo.test",
@@ -553,7 +557,8 @@ def test_unreachable_ca_and_bad_files_are_one_line(
 
     key = generate_key("ec256")
     cert_file = tmp_path / "cert.pem"
-    cert = crypto_util.make_self_signed_cert(key, ["self.demo.test"])
+    with pytest.warns(DeprecationWarning, match="make_self_signed_cert is deprecated"):
+        cert = crypto_util.make_self_signed_cert(key, ["self.demo.test"])
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     status, out, err = run(
         capsys, "renewal-info", "--directory", "https://127.0.0.1:1/dir", cert_file

@@ -660,10 +660,14 @@ def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
     assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
 
 
-def test_client_v2_retry_after_reads_a_replaceable_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("patched", ["acme.client.datetime", "datetime.datetime"])
+def test_client_v2_retry_after_reads_a_replaceable_clock(
+    monkeypatch: pytest.MonkeyPatch, patched: str
+) -> None:
     """acme 5.x reads ``datetime.datetime.now()`` with no argument in ``retry_after``, and
-    programs' tests replace it (certbot's with a function that takes none, acme's by patching
-    ``acme.client.datetime``): the clock is read in the shell, the rule is the core's."""
+    programs' tests replace it: acme's by patching ``acme.client.datetime``, certbot's by
+    putting a class whose ``now`` takes no argument on the datetime module. The clock is read
+    in the shell, once; the rule is the core's `retry_time`."""
     import types
 
     from acme import client
@@ -675,17 +679,19 @@ def test_client_v2_retry_after_reads_a_replaceable_clock(monkeypatch: pytest.Mon
         def now(cls) -> datetime.datetime:  # type: ignore[override]
             return frozen
 
-    fake = types.SimpleNamespace(datetime=FrozenNow, timedelta=datetime.timedelta)
-    monkeypatch.setattr(client, "datetime", fake)
     later = email.utils.format_datetime(
         (frozen + datetime.timedelta(seconds=90)).astimezone(datetime.timezone.utc), usegmt=True
     )
     second = datetime.timedelta(seconds=1)
-    assert client.ClientV2.retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * second
-    assert client.ClientV2.retry_after(reply(200, {}), 10) == frozen + 10 * second
-    assert (
-        client.ClientV2.retry_after(reply(200, {}, Retry_After=later), 10) == frozen + 90 * second
-    )
+    if patched == "acme.client.datetime":
+        fake = types.SimpleNamespace(datetime=FrozenNow, timedelta=datetime.timedelta)
+        monkeypatch.setattr(client, "datetime", fake)
+    else:
+        monkeypatch.setattr(datetime, "datetime", FrozenNow)
+    retry_after = client.ClientV2.retry_after
+    assert retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * second
+    assert retry_after(reply(200, {}), 10) == frozen + 10 * second
+    assert retry_after(reply(200, {}, Retry_After=later), 10) == frozen + 90 * second
 
 
 def test_deeply_nested_json_is_a_client_error() -> None:

@@ -80,7 +80,7 @@ def test_plan_skips_valid_answers_pending_and_refuses_the_rest() -> None:
     with pytest.raises(errors.ClientError) as refused:
         plan_challenges(_order(pending, only_dns), [challenges.HTTP01, challenges.TLSALPN01])
     assert str(refused.value) == (
-        "The CA offers no http-01 or tls-alpn-01 challenge for w.test (it offers: dns-01)"
+        "the CA offers no http-01 or tls-alpn-01 challenge for w.test (it offers: dns-01)"
     )
 
 

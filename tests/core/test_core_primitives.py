@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from acme._core.drive import run_async, run_sync
-from acme._core.http import Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
+from acme._core.http import Flow, Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
 from acme._core.nonces import NoncePool, is_valid_nonce
 from acme._core.retry import PollPolicy, parse_retry_after, retry_time
 from acme._core.session import Session
@@ -167,7 +167,7 @@ def test_parse_links() -> None:
     }
 
 
-def _flow():  # type: ignore[no-untyped-def]
+def _flow() -> Flow[tuple[int, str] | None]:
     response = yield Send(HTTPRequest("GET", "https://x/a"))
     yield Sleep(0.5)
     try:

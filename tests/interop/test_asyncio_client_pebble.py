@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Iterator
+from typing import Any, Literal
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, crypto_util, errors, messages
 from acme.asyncio_client import AsyncClientNetwork, AsyncClientV2
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 
-LIBRARIES = ["httpx", "aiohttp"]
+LIBRARIES: list[Literal["httpx", "aiohttp"]] = ["httpx", "aiohttp"]
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +58,15 @@ async def _issue(
     orderr = await acme.new_order(_csr(names))
     for authzr in orderr.authorizations:
         challb = next(c for c in authzr.body.challenges if isinstance(c.chall, kind))
+        chall: Any = challb.chall  # one of the three kinds
         name = authzr.body.identifier.value
         if kind is challenges.HTTP01:
             peb.challtestsrv.add_http01(challb.chall.encode("token"), challb.validation(key))
         elif kind is challenges.DNS01:
-            record = challb.chall.validation_domain_name(name) + "."
+            record = chall.validation_domain_name(name) + "."
             peb.challtestsrv.add_txt(record, challb.validation(key))
         else:
-            peb.challtestsrv.add_tlsalpn01(name, challb.chall.key_authorization(key))
+            peb.challtestsrv.add_tlsalpn01(name, chall.key_authorization(key))
         await acme.answer_challenge(challb, challb.response(key))
     deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=60)
     return await acme.poll_and_finalize(orderr, deadline)
@@ -78,7 +80,9 @@ def _sans(orderr: messages.OrderResource) -> set[str]:
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
-def test_issue_each_challenge_type_and_revoke(peb: PebbleInstance, library: str) -> None:
+def test_issue_each_challenge_type_and_revoke(
+    peb: PebbleInstance, library: Literal["httpx", "aiohttp"]
+) -> None:
     async def scenario() -> None:
         async with AsyncClientNetwork(
             _key(), verify_ssl=peb.ca_bundle, http_library=library

@@ -1,8 +1,9 @@
 """certbot 5.x runs unchanged on this library: register, certonly --standalone, renew, revoke.
 
-certbot depends on acme 5.x, so it gets a virtual environment of its own (from PyPI, built once
-per session) in which this package then replaces acme 5.9; Pebble validates for real, against
-certbot's standalone plugin, which is our acme.standalone.
+certbot gets a virtual environment of its own, set up exactly as docs/certbot.md tells users:
+this package (distribution ``acme-protocol``) first, then ``certbot==5.8.*`` with ``--no-deps``
+and certbot's other requirements from PyPI, so certbot's own ``acme`` is never installed.
+Pebble validates for real, against certbot's standalone plugin, which is our acme.standalone.
 """
 
 from __future__ import annotations
@@ -15,37 +16,41 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
+
+from interop.certbot_env import ROOT, install_steps
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _pip(venv: pathlib.Path, *args: str) -> None:
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *args],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
 def certbot(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """A venv with certbot 5.x whose acme is this package."""
+    """A venv set up as docs/certbot.md says, with this source tree as ``acme-protocol``."""
     venv = tmp_path_factory.mktemp("certbot-venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    _pip(venv, "certbot>=5,<6")
-    _pip(venv, "--no-deps", "--force-reinstall", str(ROOT))
+    for step in install_steps():
+        args = [str(ROOT) if arg == "acme-protocol" else arg for arg in step]
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *args],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     probe = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import acme.client; print(acme.client.__file__)"],
+        [str(venv / "bin" / "python"), "-c",
+         "import acme.client, importlib.metadata as m; print(acme.client.__file__);"
+         "print(m.version('certbot')); print(sorted(d.metadata['Name'] for d in"
+         " m.distributions() if d.metadata['Name'].lower().startswith('acme')))"],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
-    )
-    # Our acme.client (it has the asyncio sibling module acme 5.9 lacks).
-    assert (pathlib.Path(probe.stdout.strip()).parent / "asyncio_client.py").exists()
+    )  # fmt: skip
+    module, certbot_version, acme_dists = probe.stdout.splitlines()
+    # Our acme.client (it has the asyncio sibling module acme 5.x lacks), and no certbot acme.
+    assert (pathlib.Path(module).parent / "asyncio_client.py").exists()
+    assert certbot_version.startswith("5.8.")
+    assert acme_dists == "['acme-protocol']"
     return venv / "bin" / "certbot"
 
 

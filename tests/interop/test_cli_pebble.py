@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme.cli import main
 from acme.cli._files import generate_key, private_pem
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 from support.cli import assert_one_line_error, web_server
 
 pytestmark = pytest.mark.pebble

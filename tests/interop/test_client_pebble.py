@@ -11,6 +11,7 @@ import datetime
 import ipaddress
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -18,9 +19,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, client, crypto_util, errors, messages
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 
@@ -46,7 +47,7 @@ def _client(peb: PebbleInstance, key: jwk.JWK | None = None) -> client.ClientV2:
     return client.ClientV2(client.ClientV2.get_directory(peb.directory_url, net), net)
 
 
-def _register(acme: client.ClientV2, **extra: object) -> messages.RegistrationResource:
+def _register(acme: client.ClientV2, **extra: Any) -> messages.RegistrationResource:
     reg = messages.NewRegistration.from_data(
         email="admin@example.com", terms_of_service_agreed=True, **extra
     )
@@ -71,15 +72,16 @@ def _answer(
     assert account_key is not None
     for authzr in orderr.authorizations:
         challb = next(c for c in authzr.body.challenges if isinstance(c.chall, kind))
+        chall: Any = challb.chall  # one of the three kinds
         name = authzr.body.identifier.value
         if kind is challenges.HTTP01:
-            validation = challb.chall.validation(account_key)
+            validation = chall.validation(account_key)
             peb.challtestsrv.add_http01(challb.chall.encode("token"), validation)
         elif kind is challenges.DNS01:
-            validation = challb.chall.validation(account_key)
-            peb.challtestsrv.add_txt(challb.chall.validation_domain_name(name) + ".", validation)
+            validation = chall.validation(account_key)
+            peb.challtestsrv.add_txt(chall.validation_domain_name(name) + ".", validation)
         else:
-            key_authorization = challb.chall.key_authorization(account_key)
+            key_authorization = chall.key_authorization(account_key)
             peb.challtestsrv.add_tlsalpn01(name, key_authorization)
         acme.answer_challenge(challb, challb.response(account_key))
 

@@ -13,7 +13,8 @@ from types import ModuleType
 
 import pytest
 from cryptography import x509
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
+
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "issue_webroot.py"

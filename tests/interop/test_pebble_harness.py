@@ -24,7 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwa, jwk
-from pebble_harness import (
+
+from acme.jws import JWS
+from interop.pebble_harness import (
     SKIP_REASON,
     PebbleInstance,
     PebbleStartError,
@@ -34,8 +36,6 @@ from pebble_harness import (
     require_binaries,
     start_pebble,
 )
-
-from acme.jws import JWS
 
 
 class MiniAcme:

@@ -19,9 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
-from pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 from acme import challenges, client, crypto_util, messages, standalone
+from interop.pebble_harness import PebbleInstance, require_binaries, start_pebble
 
 pytestmark = pytest.mark.pebble
 Resource = standalone.HTTP01RequestHandler.HTTP01Resource
@@ -98,6 +98,7 @@ def test_http01_validated_by_pebble_through_our_server(peb: PebbleInstance, name
         )
         # Negative control: another account's key authorization is not what we serve.
         other = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+        assert isinstance(challb.chall, challenges.HTTP01)
         other_response = challb.chall.response(other)
         assert not other_response.simple_verify(
             challb.chall, "127.0.0.1", other.public_key(), port=peb.http_port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from typing import Literal
 
 import pytest
 from cryptography import x509
@@ -20,7 +21,7 @@ ORDERS = 200
 
 @pytest.mark.parametrize("library", ["aiohttp", "httpx"])
 def test_two_hundred_concurrent_orders_on_one_account(
-    acme_test_server: ACMETestServer, library: str
+    acme_test_server: ACMETestServer, library: Literal["aiohttp", "httpx"]
 ) -> None:
     csr_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

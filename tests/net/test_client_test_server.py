@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
 
 from acme import challenges, client, crypto_util, errors, messages
@@ -106,6 +106,22 @@ def test_replaces_links_the_renewal_to_the_old_certificate(
     assert "alreadyReplaced" in str(again.value)
 
 
+@pytest.mark.parametrize("form", ["pem-text", "identifier"])
+def test_replaces_as_a_string(acme_test_server: ACMETestServer, form: str) -> None:
+    """A string is PEM text when it looks like PEM, otherwise an RFC 9773 identifier."""
+    from acme._wire import renewal_id as _ari
+
+    acme = _client(acme_test_server)
+    old = _leaf(_issue(acme, [f"{form}.test"]))
+    as_string = (
+        old.public_bytes(serialization.Encoding.PEM).decode()
+        if form == "pem-text"
+        else _ari.certificate_identifier(old)
+    )
+    renewed = acme.new_order(_csr([f"{form}.test"]), replaces=as_string)
+    assert renewed.body.replaces == _ari.certificate_identifier(old)
+
+
 def test_pre_authorization(acme_test_server: ACMETestServer) -> None:
     acme = _client(acme_test_server)
     key = acme.net.key
@@ -185,3 +201,56 @@ def test_issuance_rides_out_a_busy_server(
     )
     assert done.body.status == messages.STATUS_VALID
     assert any(abs(w - 1.0) < 0.05 for w in waits)  # it met and waited out a busy answer
+
+
+def _legacy_client(server: ACMETestServer) -> client.BackwardsCompatibleClientV2:
+    # RSA: a network made without a key signs with RS256 (acme 1.x and 5.x alike).
+    key = jwk.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    net = client.ClientNetwork(verify_ssl=server.ca_bundle_path)
+    with pytest.warns(DeprecationWarning, match="BackwardsCompatibleClientV2"):
+        return client.BackwardsCompatibleClientV2(net, key, server.directory_url)
+
+
+def test_new_account_and_tos_checks_and_agrees_to_the_terms(
+    acme_test_server: ACMETestServer,
+) -> None:
+    # acme 1.x: new_account_and_tos(regr, check_tos_cb=None); the callback sees the ToS URL
+    # and raises to refuse it; otherwise the account is made with the terms agreed.
+    terms = acme_test_server.core.terms_of_service
+    assert terms
+    acme = _legacy_client(acme_test_server)
+    assert acme.acme_version == 2
+    registration = messages.NewRegistration.from_data(email="ops@example.com")
+    with pytest.raises(messages.Error, match="terms of service"):
+        acme.new_account(registration)  # the server insists on agreement (control)
+
+    seen: list[str] = []
+
+    def refuse(url: str) -> None:
+        seen.append(url)
+        raise errors.Error("terms refused")
+
+    with pytest.raises(errors.Error, match="terms refused"):
+        acme.new_account_and_tos(registration, refuse)
+    assert seen == [terms]
+    assert acme.net.account is None  # nothing was registered
+
+    regr = acme.new_account_and_tos(registration, check_tos_cb=seen.append)
+    assert seen == [terms, terms]
+    assert regr.uri
+    assert regr.body.emails == ("ops@example.com",)
+    assert acme.net.account == regr
+    # Without a callback the terms are agreed to as they are.
+    assert _legacy_client(acme_test_server).new_account_and_tos(registration).uri
+
+
+def test_new_account_and_tos_without_terms_calls_nothing(
+    acme_test_server_factory: Callable[..., ACMETestServer],
+) -> None:
+    server = acme_test_server_factory(always_valid=True, terms_of_service=None)
+    seen: list[str] = []
+    regr = _legacy_client(server).new_account_and_tos(
+        messages.NewRegistration.from_data(email="ops@example.com"), seen.append
+    )
+    assert regr.uri
+    assert seen == []

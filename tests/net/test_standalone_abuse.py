@@ -435,6 +435,7 @@ def test_shutdown_within_2s_with_clients_connected() -> None:
         http_servers.shutdown_and_server_close()
         tls_servers.shutdown_and_server_close()
     gc.collect()  # a leaked socket would raise ResourceWarning here (an error under pytest)
-    if fds_before is not None:
+    fds_after = open_fds()
+    if fds_before is not None and fds_after is not None:
         # Nothing leaked; earlier tests' garbage may even have been closed meanwhile.
-        assert open_fds() <= fds_before
+        assert fds_after <= fds_before

@@ -56,6 +56,16 @@ def test_correct_probe_succeeds_and_returns_the_challenge_cert() -> None:
         assert _handshake(port, DOMAIN, ["acme-tls/1"])[1] == "acme-tls/1"
 
 
+def test_acme_tls_1_protocol_constant_is_what_the_server_selects() -> None:
+    # acme 1.x's class attribute: the ALPN protocol as bytes (pyOpenSSL's form).
+    assert standalone.TLSALPN01Server.ACME_TLS_1_PROTOCOL == b"acme-tls/1"
+    _, _, pair = tlsalpn01(DOMAIN)
+    with serving(standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})) as server:
+        assert server.ACME_TLS_1_PROTOCOL == b"acme-tls/1"
+        protocol = server.ACME_TLS_1_PROTOCOL.decode("ascii")
+        assert _handshake(port_of(server), DOMAIN, ["h2", protocol])[1] == protocol
+
+
 def test_wrong_sni_fails() -> None:
     chall, response, pair = tlsalpn01(DOMAIN)
     with serving(standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})) as server:

@@ -333,6 +333,7 @@ def test_client_v2_full_cycle(acme_test_server_factory: Factory) -> None:
         orderr = acme.poll_authorizations(orderr, deadline)
         orderr = acme.finalize_order(orderr, deadline, fetch_alternative_chains=True)
         assert len(orderr.alternative_fullchains_pem) == 1
+        assert orderr.fullchain_pem is not None
         leaf = x509.load_pem_x509_certificate(orderr.fullchain_pem.encode())
         assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == datetime.timedelta(days=6)
         info, _ = acme.renewal_info(leaf)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import errors as jose_errors
 from josepy import jwa, jwk
@@ -93,6 +94,43 @@ def test_key_authorization_refuses_non_jwk() -> None:
         _http01().key_authorization("not a key")  # type: ignore[arg-type]
 
 
+class _ThumbprintOnly:
+    """Not a JWK, but has its thumbprint(): acme 5.x accepts such a key (certbot's tests)."""
+
+    def __init__(self, digest: bytes) -> None:
+        self.digest = digest
+        self.hash_functions: list[object] = []
+
+    def thumbprint(self, hash_function: object) -> bytes:
+        self.hash_functions.append(hash_function)
+        return self.digest
+
+
+def test_key_authorization_duck_types_the_account_key() -> None:
+    key = _ThumbprintOnly(b"foobarbaz")
+    assert _http01().key_authorization(key) == f"{HTTP_TOKEN}.{_b64url(b'foobarbaz')}"  # type: ignore[arg-type]
+    assert key.hash_functions == [hashes.SHA256]
+    with pytest.raises(errors.Error, match="thumbprint"):
+        _http01().key_authorization(_ThumbprintOnly("text"))  # type: ignore[arg-type]
+
+
+def test_thumbprint_hash_function_and_token_size() -> None:
+    # acme 5.x class attributes: the RFC 7638 hash of key authorizations (RFC 8555 section
+    # 8.1) and the token size in bytes (128 bits, RFC 8555 section 11.3).
+    assert challenges.KeyAuthorizationChallenge.thumbprint_hash_function is hashes.SHA256
+    assert challenges.KeyAuthorizationChallengeResponse.thumbprint_hash_function is hashes.SHA256
+    for cls in (challenges.HTTP01, challenges.DNS01, challenges.TLSALPN01, challenges.DNS):
+        assert cls.TOKEN_SIZE == 16
+
+    class SHA512HTTP01(challenges.HTTP01):
+        thumbprint_hash_function = hashes.SHA512
+
+    chall = SHA512HTTP01(token=_http01().token)
+    key = _ThumbprintOnly(b"x")
+    chall.key_authorization(key)  # type: ignore[arg-type]
+    assert key.hash_functions == [hashes.SHA512]
+
+
 def test_dns01_validation_is_b64url_sha256_of_key_authorization() -> None:
     key_authz = f"{DNS_TOKEN}.{RFC7638_THUMBPRINT}"
     expected = _b64url(hashlib.sha256(key_authz.encode()).digest())
@@ -116,6 +154,12 @@ def test_http01_path_uri_and_validation() -> None:
     assert challenges.HTTP01.URI_ROOT_PATH == ".well-known/acme-challenge"
     assert chall.path == f"/.well-known/acme-challenge/{HTTP_TOKEN}"
     assert chall.uri("example.com") == f"http://example.com/.well-known/acme-challenge/{HTTP_TOKEN}"
+    # acme 5.x names the argument identifier; acme 1.x named it domain.
+    expected = f"http://example.com/.well-known/acme-challenge/{HTTP_TOKEN}"
+    assert chall.uri(identifier="example.com") == expected
+    assert chall.uri(domain="example.com") == expected
+    with pytest.raises(errors.Error):
+        chall.uri("example.com", domain="example.org")
     assert chall.uri("192.0.2.7") == f"http://192.0.2.7/.well-known/acme-challenge/{HTTP_TOKEN}"
     assert (
         chall.uri("2001:db8::1") == f"http://[2001:db8::1]/.well-known/acme-challenge/{HTTP_TOKEN}"
@@ -211,7 +255,7 @@ def test_challenges_of_different_types_are_not_equal() -> None:
 
 def test_unrecognized_challenge_keeps_json() -> None:
     jobj = {
-        "type": "dns-account-01",
+        "type": "example-unknown-01",
         "url": "https://example.com/acme/chall/1",
         "status": "pending",
         "token": "not checked here",
@@ -287,6 +331,24 @@ def test_response_verify(account_key: jwk.JWK) -> None:
     assert not challenges.HTTP01Response(key_authorization="garbage").verify(chall, account_key)
 
 
+def test_response_verify_duck_types_challenge_and_key() -> None:
+    # acme 5.x: the challenge only needs josepy's encode("token"), the key its thumbprint().
+    class TokenOnly:
+        def encode(self, name: str) -> str:
+            assert name == "token"
+            return "foo"
+
+    good = challenges.KeyAuthorizationChallengeResponse(key_authorization=f"foo.{_b64url(b'tp')}")
+    assert good.verify(TokenOnly(), _ThumbprintOnly(b"tp"))  # type: ignore[arg-type]
+    assert not good.verify(TokenOnly(), _ThumbprintOnly(b"other"))  # type: ignore[arg-type]
+    wrong_form = challenges.KeyAuthorizationChallengeResponse(
+        key_authorization=f".foo.{_b64url(b'tp')}"
+    )
+    assert not wrong_form.verify(TokenOnly(), _ThumbprintOnly(b"tp"))  # type: ignore[arg-type]
+    with pytest.raises(errors.Error, match="token"):
+        good.verify(object(), _ThumbprintOnly(b"tp"))  # type: ignore[arg-type]
+
+
 def test_response_and_validation(account_key: jwk.JWK) -> None:
     chall = _dns01()
     response, validation = chall.response_and_validation(account_key)
@@ -325,10 +387,18 @@ def test_legacy_dns_challenge_warns_and_validates(account_key: jwk.JWK) -> None:
     # Negative controls: the wrong key, and a different challenge.
     assert not response.check_validation(chall, RFC7638_KEY)
     assert not response.check_validation(other, account_key.public_key())
-    parsed = challenges.ChallengeResponse.from_json(response.to_json())  # parsing: no warning
-    assert isinstance(parsed, challenges.DNSResponse)
-    assert parsed.to_json()["type"] == "dns"
+    # Sent as acme 5.x sends it: the validation only, no "type" (nor ACMEv1's "resource").
+    jobj = response.to_json()
+    assert list(jobj) == ["validation"]
+    assert response.to_partial_json() == {"validation": response.validation}
+    parsed = challenges.DNSResponse.from_json(jobj)  # parsing: no warning
+    assert parsed == response
     assert parsed.check_validation(chall, account_key.public_key())
+    # The pre-RFC form with "type" (and "resource") still parses, through the base class too.
+    old_form = {"resource": "challenge", "type": "dns", **jobj}
+    legacy = challenges.ChallengeResponse.from_json(old_form)
+    assert isinstance(legacy, challenges.DNSResponse)
+    assert legacy == response
 
 
 def test_importing_challenges_does_not_warn() -> None:

@@ -17,12 +17,13 @@ from josepy import jwk
 
 from acme import crypto_util, errors, messages
 from acme._wire import coercion
+from acme._wire import x509 as x509_helpers
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 KEY_PEM = KEY.private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
 )
-CERT = crypto_util.make_self_signed_cert(KEY, ["a.test"])
+CERT = x509_helpers.tls_alpn01_cert("a.test", bytes(32), KEY)  # any self-signed certificate
 CSR = x509.load_pem_x509_csr(crypto_util.make_csr(KEY_PEM, ["a.test"]))
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER

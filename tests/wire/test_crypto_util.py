@@ -258,6 +258,29 @@ def test_identifiers_ip_common_name() -> None:
     )
 
 
+def _self_signed(*args: Any, **kwargs: Any) -> x509.Certificate:
+    """`make_self_signed_cert`, which warns on every call (deprecated, as in acme 5.1+)."""
+    with pytest.warns(DeprecationWarning, match=r"make_self_signed_cert is deprecated"):
+        return crypto_util.make_self_signed_cert(*args, **kwargs)
+
+
+def test_make_self_signed_cert_is_deprecated() -> None:
+    """Every call warns, a failing one too (acme 5.9's tests expect the warning there)."""
+    key = _key("p256")
+    with pytest.warns(DeprecationWarning, match="make_self_signed_cert") as record:
+        crypto_util.make_self_signed_cert(key, ["a.example"])
+    assert [str(w.message) for w in record] == [
+        "acme.crypto_util.make_self_signed_cert is deprecated and will be removed: build the "
+        "certificate with cryptography.x509.CertificateBuilder"
+    ]
+    assert record[0].filename == __file__  # attributed to the caller
+    with (
+        pytest.warns(DeprecationWarning, match="make_self_signed_cert is deprecated"),
+        pytest.raises(errors.Error, match="at least one"),
+    ):
+        crypto_util.make_self_signed_cert(key)
+
+
 def test_identifiers_from_make_csr() -> None:
     """The acme 5.x form certbot unpacks: ``dns_names, ip_addresses = ...``."""
     csr = _csr(crypto_util.make_csr(_pem(_key("p256")), ["example.com"], ipaddrs=["2001:db8::a"]))
@@ -270,7 +293,7 @@ def test_identifiers_from_make_csr() -> None:
 def test_make_self_signed_cert(kind: str) -> None:
     key = _key(kind)
     before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    cert = crypto_util.make_self_signed_cert(key, ["a.example", "b.example"])
+    cert = _self_signed(key, ["a.example", "b.example"])
     after = datetime.datetime.now(datetime.timezone.utc)
     assert isinstance(cert, x509.Certificate)
     cert.verify_directly_issued_by(cert)
@@ -283,18 +306,16 @@ def test_make_self_signed_cert(kind: str) -> None:
 
 def test_make_self_signed_cert_san_rules() -> None:
     key = _key("p256")
-    single = crypto_util.make_self_signed_cert(key, ["a.example"], force_san=False)
+    single = _self_signed(key, ["a.example"], force_san=False)
     with pytest.raises(x509.ExtensionNotFound):
         single.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    forced = crypto_util.make_self_signed_cert(key, ["a.example"])
+    forced = _self_signed(key, ["a.example"])
     assert _san(forced) == [x509.DNSName("a.example")]
-    two = crypto_util.make_self_signed_cert(key, ["a.example", "b.example"], force_san=False)
+    two = _self_signed(key, ["a.example", "b.example"], force_san=False)
     assert len(_san(two)) == 2
-    with_ip = crypto_util.make_self_signed_cert(
-        key, ["a.example"], force_san=False, ips=[ipaddress.ip_address("::1")]
-    )
+    with_ip = _self_signed(key, ["a.example"], force_san=False, ips=[ipaddress.ip_address("::1")])
     assert _san(with_ip) == [x509.DNSName("a.example"), x509.IPAddress(ipaddress.ip_address("::1"))]
-    ip_only = crypto_util.make_self_signed_cert(key, ips=[ipaddress.ip_address("127.0.0.1")])
+    ip_only = _self_signed(key, ips=[ipaddress.ip_address("127.0.0.1")])
     assert _san(ip_only) == [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
 
 
@@ -304,7 +325,7 @@ def test_make_self_signed_cert_times_and_extensions() -> None:
     basic = x509.Extension(
         ExtensionOID.BASIC_CONSTRAINTS, True, x509.BasicConstraints(ca=True, path_length=0)
     )
-    cert = crypto_util.make_self_signed_cert(
+    cert = _self_signed(
         key,
         ["a.example"],
         not_before=start,
@@ -315,9 +336,7 @@ def test_make_self_signed_cert_times_and_extensions() -> None:
     assert cert.not_valid_after_utc == start + datetime.timedelta(hours=5)
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints) == basic
     # A naive not_before means UTC (as in acme 5.x).
-    naive = crypto_util.make_self_signed_cert(
-        key, ["a.example"], not_before=start.replace(tzinfo=None)
-    )
+    naive = _self_signed(key, ["a.example"], not_before=start.replace(tzinfo=None))
     assert naive.not_valid_before_utc == start
     # A caller's SAN replaces the default one.
     own_san = x509.Extension(
@@ -325,25 +344,25 @@ def test_make_self_signed_cert_times_and_extensions() -> None:
         False,
         x509.SubjectAlternativeName([x509.DNSName("z.example")]),
     )
-    replaced = crypto_util.make_self_signed_cert(key, ["a.example"], extensions=[own_san])
+    replaced = _self_signed(key, ["a.example"], extensions=[own_san])
     assert _san(replaced) == [x509.DNSName("z.example")]
 
 
 def test_make_self_signed_cert_bad_input() -> None:
     key = _key("p256")
     with pytest.raises(errors.Error, match="at least one"):
-        crypto_util.make_self_signed_cert(key)
+        _self_signed(key)
     with pytest.raises(errors.Error, match="validity"):
-        crypto_util.make_self_signed_cert(key, ["a.example"], validity=datetime.timedelta(0))
+        _self_signed(key, ["a.example"], validity=datetime.timedelta(0))
     with pytest.raises(errors.Error, match="not_before"):
-        crypto_util.make_self_signed_cert(key, ["a.example"], not_before="now")  # type: ignore[arg-type]
+        _self_signed(key, ["a.example"], not_before="now")  # deliberately not a datetime
     with pytest.raises(errors.Error, match="Extension"):
-        crypto_util.make_self_signed_cert(key, ["a.example"], extensions=["x"])  # type: ignore[list-item]
+        _self_signed(key, ["a.example"], extensions=["x"])  # deliberately not an Extension
 
 
 def test_dump_cryptography_chain() -> None:
-    first = crypto_util.make_self_signed_cert(_key("p256"), ["a.example"])
-    second = crypto_util.make_self_signed_cert(_key("p256"), ["b.example"])
+    first = _self_signed(_key("p256"), ["a.example"])
+    second = _self_signed(_key("p256"), ["b.example"])
     pem = crypto_util.dump_cryptography_chain([first, second])
     assert x509.load_pem_x509_certificates(pem) == [first, second]
     der = crypto_util.dump_cryptography_chain([first, second], serialization.Encoding.DER)
@@ -360,7 +379,7 @@ def test_format_is_deprecated() -> None:
         fmt = crypto_util.Format
     assert fmt.PEM.to_cryptography_encoding() is serialization.Encoding.PEM
     assert fmt.DER.to_cryptography_encoding() is serialization.Encoding.DER
-    cert = crypto_util.make_self_signed_cert(_key("p256"), ["a.example"])
+    cert = _self_signed(_key("p256"), ["a.example"])
     assert crypto_util.dump_cryptography_chain([cert], fmt.DER) == cert.public_bytes(  # type: ignore[arg-type]
         serialization.Encoding.DER
     )
@@ -372,10 +391,11 @@ def test_gen_ss_cert_legacy() -> None:
     from OpenSSL import crypto
 
     key = _key("rsa2048")
-    with pytest.warns(DeprecationWarning, match="gen_ss_cert is deprecated"):
+    with pytest.warns(DeprecationWarning, match="gen_ss_cert is deprecated") as record:
         cert = crypto_util.gen_ss_cert(
             crypto.PKey.from_cryptography_key(key), ["a.example"], validity=3600
         )
+    assert len(record) == 1  # its own warning, not make_self_signed_cert's as well
     assert isinstance(cert, x509.Certificate)
     assert cert.public_key() == key.public_key()
     assert cert.not_valid_after_utc - cert.not_valid_before_utc == datetime.timedelta(hours=1)
@@ -385,7 +405,7 @@ def test_gen_ss_cert_legacy() -> None:
 def test_dump_pyopenssl_chain_legacy() -> None:
     from OpenSSL import crypto
 
-    cert = crypto_util.make_self_signed_cert(_key("p256"), ["a.example"])
+    cert = _self_signed(_key("p256"), ["a.example"])
     legacy = crypto.X509.from_cryptography(cert)
     with pytest.warns(DeprecationWarning, match="dump_pyopenssl_chain is deprecated"):
         pem = crypto_util.dump_pyopenssl_chain([legacy, cert])

@@ -114,20 +114,42 @@ def test_missing_nonce() -> None:
     assert "Replay-Nonce" in str(errors.MissingNonce(SimpleNamespace(status_code=200)))
 
 
-def test_poll_error_timeout() -> None:
-    authz = "https://acme.example.com/authz/1"  # stands in for a hashable AuthorizationResource
-    timed_out = errors.PollError(set(), {authz: authz})
-    assert timed_out.timeout
-    assert timed_out.exhausted == set()
-    assert timed_out.updated == {authz: authz}
-    assert "timed out" in str(timed_out)
-    assert "1 resource" in str(timed_out)
+def test_missing_nonce_shows_the_response_headers() -> None:
+    """As in acme 5.x, the message shows what the server sent instead (a dict, capped)."""
+    from acme._core.http import Headers, HTTPResponse
 
-    exhausted = errors.PollError({authz}, {authz: authz})
-    assert not exhausted.timeout
-    assert "timed out" not in str(exhausted)
-    assert "1 resource" in str(exhausted)
-    assert "exhausted=" in repr(exhausted)
+    response = SimpleNamespace(status_code=200, request=SimpleNamespace(method="HEAD"), headers={})
+    assert str(errors.MissingNonce(response)) == (
+        "Server 200 response to HEAD request did not include a Replay-Nonce header; "
+        "response headers: {}"
+    )
+    core = HTTPResponse(200, Headers([("Content-Type", "text/plain")]), b"", "https://ca/nonce")
+    assert str(errors.MissingNonce(core)).endswith(
+        "response headers: {'Content-Type': 'text/plain'}"
+    )
+    huge = SimpleNamespace(status_code=200, headers={"X-Junk": "j" * 5000})
+    text = str(errors.MissingNonce(huge))
+    assert len(text) < 1200
+    assert text.endswith("...")
+
+
+def test_poll_error_timeout() -> None:
+    # acme 1.x/5.x: ``exhausted`` holds what was still not final when polling ran out (so a
+    # non-empty set is a timeout); ``updated`` maps each resource to its latest state.
+    authz = "https://acme.example.com/authz/1"  # stands in for a hashable AuthorizationResource
+    final = "https://acme.example.com/authz/2"
+    timed_out = errors.PollError({authz}, {})
+    assert timed_out.timeout
+    assert timed_out.exhausted == {authz}
+    assert "timed out" in str(timed_out)
+    assert "1 resource(s) not final" in str(timed_out)
+    assert "exhausted={'https://acme.example.com/authz/1'}" in repr(timed_out)
+
+    not_timed_out = errors.PollError(set(), {final: final})
+    assert not not_timed_out.timeout
+    assert not_timed_out.updated == {final: final}
+    assert "timed out" not in str(not_timed_out)
+    assert "1 resource" in str(not_timed_out)
 
 
 def test_conflict_error_location() -> None:
@@ -147,8 +169,8 @@ class _Problem:
 
 def test_issuance_error() -> None:
     problem = _Problem()
-    err = errors.IssuanceError(problem)
-    assert err.error is problem
+    err = errors.IssuanceError(problem)  # type: ignore[arg-type]  # duck-typed, as in 5.x
+    assert err.error is problem  # type: ignore[comparison-overlap]
     assert "badCSR" in str(err)
     assert str(err).startswith("Issuance failed")
 
@@ -191,9 +213,33 @@ def test_validation_error_lists_failures() -> None:
 
     err = errors.ValidationError([authzr("a.example", "dns NXDOMAIN"), authzr("b.example", None)])
     assert len(err.failed_authzrs) == 2
-    text = str(err)
-    assert "a.example: dns NXDOMAIN" in text
-    assert "b.example: invalid" in text
+    assert str(err) == (
+        "Authorization for a.example failed\n"
+        "  Challenge of unknown type failed: dns NXDOMAIN\n"
+        "Authorization for b.example failed (status invalid)"
+    )
+    assert str(errors.ValidationError([])) == "No authorization failed"
+
+
+def test_validation_error_names_identifier_and_challenge_type() -> None:
+    """acme 5.x's wording: "Authorization for <name> failed", "Challenge <type> failed"."""
+    from acme import challenges, messages
+
+    problem = messages.Error.with_code("dns", detail="NXDOMAIN looking up TXT")
+    authzr = messages.AuthorizationResource(
+        uri="https://ca.test/authz/1",
+        body=messages.Authorization(
+            identifier=messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.test"),
+            challenges=(
+                messages.ChallengeBody(chall=challenges.DNS01(token=b"t" * 16), error=problem),
+                messages.ChallengeBody(chall=challenges.HTTP01(token=b"u" * 16)),
+            ),
+            status=messages.STATUS_INVALID,
+        ),
+    )
+    assert str(errors.ValidationError([authzr])) == (
+        f"Authorization for a.test failed\n  Challenge dns-01 failed: {problem}"
+    )
 
 
 def _pickle_cases() -> list[BaseException]:
@@ -203,7 +249,7 @@ def _pickle_cases() -> list[BaseException]:
         errors.MissingNonce("response"),
         errors.PollError({"a"}, {"a": 1}),
         errors.ConflictError("https://acme.example.com/acct/1"),
-        errors.IssuanceError("problem"),
+        errors.IssuanceError("problem"),  # type: ignore[arg-type]
         errors.ARIError("m", when),
         errors.NetworkError("https://acme.example.com/", "timeout"),
         errors.ValidationError([]),
@@ -229,15 +275,19 @@ def test_server_problems_are_acme_errors() -> None:
 
 
 def _bad_inputs() -> list[tuple[str, Any]]:
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from acme import crypto_util, messages
 
     key = ec.generate_private_key(ec.SECP256R1())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return [
         ("unknown problem code", lambda: messages.Error.with_code("noSuchCode")),
         ("unreadable key", lambda: crypto_util.make_csr(b"not a key", ["a.test"])),
-        ("bad domain", lambda: crypto_util.make_self_signed_cert(key, ["a..test"])),
+        ("bad domain", lambda: crypto_util.make_csr(key_pem, ["a..test"])),
         (
             "EAB key not base64url",
             lambda: messages.ExternalAccountBinding.from_data(None, "kid", "+/=", {}),

@@ -115,6 +115,16 @@ def test_naive_datetime_is_refused() -> None:
     assert Stamped(validated=_utc(2025, 1, 2, 4)).to_json()["validated"] == "2025-01-02T04:00:00Z"
 
 
+def test_naive_datetime_encoder_raises_value_error_too() -> None:
+    """acme 5.x's encoder raises ``ValueError`` for a naive datetime; ours raises an error that
+    is both that and josepy's ``SerializationError``."""
+    with pytest.raises(ValueError, match="naive") as info:
+        fields.RFC3339Field.default_encoder(datetime.datetime(2025, 1, 2, 4, 0, 0))
+    assert isinstance(info.value, jose_errors.SerializationError)
+    with pytest.raises(ValueError, match="naive"):
+        fields.format_rfc3339(datetime.datetime(2025, 1, 2, 4, 0, 0))
+
+
 def test_non_datetime_is_refused() -> None:
     with pytest.raises(jose_errors.SerializationError):
         Stamped(validated="2025-01-02T04:00:00Z").to_json()

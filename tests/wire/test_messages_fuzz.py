@@ -104,7 +104,7 @@ CERT = st.sampled_from([CERT_B64, CERT_B64[:40], "", "!!!", "MIIEDTCCAvegAwIBAgI
 
 
 # Values of every JSON type, to put where another type belongs (cheaper to draw than ANY_JSON).
-WRONG = st.sampled_from(
+WRONG: st.SearchStrategy[Any] = st.sampled_from(
     [
         *(None, True, False, 0, -1, 2**64, 1.5, float("nan"), float("inf"), "", "x", "\x00\n"),
         *([], [None], ["a", 1], {}, {"": None}, {"type": "dns"}, [[[{}]]]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from acme import errors
@@ -10,6 +11,8 @@ from acme._core.http import Flow, Sleep
 from acme._core.session import Session
 
 __all__ = ["Monotonic", "to_monotonic", "wait"]
+
+logger = logging.getLogger(__name__)
 
 
 class Monotonic(float):
@@ -44,6 +47,9 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
 
 def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[None]:
     """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
-    if session.clock() + seconds > deadline:
+    left = deadline - session.clock()
+    if seconds > left:
+        logger.debug("waiting for %s: the deadline is %.3f s away, giving up", what, left)
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")
+    logger.debug("waiting %.3f s before polling the %s again (%.1f s left)", seconds, what, left)
     yield Sleep(seconds)

@@ -9,6 +9,9 @@ async clients and the CLI run the same decisions. Between `Issuance.order` and
 I/O, and the only part that stays with it.
 
 Rules:
+- The order and its authorizations name only what the CSR asked for (section 7.4 ties them
+  to the newOrder identifiers); anything else is refused before any challenge is answered,
+  since answering it would prove control of a name for someone else.
 - An authorization already ``valid`` (reused, or pre-authorized) needs nothing.
 - A ``pending`` one gets the first challenge type of the caller's preference that the server
   offers (`choose_challenge`); none offered is an error before anything is answered.
@@ -23,13 +26,21 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from acme import challenges, errors, messages
+from acme import challenges, crypto_util, errors, messages
 from acme._core.challenges import choose_challenge, offered_types
 from acme._core.deadlines import to_monotonic
 from acme._core.http import Flow
 from acme._core.operations import ClientFlows
+from acme._wire.coercion import coerce_csr
+from acme._wire.identifiers import parse_ip
 
-__all__ = ["ChallengePlan", "Issuance", "plan_challenges"]
+__all__ = [
+    "ChallengePlan",
+    "Issuance",
+    "check_order_identifiers",
+    "plan_challenges",
+    "requested_identifiers",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +56,45 @@ class ChallengePlan:
     valid: tuple[messages.AuthorizationResource, ...]
 
 
+def _identifier_key(typ: str, value: str, wildcard: bool = False) -> tuple[str, str]:
+    """How identifiers compare: DNS names in lower case without a final dot (``*.`` kept
+    for wildcards, RFC 8555 section 7.1.4), addresses in canonical form (RFC 8738 section 3)."""
+    if typ == "ip":
+        address = parse_ip(value)
+        return typ, value if address is None else str(address)
+    name = value.rstrip(".").lower()
+    return typ, f"*.{name}" if wildcard and not name.startswith("*.") else name
+
+
+def requested_identifiers(csr: Any) -> set[tuple[str, str]]:
+    """The ``(type, value)`` identifiers an order for ``csr`` asks for: what newOrder sends."""
+    parsed = coerce_csr(csr)
+    dns, ips = crypto_util.get_identifiers_from_x509(parsed.subject, parsed.extensions)
+    return {_identifier_key("dns", name) for name in dns} | {
+        _identifier_key("ip", str(ip)) for ip in ips
+    }
+
+
+def check_order_identifiers(orderr: messages.OrderResource, csr: Any) -> None:
+    """Refuse an order whose identifiers or authorizations name something never asked for.
+
+    :raises acme.errors.ClientError: naming the stray identifier and where it was.
+    """
+    asked = requested_identifiers(csr)
+    shown = ", ".join(f"{typ} {value}" for typ, value in sorted(asked))
+    found = [(ident, False, "the order") for ident in orderr.body.identifiers]
+    found += [
+        (authzr.body.identifier, bool(authzr.body.wildcard), f"an authorization ({authzr.uri})")
+        for authzr in orderr.authorizations or ()
+    ]
+    for ident, wildcard, where in found:
+        if _identifier_key(str(ident.typ), ident.value, wildcard) not in asked:
+            raise errors.ClientError(
+                f"the CA put {ident.typ} identifier {ident.value} in {where}, but this order "
+                f"asked only for {shown}: refusing to answer any challenge"
+            )
+
+
 def plan_challenges(
     orderr: messages.OrderResource, accepted: Sequence[type[challenges.KeyAuthorizationChallenge]]
 ) -> ChallengePlan:
@@ -54,7 +104,7 @@ def plan_challenges(
     """
     answer = []
     valid = []
-    for authzr in orderr.authorizations:
+    for authzr in orderr.authorizations or ():
         status = authzr.body.status
         name = authzr.body.identifier.value
         if status == messages.STATUS_VALID:
@@ -62,14 +112,14 @@ def plan_challenges(
             continue
         if status != messages.STATUS_PENDING:
             raise errors.ClientError(
-                f"The authorization for {name} is {status}: it cannot be answered"
+                f"the authorization for {name} is {status}: it cannot be answered"
             )
         challb = choose_challenge(authzr, accepted)
         if challb is None:
             wanted = " or ".join(str(kind.typ) for kind in accepted)
             offered = ", ".join(offered_types(authzr)) or "none"
             raise errors.ClientError(
-                f"The CA offers no {wanted} challenge for {name} (it offers: {offered})"
+                f"the CA offers no {wanted} challenge for {name} (it offers: {offered})"
             )
         answer.append((authzr, challb))
     return ChallengePlan(tuple(answer), tuple(valid))
@@ -111,6 +161,11 @@ class Issuance:
         return self._order
 
     @property
+    def plan_or_none(self) -> ChallengePlan | None:
+        """The plan once `order` made one, else None (e.g. the order was refused)."""
+        return self._plan
+
+    @property
     def plan(self) -> ChallengePlan:
         """The challenges to provision and answer (after `order`)."""
         if self._plan is None:
@@ -121,6 +176,7 @@ class Issuance:
         """Create the order with its authorizations (7.4) and decide what to answer."""
         orderr = yield from self.flows.new_order(self.csr_pem, self.profile, self.replaces)
         self._order = orderr
+        check_order_identifiers(orderr, orderr.csr_pem)
         self._plan = plan_challenges(orderr, self.accepted)
         return self._plan
 

@@ -6,6 +6,11 @@ an operation sends, checks or returns lives here (or in the flow modules it comp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acme._wire.inputs import AccountKeyInput, CertificateInput, CSRInput, DeadlineInput
+
 import datetime
 from typing import Any
 
@@ -83,7 +88,7 @@ class ClientFlows:
     ) -> Flow[messages.RegistrationResource]:
         return (yield from account_flows.deactivate_account(self.session, regr))
 
-    def change_key(self, new_key: Any, new_alg: jwa.JWASignature | None) -> Flow[None]:
+    def change_key(self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None) -> Flow[None]:
         key = coerce_jwk(new_key)
         alg = new_alg or alg_for_key(key)
         yield from account_flows.change_key(self.session, self.directory, key, alg)
@@ -91,10 +96,14 @@ class ClientFlows:
     # Orders and authorizations (sections 7.4, 7.5).
 
     def new_order(
-        self, csr_pem: Any, profile: str | None, replaces: Any
+        self, csr_pem: CSRInput, profile: str | None, replaces: CertificateInput | None
     ) -> Flow[messages.OrderResource]:
-        replaces_id = replaces
-        if replaces is not None and not isinstance(replaces, str):
+        # A string is an RFC 9773 certificate identifier unless it is PEM; anything else is a
+        # certificate.
+        replaces_id: str | None
+        if replaces is None or (isinstance(replaces, str) and "-----BEGIN" not in replaces):
+            replaces_id = replaces
+        else:
             replaces_id = _ari.certificate_identifier(coerce_certificate(replaces))
         return (
             yield from order_flows.new_order(
@@ -113,7 +122,7 @@ class ClientFlows:
         return (yield from order_flows.poll_authorization(self.session, authzr.uri))
 
     def poll_authorizations(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
         return (yield from order_flows.poll_authorizations(self.session, orderr, until))
@@ -136,7 +145,7 @@ class ClientFlows:
     def poll_finalization(
         self,
         orderr: messages.OrderResource,
-        deadline: Any,
+        deadline: DeadlineInput,
         fetch_alternative_chains: bool,
         retry_after: float | None = None,
     ) -> Flow[messages.OrderResource]:
@@ -149,14 +158,17 @@ class ClientFlows:
         )
 
     def finalize_order(
-        self, orderr: messages.OrderResource, deadline: Any, fetch_alternative_chains: bool
+        self,
+        orderr: messages.OrderResource,
+        deadline: DeadlineInput,
+        fetch_alternative_chains: bool,
     ) -> Flow[messages.OrderResource]:
         until = to_monotonic(self.session, deadline)
         orderr, hint = yield from order_flows.finalize(self.session, orderr)
         return (yield from self.poll_finalization(orderr, until, fetch_alternative_chains, hint))
 
     def poll_and_finalize(
-        self, orderr: messages.OrderResource, deadline: Any
+        self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> Flow[messages.OrderResource]:
         """Authorizations then finalization, under one deadline (default 90 s, as in 5.x)."""
         until = to_monotonic(self.session, deadline)
@@ -172,11 +184,13 @@ class ClientFlows:
 
     # Revocation and renewal information.
 
-    def revoke(self, cert: Any, rsn: int) -> Flow[None]:
+    def revoke(self, cert: CertificateInput, rsn: int) -> Flow[None]:
         certificate = coerce_certificate(cert)
         yield from cert_flows.revoke(self.session, self.directory, certificate, rsn)
 
-    def renewal_info(self, cert: Any) -> Flow[tuple[messages.RenewalInfo, datetime.datetime]]:
+    def renewal_info(
+        self, cert: CertificateInput
+    ) -> Flow[tuple[messages.RenewalInfo, datetime.datetime]]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         certificate = coerce_certificate(cert)
         info, retry = yield from cert_flows.renewal_info(self.session, self.directory, certificate)

@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = [
     "poll_authorizations",
     "poll_order",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
@@ -166,6 +169,12 @@ def poll_authorizations(
                     states.check_transition(
                         states.AUTHORIZATION, known[url].body.status, authzr.body.status
                     )
+                logger.debug(
+                    "polled authorization %s for %s: %s",
+                    url,
+                    authzr.body.identifier.value,
+                    authzr.body.status,
+                )
                 known[url] = authzr
                 if _is_final(authzr):
                     done[url] = authzr
@@ -233,6 +242,7 @@ def poll_order(
         if response is not None:
             previous, body = body, parse(messages.Order, response)
             states.check_transition(states.ORDER, previous.status, body.status)
+            logger.debug("polled order %s: %s", orderr.uri, body.status)
     return orderr.update(body=body)
 
 
@@ -252,5 +262,6 @@ def _poll_fetch(session: Session, url: str) -> Flow[tuple[HTTPResponse | None, f
         hint = None
         if error.retry_after is not None:
             hint = (error.retry_after - session.now()).total_seconds()
+        logger.debug("poll of %s refused with %d (%s): will ask again", url, status, error.code)
         return None, hint
     return response, session.retry_after(response)

@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
+import logging
 import random
 import time
 import urllib.parse
@@ -52,6 +53,8 @@ __all__ = [
     "post_expecting",
 ]
 
+logger = logging.getLogger(__name__)
+
 _MAX_GET_REDIRECTS = 5
 
 
@@ -75,10 +78,10 @@ class Session:
     now: Callable[[], datetime.datetime] = utcnow
     rand: Callable[[], float] = random.random
     max_nonce_attempts: int = 5
-    #: The current account (a ``messages.RegistrationResource``); its URL is ``account_url``.
-    account: Any = None
+    #: The current account; its URL is ``account_url``.
+    account: messages.RegistrationResource | None = None
 
-    def set_account(self, regr: Any) -> None:
+    def set_account(self, regr: messages.RegistrationResource | None) -> None:
         """Make ``regr`` the account requests are signed for (``kid``), or none."""
         self.account = regr
         self.account_url = regr.uri if regr is not None else None
@@ -98,7 +101,7 @@ def new_session(
     allow_insecure_loopback: bool,
     policy: PollPolicy | None,
     max_nonce_attempts: int,
-    account: Any = None,
+    account: messages.RegistrationResource | None = None,
 ) -> Session:
     """The `Session` both network shells start from: the key as a JWK (from a JWK, a
     cryptography key or a pyOpenSSL key), its usual algorithm unless one is given (RS256
@@ -270,7 +273,16 @@ def post(
         headers["Accept"] = accept
     last_error: messages.Error | None = None
     nonce = ""
-    for _ in range(max(1, session.max_nonce_attempts)):
+    attempts = max(1, session.max_nonce_attempts)
+    for attempt in range(1, attempts + 1):
+        if last_error is not None:
+            logger.debug(
+                "POST %s: badNonce, signing again with the nonce the refusal carried "
+                "(attempt %d of %d)",
+                url,
+                attempt,
+                attempts,
+            )
         nonce = yield from _nonce(session)
         signed = jws.JWS.sign(body, key=key, alg=alg, nonce=_nonce_bytes(nonce), url=url, kid=kid)
         request = HTTPRequest("POST", url, headers, signed.json_dumps().encode())

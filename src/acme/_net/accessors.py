@@ -5,7 +5,7 @@ Stdlib only at import time, so ``import acme.client`` stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from josepy import jwa, jwk
@@ -41,7 +41,7 @@ class SessionAccessors:
 
     @property
     def account(self) -> messages.RegistrationResource | None:
-        return cast("messages.RegistrationResource | None", self.session.account)
+        return self.session.account
 
     @account.setter
     def account(self, regr: messages.RegistrationResource | None) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import ssl
+import time
 from typing import Any
 
 from acme import errors
@@ -17,6 +19,7 @@ from acme._core.http import Headers, HTTPRequest, HTTPResponse
 
 __all__ = ["AiohttpTransport", "AsyncTransport", "HttpxTransport", "ssl_context"]
 
+logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
 
 
@@ -44,7 +47,30 @@ class AsyncTransport(abc.ABC):
         """Close the connection pool."""
 
     async def _bounded(self, request: HTTPRequest, timeout: float, coro: Any) -> HTTPResponse:
+        """Await ``coro`` within ``timeout``; logs method, URL, status and time at DEBUG."""
         self.requests_sent += 1
+        started = time.monotonic()
+        try:
+            result: HTTPResponse = await self._translated(request, timeout, coro)
+        except errors.NetworkError as error:
+            elapsed = (time.monotonic() - started) * 1000
+            logger.debug(
+                "%s %s failed after %.0f ms: %s", request.method, request.url, elapsed, error.reason
+            )
+            raise
+        elapsed = (time.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %d (%d bytes, %.0f ms)",
+            request.method,
+            request.url,
+            result.status_code,
+            len(result.content),
+            elapsed,
+        )
+        return result
+
+    @staticmethod
+    async def _translated(request: HTTPRequest, timeout: float, coro: Any) -> HTTPResponse:
         try:
             result: HTTPResponse = await asyncio.wait_for(coro, timeout)
         except errors.NetworkError:

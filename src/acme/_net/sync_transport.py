@@ -6,7 +6,9 @@ Foreign exceptions are translated here, and only here, into `acme.errors.Network
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import urllib.parse
 
 import requests
@@ -17,6 +19,7 @@ from acme._net.deadline import Watchdog, watched_pool_classes
 
 __all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
 
+logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
 
 
@@ -62,7 +65,29 @@ class RequestsTransport:
         self.requests_sent = 0
 
     def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request``; logs method, URL, status and time at DEBUG (never the body)."""
         self.requests_sent += 1
+        started = time.monotonic()
+        try:
+            response = self._send_within_deadline(request)
+        except RequestsNetworkError as error:
+            elapsed = (time.monotonic() - started) * 1000
+            logger.debug(
+                "%s %s failed after %.0f ms: %s", request.method, request.url, elapsed, error.reason
+            )
+            raise
+        elapsed = (time.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %d (%d bytes, %.0f ms)",
+            request.method,
+            request.url,
+            response.status_code,
+            len(response.content),
+            elapsed,
+        )
+        return response
+
+    def _send_within_deadline(self, request: HTTPRequest) -> HTTPResponse:
         with self.watchdog.request(self.timeout) as record:
             try:
                 response = self._send(request)
@@ -92,7 +117,8 @@ class RequestsTransport:
                 else self.verify,
                 timeout=(self.timeout, self.timeout),
             )
-        except requests.exceptions.RequestException as error:
+        except (requests.exceptions.RequestException, OSError) as error:
+            # OSError: requests raises it bare for a CA bundle path that does not exist.
             raise RequestsNetworkError(request.url, _reason(error)) from error
         try:
             content = self._read_body(raw, request.url)

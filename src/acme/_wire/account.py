@@ -51,6 +51,17 @@ class Registration(ResourceBody):
 
     ``contact`` given explicitly, even empty, is serialized (``"contact": []`` clears the
     account's contacts); left out, it is omitted. ``key`` is always serialized as the public key.
+
+    :ivar key: the account's public key (a josepy JWK)
+    :ivar contact: contact URLs, ``mailto:`` (and ``tel:`` where a CA takes them), a tuple
+    :ivar agreement: the terms of service URL agreed to (ACMEv1, acme 1.x)
+    :ivar status: a `Status`: valid, deactivated or revoked (section 7.1.6)
+    :ivar terms_of_service_agreed: True to agree to the CA's terms of service (section 7.3)
+    :ivar only_return_existing: True to look up the key's account instead of creating one (section
+        7.3.1)
+    :ivar external_account_binding: the JWS made by `ExternalAccountBinding.from_data` (section
+        7.3.4)
+    :ivar orders: the URL of the account's orders list (section 7.1.2.1)
     """
 
     __slots__ = ("_add_contact",)
@@ -109,9 +120,10 @@ class Registration(ResourceBody):
         return cls(**kwargs)
 
     def fields_to_partial_json(self) -> dict[str, Any]:
+        """The fields, ``contact`` included when it was given (even empty)."""
         jobj = super().fields_to_partial_json()
         if self._add_contact and "contact" not in jobj:
-            jobj["contact"] = []
+            jobj["contact"] = ()
         return jobj
 
     def _filter_contact(self, prefix: str) -> tuple[str, ...]:
@@ -137,9 +149,16 @@ class UpdateRegistration(Registration):
 
 
 class RegistrationResource(ResourceWithURI):
-    """An account: its object, URL and the terms of service URL in force."""
+    """An account: its object, URL and the terms of service URL in force.
+
+    :ivar body: the `Registration`
+    :ivar terms_of_service: the URL of the terms of service in force, if the CA has any
+    :ivar new_authzr_uri: kept from acme 1.x (ACMEv1's new-authz URL, found in old account
+        files); nothing in ACME v2 uses it
+    """
 
     body: Registration = required("body", Registration.from_json)
+    new_authzr_uri: str | None = optional("new_authzr_uri", string)
     terms_of_service: str | None = optional("terms_of_service", string)
 
 
@@ -171,8 +190,9 @@ class ExternalAccountBinding:
         """
         alg = _HMAC_ALGS.get(getattr(hmac_alg, "name", hmac_alg))
         if alg is None:
-            raise errors.InvalidArgument(
-                f"Unsupported EAB MAC algorithm {hmac_alg!r}; use one of {', '.join(_HMAC_ALGS)}"
+            raise errors.InvalidArgument(  # "Invalid value for hmac_alg": acme 5.x's words
+                f"Invalid value for hmac_alg: {hmac_alg!r} is not an EAB MAC algorithm; "
+                f"use one of {', '.join(_HMAC_ALGS)}"
             )
         if isinstance(hmac_key, bytes):
             hmac_key = hmac_key.decode("ascii", errors="replace")

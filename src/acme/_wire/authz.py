@@ -45,6 +45,11 @@ class ChallengeBody(ResourceBody):
     ``url``, ``status``, ``validated``, ``error``. Attributes not found here are looked up on
     ``chall`` (``challb.token``, ``challb.response(key)``); ``uri`` is an alias of ``url``
     (also as a constructor and ``update()`` argument, where it takes precedence).
+
+    :ivar url: the challenge URL: POST to it to answer (section 7.5.1); ``uri`` is an alias
+    :ivar status: a `Status`: pending, processing, valid or invalid (section 7.1.6)
+    :ivar validated: when the server validated it (aware UTC datetime), once valid
+    :ivar error: the `Error` that made validation fail, if it did (section 7.1.5)
     """
 
     __slots__ = ("chall",)
@@ -72,6 +77,7 @@ class ChallengeBody(ResourceBody):
         return cls(**decoded)
 
     def to_partial_json(self) -> dict[str, Any]:
+        """One flat JSON object: the challenge's fields and the state fields."""
         jobj: dict[str, Any] = dict(self.chall.to_partial_json())
         jobj.update(self.fields_to_partial_json())
         return jobj
@@ -80,6 +86,10 @@ class ChallengeBody(ResourceBody):
     def uri(self) -> str:
         """The challenge URL (alias of ``url``)."""
         return self.url
+
+    def encode(self, name: str) -> Any:
+        """One field encoded for JSON (josepy); ``uri``, acme 5.x's name, means ``url``."""
+        return super().encode("url" if name == "uri" else name)
 
     @property
     def typ(self) -> str:
@@ -100,7 +110,11 @@ class ChallengeBody(ResourceBody):
 
 
 class ChallengeResource(Resource):
-    """A challenge and the URL of its authorization (the ``up`` link, RFC 8555 7.5.1)."""
+    """A challenge and the URL of its authorization (the ``up`` link, RFC 8555 7.5.1).
+
+    :ivar body: the `ChallengeBody`
+    :ivar authzr_uri: the URL of its authorization
+    """
 
     body: ChallengeBody = required("body", ChallengeBody.from_json)
     authzr_uri: str | None = optional("authzr_uri", string)
@@ -116,6 +130,15 @@ class Authorization(ResourceBody):
 
     ``identifier``, ``challenges`` (tuple of `ChallengeBody`), ``status``, ``expires`` and
     ``wildcard``. ``combinations`` (ACMEv1, acme 1.x) is kept but deprecated.
+
+    :ivar identifier: the `Identifier` it authorizes (for a wildcard, the name without ``*.``)
+    :ivar challenges: the offered challenges, a tuple of `ChallengeBody`; once valid, the one that
+        passed
+    :ivar status: a `Status`: pending, valid, invalid, deactivated, expired or revoked (section
+        7.1.6)
+    :ivar expires: when it expires (aware UTC datetime); servers must set it once valid
+    :ivar wildcard: True if it was created for a ``*.`` name of an order (dns-01 only, section
+        7.1.3)
     """
 
     identifier: Identifier = optional("identifier", Identifier.from_json)  # required by RFC
@@ -172,6 +195,11 @@ class UpdateAuthorization(Authorization):
 
 
 class AuthorizationResource(ResourceWithURI):
-    """An authorization and its URL."""
+    """An authorization and its URL.
+
+    :ivar body: the `Authorization`
+    :ivar new_cert_uri: kept from acme 1.x (ACMEv1's new-cert URL); ACME v2 does not use it
+    """
 
     body: Authorization = required("body", Authorization.from_json)
+    new_cert_uri: str | None = optional("new_cert_uri", string)

@@ -19,7 +19,7 @@ Rules every message class follows (enforced here, so each class only declares it
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -180,8 +180,17 @@ def array_of(decode_item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ..
     return decode
 
 
-def _encode_array(value: Any) -> list[Any]:
-    return list(value)
+def _encode_array(value: Any) -> list[Any] | tuple[Any, ...]:
+    """The stored tuple (or list) as it is, as acme 5.x's ``to_partial_json`` returns it;
+    another iterable as a tuple (``to_json`` writes both as JSON arrays).
+
+    :raises josepy.errors.SerializationError: for a string, a mapping or a non-iterable.
+    """
+    if isinstance(value, (list, tuple)):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+        return tuple(value)
+    raise jose_errors.SerializationError(f"expected an array, got {type(value).__name__}")
 
 
 # Field constructors (typed Any so they can annotate any attribute type).
@@ -259,10 +268,14 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
 
     def __init__(self, **kwargs: Any) -> None:
         for slot, field in type(self)._fields.items():
+            if slot in self._list_fields:
+                # Left out, too: a default () would not equal the [] of a JSON round trip.
+                value = kwargs.get(slot, field.default)
+                if isinstance(value, (list, tuple)):
+                    kwargs[slot] = list(value)
+                continue
             value = kwargs.get(slot)
-            if slot in self._list_fields and isinstance(value, (list, tuple)):
-                kwargs[slot] = list(value)
-            elif isinstance(value, list) and isinstance(field.default, tuple):
+            if isinstance(value, list) and isinstance(field.default, tuple):
                 kwargs[slot] = tuple(value)  # arrays are stored as tuples: hashable
         for name, value in kwargs.items():
             if isinstance(value, dict):
@@ -354,6 +367,11 @@ class JSONObject(json_util.JSONObjectWithFields, metaclass=_Meta):
                 ) from error
         return jobj
 
+    def to_json(self) -> Any:
+        """Fully serialized, JSON arrays as lists (josepy would keep the stored tuples), so it
+        equals ``json.loads(self.json_dumps())``; `to_partial_json` keeps them as stored."""
+        return thaw(super().to_json())
+
     def to_partial_json(self) -> dict[str, Any]:
         # Plain JSON objects were stored frozen (hashable); json.dumps needs them as dicts again
         # (certbot, for one, saves RegistrationResource(uri=..., body={}) with json_dumps).
@@ -388,13 +406,18 @@ class Resource(JSONObject):
 
     Resources are how the client keeps what it learned (body, URL, related objects); their JSON
     is this library's own storage format, not part of the protocol.
+
+    :ivar body: the resource's object (a `ResourceBody` subclass in subclasses)
     """
 
     body: Any = required("body", json_object, thaw)
 
 
 class ResourceWithURI(Resource):
-    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1)."""
+    """A resource with the URL it lives at (the ``Location`` of its creation, RFC 8555 7.1).
+
+    :ivar uri: the resource's URL
+    """
 
     # Typed ``str`` as in acme 5.x; None only if the server sent no Location.
     uri: str = required("uri", nullable_string)

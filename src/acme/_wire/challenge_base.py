@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cryptography.hazmat.primitives import hashes
 from josepy import b64, json_util, jwk
@@ -82,6 +82,37 @@ def _require_mapping(jobj: Any, what: str) -> Mapping[str, Any]:
     return jobj
 
 
+def _thumbprint(account_key: Any, hash_function: type[hashes.HashAlgorithm]) -> bytes:
+    """RFC 7638 thumbprint of the account key's public part.
+
+    Like acme 5.x, any object with josepy's ``thumbprint(hash_function=...)`` will do (a JWK,
+    or a test's stand-in for one).
+    """
+    method = getattr(account_key, "thumbprint", None)
+    if not callable(method):
+        raise errors.Error(
+            "The account key must be a josepy JWK (or have its thumbprint() method), "
+            f"got {type(account_key).__name__}"
+        )
+    digest = method(hash_function=hash_function)
+    if not isinstance(digest, bytes):
+        raise errors.Error(f"The account key's thumbprint() gave {type(digest).__name__}")
+    return digest
+
+
+def _token_text(chall: Any) -> str:
+    """A challenge's token as it appears in JSON and key authorizations (base64url)."""
+    if isinstance(chall, _TokenChallenge):
+        return chall._token_text
+    try:  # acme 5.x asks only for josepy's encode("token")
+        token = chall.encode("token")
+    except (AttributeError, TypeError, KeyError, jose_errors.Error) as error:
+        raise errors.Error(f"Expected a challenge with a token, got {chall!r:.100}") from error
+    if not isinstance(token, str):
+        raise errors.Error(f"Expected a challenge with a token, got {chall!r:.100}")
+    return token
+
+
 def _require_jwk(account_key: Any) -> jwk.JWK:
     if not isinstance(account_key, jwk.JWK):
         raise errors.Error(
@@ -101,13 +132,17 @@ def _rebuild(cls: type[Any], fields: dict[str, Any]) -> Any:
     return cls(**fields)
 
 
+_C = TypeVar("_C", bound="Challenge")
+_R = TypeVar("_R", bound="ChallengeResponse")
+
+
 class Challenge(json_util.TypedJSONObjectWithFields):
     """An ACME challenge; ``Challenge.from_json`` picks the class registered for its type."""
 
     TYPES: dict[str, type[Any]] = {}
 
     @classmethod
-    def from_json(cls, jobj: Mapping[str, Any]) -> Challenge:
+    def from_json(cls: type[_C], jobj: Mapping[str, Any]) -> _C:
         """Parse a challenge; an unknown type gives `UnrecognizedChallenge`."""
         jobj = _require_mapping(jobj, "A challenge")
         typ = jobj.get(cls.type_field_name)
@@ -117,12 +152,12 @@ class Challenge(json_util.TypedJSONObjectWithFields):
             )
         type_cls = cls.TYPES.get(typ)
         if type_cls is None and cls is Challenge:
-            return UnrecognizedChallenge(jobj)
+            return cast(_C, UnrecognizedChallenge(jobj))
         if type_cls is None or not issubclass(type_cls, cls):
             raise jose_errors.DeserializationError(
                 f"Expected a {cls.__name__} challenge, got type {typ!r:.80}"
             )
-        challenge: Challenge = type_cls(**type_cls.fields_from_json(jobj), **_parsed(type_cls))
+        challenge: _C = type_cls(**type_cls.fields_from_json(jobj), **_parsed(type_cls))
         return challenge
 
     def __eq__(self, other: object) -> bool:
@@ -141,7 +176,7 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
     TYPES: dict[str, type[Any]] = {}
 
     @classmethod
-    def from_json(cls, jobj: Mapping[str, Any]) -> ChallengeResponse:
+    def from_json(cls: type[_R], jobj: Mapping[str, Any]) -> _R:
         """Parse a response; the RFC 8555 ``{}`` (no type) parses too (section 7.5.1)."""
         jobj = _require_mapping(jobj, "A challenge response")
         typ = jobj.get(cls.type_field_name)
@@ -161,7 +196,7 @@ class ChallengeResponse(json_util.TypedJSONObjectWithFields):
                 raise jose_errors.DeserializationError(
                     f"Expected a {cls.__name__}, got type {typ!r:.80}"
                 )
-        response: ChallengeResponse = target(**target.fields_from_json(jobj), **_parsed(target))
+        response: _R = target(**target.fields_from_json(jobj), **_parsed(target))
         return response
 
     def __eq__(self, other: object) -> bool:
@@ -197,6 +232,7 @@ class UnrecognizedChallenge(Challenge):
 
     @classmethod
     def from_json(cls, jobj: Mapping[str, Any]) -> UnrecognizedChallenge:
+        """Keep ``jobj`` as it is."""
         return cls(jobj)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -211,10 +247,13 @@ class _TokenChallenge(Challenge):
 
     token: bytes = json_util.field("token", encoder=json_util.encode_b64jose, decoder=_decode_token)
 
+    #: Token size in bytes: the 128 bits of entropy of RFC 8555 section 11.3 (acme 5.x name).
+    TOKEN_SIZE = _TOKEN_BYTES
+
     @property
     def good_token(self) -> bool:
         """Whether the token has the 128 bits of entropy RFC 8555 section 11.3 requires."""
-        return isinstance(self.token, bytes) and len(self.token) >= _TOKEN_BYTES
+        return isinstance(self.token, bytes) and len(self.token) >= self.TOKEN_SIZE
 
     @property
     def _token_text(self) -> str:
@@ -228,20 +267,28 @@ class KeyAuthorizationChallengeResponse(ChallengeResponse):
 
     ``key_authorization`` is kept locally but never sent: the JSON is ``{}`` (RFC 8555
     section 7.5.1), because the server recomputes the key authorization itself.
+
+    :ivar key_authorization: ``token.thumbprint`` (RFC 8555 section 8.1), or None
     """
 
     key_authorization: str | None = json_util.field(
         "keyAuthorization", omitempty=True, decoder=_decode_key_authorization
     )
+    #: Hash of the account key thumbprint in key authorizations (RFC 8555 section 8.1).
+    thumbprint_hash_function: type[hashes.HashAlgorithm] = hashes.SHA256
 
     def verify(self, chall: KeyAuthorizationChallenge, account_public_key: jwk.JWK) -> bool:
-        """Whether ``key_authorization`` is the one ``chall`` and the account key give."""
+        """Whether ``key_authorization`` is ``token || '.' || base64url(thumbprint)`` for
+        ``chall`` and the account key (RFC 8555 section 8.1).
+
+        As in acme 5.x, ``chall`` needs only josepy's ``encode("token")`` and the key only
+        ``thumbprint()``; anything else raises `acme.errors.Error`.
+        """
         if not isinstance(self.key_authorization, str):
             logger.debug("No key authorization to verify")
             return False
-        if not isinstance(chall, KeyAuthorizationChallenge):
-            raise errors.Error(f"Expected a key authorization challenge, got {chall!r:.100}")
-        expected = chall.key_authorization(account_public_key)
+        thumbprint = _thumbprint(account_public_key, self.thumbprint_hash_function)
+        expected = f"{_token_text(chall)}.{json_util.encode_b64jose(thumbprint)}"
         if self.key_authorization != expected:
             logger.debug("Key authorization %r is not %r", self.key_authorization, expected)
             return False
@@ -256,13 +303,16 @@ class KeyAuthorizationChallenge(_TokenChallenge):
     """A challenge answered with a key authorization (RFC 8555 section 8.1)."""
 
     response_cls: type[KeyAuthorizationChallengeResponse] = KeyAuthorizationChallengeResponse
+    #: Hash of the account key thumbprint in key authorizations (RFC 8555 section 8.1).
+    thumbprint_hash_function: type[hashes.HashAlgorithm] = hashes.SHA256
 
     def key_authorization(self, account_key: jwk.JWK) -> str:
         """``token || '.' || base64url(Thumbprint(accountKey))`` (RFC 8555 section 8.1).
 
-        The thumbprint is RFC 7638's, with SHA-256, over the public part of the key.
+        The thumbprint is RFC 7638's, with `thumbprint_hash_function` (SHA-256), over the
+        public part of the key. As in acme 5.x, the key only needs josepy's ``thumbprint()``.
         """
-        thumbprint = _require_jwk(account_key).thumbprint(hash_function=hashes.SHA256)
+        thumbprint = _thumbprint(account_key, self.thumbprint_hash_function)
         return f"{self._token_text}.{json_util.encode_b64jose(thumbprint)}"
 
     def response(self, account_key: jwk.JWK) -> KeyAuthorizationChallengeResponse:

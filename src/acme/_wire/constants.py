@@ -109,8 +109,10 @@ class IdentifierType(_Constant):
     __slots__ = ()
 
 
-IDENTIFIER_FQDN = IdentifierType._register("dns")  # RFC 8555 section 7.1.4
-IDENTIFIER_IP = IdentifierType._register("ip")  # RFC 8738 section 3
+#: A DNS name identifier, ``"dns"`` (RFC 8555 section 7.1.4).
+IDENTIFIER_FQDN = IdentifierType._register("dns")
+#: An IP address identifier, ``"ip"`` (RFC 8738 section 3).
+IDENTIFIER_IP = IdentifierType._register("ip")
 
 
 class Status(_Constant):
@@ -119,13 +121,21 @@ class Status(_Constant):
     __slots__ = ()
 
 
+#: Not a server status: what acme 1.x called a status it did not know.
 STATUS_UNKNOWN = Status._register("unknown")
+#: Waiting for the client (an order or authorization) or for validation (a challenge).
 STATUS_PENDING = Status._register("pending")
+#: The server is validating (a challenge) or issuing (an order).
 STATUS_PROCESSING = Status._register("processing")
+#: Done: validated, issued, or an account in good standing.
 STATUS_VALID = Status._register("valid")
+#: Failed for good; start again with a new order.
 STATUS_INVALID = Status._register("invalid")
+#: Revoked by the server (an account, or an authorization).
 STATUS_REVOKED = Status._register("revoked")
+#: An order whose authorizations are all valid: finalize it now (section 7.4).
 STATUS_READY = Status._register("ready")
+#: Deactivated by its owner (an account or an authorization, sections 7.3.6 and 7.5.2).
 STATUS_DEACTIVATED = Status._register("deactivated")
 # "expired" is an authorization status (RFC 8555 section 7.1.6); interned without a module
 # constant, which neither acme 1.x nor 5.x exports.
@@ -133,7 +143,11 @@ Status._register("expired")
 
 
 class Identifier(JSONObject):
-    """ACME identifier (RFC 8555 section 7.1.4): ``{"type": "dns", "value": "example.org"}``."""
+    """ACME identifier (RFC 8555 section 7.1.4): ``{"type": "dns", "value": "example.org"}``.
+
+    :ivar typ: the `IdentifierType`: ``dns`` (RFC 8555) or ``ip`` (RFC 8738)
+    :ivar value: the DNS name (A-labels) or the IP address text
+    """
 
     typ: IdentifierType = required("type", IdentifierType.from_json)
     value: str = required("value", string)

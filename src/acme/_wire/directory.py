@@ -182,7 +182,12 @@ class Directory(interfaces.JSONDeSerializable, Mapping[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.to_partial_json(),))
 
+    def to_json(self) -> Any:
+        """Fully serialized, JSON arrays as lists (as `JSONObject.to_json` gives them)."""
+        return thaw(super().to_json())
+
     def to_partial_json(self) -> dict[str, Any]:
+        """Every member, unknown ones included, as the server sent it."""
         return {
             key: value if isinstance(value, interfaces.JSONDeSerializable) else thaw(value)
             for key, value in self._jobj.items()

@@ -2,9 +2,12 @@
 
 One home for telling an IP address from a DNS name, normalizing a DNS name (RFC 8555 section
 7.1.4: A-labels only) and the RFC 8738 section 6 reverse-mapping name that tls-alpn-01 sends as
-SNI for an IP identifier, in both directions. Pure: no I/O, no DNS lookups. Bad input to the
-coercing functions raises `acme.errors.InvalidArgument`; the ``parse``/``is`` ones return a
-negative answer instead.
+SNI for an IP identifier, in both directions. The reverse name has no final dot, as RFC 6066
+section 3 says of a HostName (RFC 8738's example shows one; strict servers such as uacme's
+ualpn drop a handshake that carries it); `ip_from_reverse_name` accepts either form.
+
+Pure: no I/O, no DNS lookups. Bad input to the coercing functions raises
+`acme.errors.InvalidArgument`; the ``parse``/``is`` ones return a negative answer instead.
 """
 
 from __future__ import annotations

@@ -81,7 +81,10 @@ class DNS(_TokenChallenge):
 
 @ChallengeResponse.register
 class DNSResponse(ChallengeResponse):
-    """Deprecated response to the pre-RFC "dns" challenge."""
+    """Deprecated response to the pre-RFC "dns" challenge.
+
+    :ivar validation: the JWS over the challenge, signed by the account key
+    """
 
     typ = "dns"
     WARNS_ON_USE = True
@@ -94,3 +97,8 @@ class DNSResponse(ChallengeResponse):
     def check_validation(self, chall: DNS, account_public_key: jwk.JWK) -> bool:
         """Whether the carried validation is ``chall`` signed by ``account_public_key``."""
         return chall.check_validation(self.validation, account_public_key)
+
+    def to_partial_json(self) -> dict[str, Any]:
+        """``{"validation": ...}`` without ``type``: what acme 5.x sends for this response
+        (parse it with ``DNSResponse.from_json``; a ``type`` in the input is still read)."""
+        return self.fields_to_partial_json()

@@ -21,6 +21,7 @@ from acme._wire.base import (
     ResourceBody,
     ResourceWithURI,
     array,
+    array_of,
     integer,
     optional,
     required,
@@ -61,6 +62,18 @@ class Order(ResourceBody):
     ``replaces`` is the ARI certificate identifier of the certificate this order renews
     (RFC 9773 section 5); ``profile`` a profile name the directory advertises (profiles draft
     section 4).
+
+    :ivar identifiers: the `Identifier` objects the certificate is for
+    :ivar status: a `Status`: pending, ready, processing, valid or invalid (section 7.1.6)
+    :ivar authorizations: the URLs of its authorizations, one per identifier
+    :ivar certificate: the URL to download the certificate chain from, once valid (section 7.4.2)
+    :ivar finalize: the URL to POST the CSR to once every authorization is valid (section 7.4)
+    :ivar expires: when the server gives up on the order (aware UTC datetime)
+    :ivar error: the `Error` that made the order invalid, if it did
+    :ivar profile: the certificate profile asked for or applied (profiles draft)
+    :ivar replaces: the ARI identifier of the certificate it renews (RFC 9773 section 5)
+    :ivar not_before: the requested start of validity (aware UTC datetime; few CAs honour it)
+    :ivar not_after: the requested end of validity (aware UTC datetime; few CAs honour it)
     """
 
     identifiers: tuple[Identifier, ...] = array("identifiers", Identifier.from_json)
@@ -88,21 +101,61 @@ def _encode_pem_bytes(value: bytes) -> str:
     return value.decode("utf-8")
 
 
+_decode_authzrs = array_of(AuthorizationResource.from_json)
+
+
+def _decode_fetched_authzrs(value: Any) -> list[AuthorizationResource] | None:
+    """``null`` (none fetched yet, as acme 5.x writes it) or an array of authorizations."""
+    return None if value is None else list(_decode_authzrs(value))
+
+
+def _encode_fetched_authzrs(value: Any) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
+class _AlwaysWritten(json_util.Field):
+    """Optional on input (absent means the default), but always in the output, null too."""
+
+    __slots__ = ()
+
+    def omit(self, value: Any) -> bool:
+        return False
+
+
+def _fetched_authorizations() -> Any:
+    """The ``authorizations`` field of `OrderResource` (typed ``Any``, as the other fields)."""
+    return _AlwaysWritten(
+        "authorizations",
+        default=None,
+        omitempty=True,
+        decoder=_decode_fetched_authzrs,
+        encoder=_encode_fetched_authzrs,
+    )
+
+
 class OrderResource(ResourceWithURI):
     """An order with what the client gathered for it.
 
     ``csr_pem`` (bytes) the CSR it will be finalized with; ``authorizations`` the fetched
     `AuthorizationResource` objects; ``fullchain_pem`` and ``alternative_fullchains_pem`` the
     downloaded certificate chains (RFC 8555 section 7.4.2).
+
+    :ivar body: the `Order`
+    :ivar csr_pem: the PEM CSR it will be finalized with (bytes)
+    :ivar authorizations: the fetched `AuthorizationResource` objects (a list), or None before
+        they are fetched (JSON ``null``, as in acme 5.x)
+    :ivar fullchain_pem: the downloaded certificate and chain (PEM text), once issued
+    :ivar alternative_fullchains_pem: the alternate chains (``Link: rel="alternate"``), if asked for
     """
 
     _list_fields = frozenset({"authorizations", "alternative_fullchains_pem"})
 
     body: Order = required("body", Order.from_json)
     csr_pem: bytes | None = optional("csr_pem", _decode_pem_bytes, _encode_pem_bytes)
-    authorizations: list[AuthorizationResource] = array(
-        "authorizations", AuthorizationResource.from_json
-    )
+    # Always in the JSON, null until fetched: acme 5.x writes it so, and requires it to read.
+    # Typed as acme 5.x types it: every order the client returns has them fetched; only an
+    # order built by hand or read from old JSON holds None.
+    authorizations: list[AuthorizationResource] = _fetched_authorizations()
     fullchain_pem: str | None = optional("fullchain_pem", string)
     alternative_fullchains_pem: list[str] = array("alternative_fullchains_pem", string)
 
@@ -126,6 +179,8 @@ class CertificateRequest(JSONObject):
 
     ``csr`` is a ``cryptography`` ``CertificateSigningRequest``; a pyOpenSSL ``X509Req`` is
     converted.
+
+    :ivar csr: the ``cryptography`` CSR (base64url DER in JSON)
     """
 
     csr: x509.CertificateSigningRequest = required(
@@ -139,7 +194,12 @@ class CertificateRequest(JSONObject):
 
 
 class CertificateResource(ResourceWithURI):
-    """An issued certificate (``body``, a ``cryptography`` certificate) with related URLs."""
+    """An issued certificate (``body``, a ``cryptography`` certificate) with related URLs.
+
+    :ivar body: the ``cryptography`` certificate
+    :ivar cert_chain_uri: the URL of the issuer's chain, if known (acme 1.x)
+    :ivar authzrs: the `AuthorizationResource` objects it was issued under
+    """
 
     body: x509.Certificate = required(
         "body", _decode_der(x509.load_der_x509_certificate, "certificate"), json_util.encode_cert
@@ -172,6 +232,9 @@ class Revocation(JSONObject):
 
     ``certificate`` (base64url DER in JSON) and the optional RFC 5280 section 5.3.1
     ``reason`` code (see `REVOCATION_REASONS` for those a subscriber may use).
+
+    :ivar certificate: the ``cryptography`` certificate to revoke
+    :ivar reason: the RFC 5280 section 5.3.1 reason code, or None (unspecified)
     """
 
     certificate: x509.Certificate = required(
@@ -202,6 +265,9 @@ class RenewalInfo(ResourceBody):
 
     ``suggested_window`` (with aware UTC ``start`` and ``end``) and ``explanation_url``. A
     window whose end is not after its start is invalid and refused.
+
+    :ivar suggested_window: the `RenewalInfo.SuggestedWindow` (aware UTC ``start`` and ``end``)
+    :ivar explanation_url: a page explaining the window, e.g. why it moved (optional)
     """
 
     class SuggestedWindow(JSONObject):

@@ -20,10 +20,13 @@ __all__ = [
     "is_acme_error",
 ]
 
-ERROR_PREFIX = "urn:ietf:params:acme:error:"  # RFC 8555 section 6.7
-OLD_ERROR_PREFIX = "urn:acme:error:"  # pre-RFC ACME drafts (ACMEv1)
+#: The namespace of ACME problem types (RFC 8555 section 6.7).
+ERROR_PREFIX = "urn:ietf:params:acme:error:"
+#: The namespace of the pre-RFC ACME drafts (ACMEv1), still recognized.
+OLD_ERROR_PREFIX = "urn:acme:error:"
 
-#: Every registered ACME error type (short code) and its description.
+#: Every registered ACME error type (short code) and its description. The descriptions are
+#: acme 5.x's texts (programs match on them), for the codes acme 5.x knows.
 ERROR_CODES: dict[str, str] = {
     # RFC 8555 section 6.7
     "accountDoesNotExist": "The request specified an account that does not exist",
@@ -40,25 +43,27 @@ ERROR_CODES: dict[str, str] = {
         "certificate"
     ),
     "compound": 'Specific error conditions are indicated in the "subproblems" array',
-    "connection": "The server could not connect to validation target",
+    "connection": "The server could not connect to the client to verify the domain",
     "dns": "There was a problem with a DNS query during identifier validation",
-    "externalAccountRequired": (
-        'The request must include a value for the "externalAccountBinding" field'
-    ),
+    "externalAccountRequired": "The server requires external account binding",
     "incorrectResponse": "Response received didn't match the challenge's requirements",
-    "invalidContact": "A contact URL for an account was invalid",
+    "invalidContact": "The provided contact URI was invalid",
     "malformed": "The request message was malformed",
     "orderNotReady": (
         "The request attempted to finalize an order that is not ready to be finalized"
     ),
-    "rateLimited": "The request exceeds a rate limit",
+    "rateLimited": "There were too many requests of a given type",
     "rejectedIdentifier": "The server will not issue certificates for the identifier",
     "serverInternal": "The server experienced an internal error",
-    "tls": "The server received a TLS error during validation",
+    "tls": "The server experienced a TLS error during domain verification",
     "unauthorized": "The client lacks sufficient authorization",
     "unsupportedContact": "A contact URL for an account used an unsupported protocol scheme",
     "unsupportedIdentifier": "An identifier is of an unsupported type",
     "userActionRequired": 'Visit the "instance" URL and take actions specified there',
+    # Pre-RFC ACME drafts and Let's Encrypt's Boulder; acme 5.x accepts them in with_code.
+    "dnssec": "The server could not validate a DNSSEC signed domain",
+    "invalidEmail": "The provided email for a registration was invalid",
+    "unknownHost": "The server could not resolve a domain name",
     # RFC 9773 section 7.4
     "alreadyReplaced": (
         "The request specified a predecessor certificate that has already been marked as replaced"
@@ -107,6 +112,14 @@ class Error(JSONObject, errors.Error):
     ``Retry-After`` as an aware UTC datetime); the client records them with
     ``error.update(http_status=..., retry_after=...)``. Like every message, an `Error` is
     immutable and hashable.
+
+    :ivar typ: the problem type URI, e.g. ``urn:ietf:params:acme:error:badNonce`` (`code` is its
+        last part)
+    :ivar title: a short summary of the problem type
+    :ivar detail: the server's explanation of this occurrence
+    :ivar identifier: the `Identifier` a subproblem is about (section 6.7.1)
+    :ivar subproblems: a tuple of `Error`, one per identifier at fault (section 6.7.1)
+    :ivar instance: a URL for a human to visit, for ``userActionRequired`` (section 7.3.3)
     """
 
     __slots__ = ("_extra", "http_status", "retry_after")
@@ -170,15 +183,15 @@ class Error(JSONObject, errors.Error):
     def __str__(self) -> str:
         parts = [self.typ, self.description, self.detail, self.title]
         text = " :: ".join(_clean(part) for part in parts if part)
-        if self.identifier is not None:
-            text = f"{_clean(self.identifier.value, 255)}: {text}"
+        if self.identifier is not None:  # acme 5.x's wording for a subproblem's line
+            text = f"Problem for {_clean(self.identifier.value, 255)}: {text}"
         if self.instance:
             text += f" (see {_clean(self.instance, 255)})"
-        for sub in self.subproblems[:_MAX_SUBPROBLEMS]:
-            text += "\n  " + _clean(str(sub), _MAX_STR)
+        for sub in self.subproblems[:_MAX_SUBPROBLEMS]:  # one line each (RFC 8555 6.7.1)
+            text += "\n" + _clean(str(sub), _MAX_STR)
         hidden = len(self.subproblems) - _MAX_SUBPROBLEMS
         if hidden > 0:
-            text += f"\n  ... and {hidden} more subproblem(s)"
+            text += f"\n... and {hidden} more subproblem(s)"
         return text if len(text) <= _MAX_STR else text[: _MAX_STR - 3] + "..."
 
 

@@ -4,7 +4,7 @@ Layout (``--config-dir``, default ``$XDG_CONFIG_HOME/acme-python-cli`` or
 ``~/.config/acme-python-cli``)::
 
     accounts/<host>-<sha256(directory URL)[:12]>/
-        account.key     the account private key, PEM, mode 0600 (folder 0700)
+        account.key     the account private key, PEM, mode 0600 (folders 0700, each level)
         account.json    {"directory": ..., "uri": ..., "contact": [...]}: no secrets
 
 The key is written before the account is registered, so a crash in between leaves a key that
@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from acme._wire.timestamps import utcnow
-from acme.cli._files import PrivateKey, load_private_key, private_pem, write_file
+from acme.cli._files import (
+    PrivateKey,
+    load_private_key,
+    make_private_dirs,
+    private_pem,
+    write_file,
+)
 from acme.cli._output import CLIError
 
 __all__ = ["AccountStore", "StoredAccount", "default_config_dir"]
@@ -89,8 +95,7 @@ class AccountStore:
 
     def create(self, directory_url: str, key: PrivateKey) -> StoredAccount:
         """Save a new account key (0600, never over an existing one) before registering it."""
-        folder = self.folder(directory_url)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = make_private_dirs(self.folder(directory_url))
         write_file(folder / _KEY_NAME, private_pem(key), private=True, what="account key")
         return StoredAccount(directory_url, folder, key)
 

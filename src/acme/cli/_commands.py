@@ -27,10 +27,20 @@ from acme.cli._files import (
     load_certificate,
     load_private_key,
 )
-from acme.cli._output import CLIError, Reporter
+from acme.cli._lock import invocation, state_lock
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
 
-__all__ = ["parse_reason", "run_account", "run_renewal_info", "run_revoke"]
+__all__ = [
+    "RENEWAL_DUE",
+    "parse_reason",
+    "run_account",
+    "run_renewal_info",
+    "run_revoke",
+]
+
+#: ``acme renewal-info``'s exit status when the renewal window has begun (scripts test it).
+RENEWAL_DUE = 3
 
 
 def parse_reason(value: str) -> int:
@@ -62,14 +72,17 @@ def run_revoke(args: argparse.Namespace, reporter: Reporter) -> int:
             raise CLIError(f"{args.cert_key} is not the key of {args.certificate}")
         reporter.step("revoking with the certificate's own key")
         acme = connect(directory_url, reporter, key=cert_key, ca_bundle=args.ca_bundle)
+        with acme.net:
+            acme.revoke(cert, args.reason)
     else:
-        acme, _, _ = open_account(
-            AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
-        )
-    with acme.net:
-        acme.revoke(cert, args.reason)
+        with state_lock(args.config_dir, invocation(args)):
+            acme, _, _ = open_account(
+                AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
+            )
+            with acme.net:
+                acme.revoke(cert, args.reason)
     reason = next(name for name, code in REVOCATION_REASONS.items() if code == args.reason)
-    print(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
+    result(f"revoked certificate {cert.serial_number:x} ({_names(cert)}), reason {reason}")
     return 0
 
 
@@ -78,14 +91,16 @@ def _utc(when: datetime.datetime) -> str:
 
 
 def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
-    """``acme renewal-info CERT``: the CA's suggested renewal window (RFC 9773 section 4.2)."""
+    """``acme renewal-info CERT``: the CA's suggested renewal window (RFC 9773 section 4.2);
+    exit status `RENEWAL_DUE` (3) when it has begun, 0 when not yet."""
     cert = load_certificate(args.certificate)
     acme = connect(resolve_directory(args.directory), reporter, ca_bundle=args.ca_bundle)
     with acme.net:
         info, ask_again = acme.renewal_info(cert)
     window = info.suggested_window
     now = utcnow()
-    if window.start <= now:
+    due = window.start <= now
+    if due:
         advice = "yes: the suggested window has begun"
     else:
         days = (window.start - now).total_seconds() / 86400
@@ -98,13 +113,13 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
     if info.explanation_url:
         lines.append(f"  explanation       {info.explanation_url}")
     lines.append(f"  ask again after   {_utc(ask_again)}")
-    print("\n".join(lines))
-    return 0
+    result("\n".join(lines))
+    return RENEWAL_DUE if due else 0
 
 
 def _print_account(regr: messages.RegistrationResource, key_text: str, folder: str) -> None:
     contact = ", ".join(regr.body.contact) or "(none)"
-    print(
+    result(
         "\n".join(
             [
                 f"account   {regr.uri}",
@@ -137,6 +152,17 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         )
     if args.action == "deactivate" and not args.yes:
         raise CLIError("deactivation cannot be undone: add --yes to confirm", 2)
+    with state_lock(store.config_dir, invocation(args)):
+        return _account_action(args, reporter, store, directory_url, create)
+
+
+def _account_action(
+    args: argparse.Namespace,
+    reporter: Reporter,
+    store: AccountStore,
+    directory_url: str,
+    create: AccountOptions | None,
+) -> int:
     acme, stored, regr = open_account(
         store, directory_url, reporter, ca_bundle=args.ca_bundle, create=create
     )
@@ -159,7 +185,7 @@ def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
         elif args.action == "deactivate":
             regr = acme.deactivate_registration(regr)
             moved = store.retire(stored)
-            print(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
+            result(f"account {regr.uri} is {regr.body.status}; its files moved to {moved}")
             return 0
     key_text = f"{describe_key(stored.key)}, SHA-256 thumbprint {_thumbprint(stored.key)}"
     _print_account(regr, key_text, str(stored.folder))

@@ -1,4 +1,4 @@
-"""``acme demo`` and ``acme serve-test-ca``: the whole ACME flow on one machine, loopback only.
+"""``acme demo``: the whole ACME flow on one machine, loopback only.
 
 The demo starts `acme.testing.ACMETestServer` in-process (FOR TESTS AND DEMOS ONLY), then does
 what ``acme issue`` does against any CA: saves an account, orders a certificate for a few
@@ -16,10 +16,7 @@ import contextlib
 import datetime
 import ipaddress
 import os
-import signal
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,13 +28,19 @@ from cryptography.x509 import verification
 from acme._wire.order import REVOCATION_REASONS
 from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
-from acme.cli._files import describe_key, generate_key, private_pem, write_file
+from acme.cli._files import (
+    describe_key,
+    generate_key,
+    make_private_dirs,
+    private_pem,
+    write_file,
+)
 from acme.cli._issue import Issued, make_csr, obtain, split_names
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, open_account
 from acme.cli._solvers import StandaloneHTTP01
 
-__all__ = ["DEFAULT_NAMES", "run_demo", "run_serve_test_ca", "verify_chain"]
+__all__ = ["DEFAULT_NAMES", "run_demo", "verify_chain"]
 
 T = TypeVar("T")
 DEFAULT_NAMES = ("demo.test", "www.demo.test", "api.demo.test")
@@ -115,8 +118,7 @@ def _no_proxy_for_loopback() -> Iterator[None]:
 @contextlib.contextmanager
 def _workdir(out: Path | None) -> Iterator[Path]:
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        yield out
+        yield make_private_dirs(out)
         return
     with tempfile.TemporaryDirectory(prefix="acme-demo-") as tmp:
         yield Path(tmp)
@@ -211,42 +213,5 @@ def run_demo(args: argparse.Namespace, reporter: Reporter) -> int:
             f"  files        account key, certificate key and chain {kept}",
             f"  timings      {steps}",
         ]
-    print("\n".join(lines))
-    return 0
-
-
-def run_serve_test_ca(args: argparse.Namespace, reporter: Reporter) -> int:
-    """``acme serve-test-ca``: run the test CA in the foreground until Ctrl-C (or SIGTERM)."""
-    stop = threading.Event()
-
-    def _terminate(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        with _test_server(
-            host=args.host,
-            port=args.port,
-            http_port=args.http_port,
-            tls_port=args.tls_port,
-            always_valid=args.always_valid,
-        ) as server:
-            print(f"directory  {server.directory_url}")
-            print(f"ca-bundle  {server.ca_bundle_path}")
-            print(
-                "try        python -m acme issue --directory "
-                f"{server.directory_url} --ca-bundle {server.ca_bundle_path} --agree-tos "
-                f"--bind 127.0.0.1 --http-port {args.http_port} --config-dir ./acme-test-config "
-                "example.test"
-            )
-            print("FOR TESTS AND DEMOS ONLY; press Ctrl-C to stop", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
-            reporter.step("stopping the test CA")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    sys.stdout.flush()
+    result("\n".join(lines))
     return 0

@@ -7,14 +7,21 @@ Rules:
   ``os.replace`` only with ``force``. Readers never see a half-written key.
 - Private keys are PKCS#8 PEM without encryption, mode 0600; their bytes are never printed or
   logged.
+- Folders this program creates for its own state (accounts, rescued certificates) are 0700,
+  every missing level of them, whatever the umask (`make_private_dirs`).
+- An issued certificate is never dropped: if it cannot be installed, `rescue_pair` keeps it
+  and its key in the state folder (or a private temporary folder) and says where.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import os
+import re
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +39,9 @@ __all__ = [
     "generate_key",
     "load_certificate",
     "load_private_key",
+    "make_private_dirs",
     "private_pem",
+    "rescue_pair",
     "write_file",
 ]
 
@@ -44,6 +53,7 @@ KEY_TYPES = ("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096")
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
+PRIVATE_DIR_MODE = 0o700
 
 
 def generate_key(key_type: str) -> PrivateKey:
@@ -148,6 +158,45 @@ def _link_new(tmp: Path, path: Path, data: bytes, mode: int, what: str) -> None:
         raise CLIError(f"refusing to overwrite existing {what} {path} (use --force)") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def make_private_dirs(folder: Path) -> Path:
+    """Create ``folder`` and every missing parent with mode 0700 (``mkdir -p`` gives the
+    parents the umask's mode, 0777 under umask 000); existing folders are left alone."""
+    missing = []
+    probe = folder
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(PRIVATE_DIR_MODE)
+            os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is narrowed by the umask only
+    return folder
+
+
+def rescue_pair(state_dir: Path, label: str, key_pem: bytes, chain_pem: bytes) -> Path:
+    """Save an issued pair that could not be installed; return the folder it is in.
+
+    ``state_dir/rescued/<UTC time>-<label>/`` (0700 folders, key 0600), else a fresh private
+    temporary folder. Raises ``OSError`` only if neither can be written.
+    """
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{stamp}-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)[:60]}-{secrets.token_hex(3)}"
+    try:
+        return _save_pair(make_private_dirs(state_dir / "rescued" / name), key_pem, chain_pem)
+    except OSError:  # the state folder is broken too: a private temporary folder, 0700
+        return _save_pair(
+            Path(tempfile.mkdtemp(prefix=f"acme-rescued-{name}-")), key_pem, chain_pem
+        )
+
+
+def _save_pair(folder: Path, key_pem: bytes, chain_pem: bytes) -> Path:
+    write_file(folder / "privkey.pem", key_pem, private=True, what="rescued key")
+    write_file(folder / "fullchain.pem", chain_pem, private=False, what="rescued chain")
+    return folder
 
 
 def describe_key(key: Any) -> str:

@@ -11,31 +11,51 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import signal
+import stat
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
-from acme import client, crypto_util, messages
+from acme import client, crypto_util, errors, messages
+from acme._core.challenges import offered_types
 from acme._core.issuance import Issuance
 from acme._core.operations import ClientFlows
 from acme._wire import identifiers
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
-    check_can_write,
     describe_key,
     generate_key,
     load_certificate,
     private_pem,
-    write_file,
+    rescue_pair,
 )
-from acme.cli._output import CLIError, Reporter
+from acme.cli._lock import invocation, state_lock
+from acme.cli._manage import record_lineage
+from acme.cli._output import CLIError, Reporter, describe, result
+from acme.cli._pair import (
+    PairWritten,
+    check_pair_writable,
+    hook_point,
+    replace_pair_atomically,
+)
 from acme.cli._session import AccountOptions, open_account, resolve_directory
 from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.manager import CertificatePair
 
-__all__ = ["Issued", "make_csr", "obtain", "run_issue", "split_names"]
+__all__ = [
+    "Issued",
+    "challenge_type",
+    "make_csr",
+    "obtain",
+    "run_issue",
+    "split_names",
+]
 
 
 @dataclasses.dataclass
@@ -75,6 +95,20 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
     return crypto_util.make_csr(private_pem(key), dns or None, ipaddrs=ips or None)
 
 
+def _dns_hook_hint(issuance: Issuance, solver: Solver) -> str:
+    """What to add when the CA offers only dns-01 for a name and we cannot answer it."""
+    if solver.label == "dns-01" or issuance.plan_or_none is not None:
+        return ""
+    try:
+        orderr = issuance.order_resource
+    except errors.ClientError:
+        return ""
+    for authzr in orderr.authorizations or ():
+        if authzr.body.status == messages.STATUS_PENDING and offered_types(authzr) == ["dns-01"]:
+            return "; dns-01 needs --dns-hook CMD to publish its TXT records"
+    return ""
+
+
 def obtain(
     acme: client.ClientV2,
     csr_pem: bytes,
@@ -104,8 +138,14 @@ def obtain(
 
     began = time.monotonic()
     reporter.phase = "order"
-    plan = acme.net.run(issuance.order())
-    names = ", ".join(a.body.identifier.value for a in issuance.order_resource.authorizations)
+    try:
+        plan = acme.net.run(issuance.order())
+    except errors.ClientError as error:
+        hint = _dns_hook_hint(issuance, solver)
+        if not hint:
+            raise
+        raise CLIError(f"{error}{hint}") from error
+    names = ", ".join(a.body.identifier.value for a in issuance.order_resource.authorizations or ())
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
@@ -115,6 +155,7 @@ def obtain(
             reporter.step(f"  {authzr.body.identifier.value}: already authorized")
         for authzr, challb in plan.answer:
             solver.add(authzr.body.identifier, challb, account_key)
+        solver.ready()
         acme.net.run(issuance.answer())
         for authzr, _ in plan.answer:
             reporter.step(f"  {authzr.body.identifier.value}: {solver.label} challenge answered")
@@ -122,7 +163,7 @@ def obtain(
         reporter.step(f"waiting for the CA to validate {len(plan.answer)} authorization(s)")
         orderr = acme.net.run(issuance.validate())
     timings["validation"] = time.monotonic() - began
-    for authzr in orderr.authorizations:
+    for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
 
     began = time.monotonic()
@@ -134,32 +175,121 @@ def obtain(
     return Issued(orderr, timings)
 
 
-def _solver(args: argparse.Namespace, reporter: Reporter) -> Solver:
+_NO_DNS_HOOK = (
+    "dns-01 needs a way to publish TXT records: add --dns-hook CMD (run as `CMD present NAME "
+    "VALUE` and `CMD cleanup NAME VALUE`)"
+)
+
+
+def challenge_type(args: argparse.Namespace, dns: list[str]) -> str:
+    """The challenge type ``acme issue`` answers, or a usage error (status 2).
+
+    dns-01 is only ever chosen with a hook that can publish its records; wildcard names can
+    only be validated by dns-01 (RFC 8555 section 7.1.3), so they need one too.
+    """
+    implied = {
+        "--webroot": ("http-01", args.webroot is not None),
+        "--tls-alpn": ("tls-alpn-01", bool(args.tls_alpn)),
+        "--dns-hook": ("dns-01", args.dns_hook is not None),
+    }
+    chosen = args.challenge
+    for flag, (kind, given) in implied.items():
+        if given and chosen is not None and chosen != kind:
+            raise CLIError(f"--challenge {chosen} contradicts {flag}, which answers {kind}", 2)
+        if given:
+            chosen = kind
+    chosen = chosen or "http-01"
+    if chosen == "dns-01" and args.dns_hook is None:
+        raise CLIError(_NO_DNS_HOOK, 2)
+    wildcards = [name for name in dns if name.startswith("*.")]
+    if wildcards and chosen != "dns-01":
+        raise CLIError(
+            f"{wildcards[0]}: wildcard names are validated by dns-01 only (RFC 8555 section "
+            "7.1.3); add --dns-hook CMD to publish the TXT records",
+            2,
+        )
+    return str(chosen)
+
+
+def _solver(args: argparse.Namespace, kind: str, reporter: Reporter) -> Solver:
+    if kind == "dns-01":
+        return DNSHook(args.dns_hook, reporter, timeout=args.dns_hook_timeout)
+    if kind == "tls-alpn-01":
+        return StandaloneTLSALPN01(args.bind, args.tls_port)
     if args.webroot is not None:
         return Webroot(args.webroot)
-    if args.dns_hook is not None:
-        return DNSHook(args.dns_hook, reporter, timeout=args.dns_hook_timeout)
-    if args.tls_alpn:
-        return StandaloneTLSALPN01(args.bind, args.tls_port)
     return StandaloneHTTP01(args.bind, args.http_port)
 
 
-def _summary(issued: Issued, key: PrivateKey, key_file: Path, chain_file: Path) -> str:
+def _summary(issued: Issued, key: PrivateKey, key_file: Path, written: PairWritten) -> str:
     leaf = issued.leaf()
     chain = x509.load_pem_x509_certificates(issued.fullchain_pem.encode("ascii"))
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = [*san.get_values_for_type(x509.DNSName)]
     names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    return "\n".join(
-        [
-            f"certificate issued for {', '.join(names)}",
-            f"  serial    {leaf.serial_number:x}",
-            f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-            f"  chain     {chain_file} ({len(chain)} certificates)",
-            f"  key       {key_file} ({describe_key(key)}, mode 0600)",
-        ]
+    mode = stat.S_IMODE((written.version / "privkey.pem").stat().st_mode)
+    lines = [
+        f"certificate issued for {', '.join(names)}",
+        f"  serial    {leaf.serial_number:x}",
+        f"  valid     {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+        f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+        f"  chain     {written.chain_path} ({len(chain)} certificates)",
+        f"  key       {key_file} ({describe_key(key)}, mode {mode:04o})",
+        f"  stored in {written.version} (switched as one)",
+    ]
+    if written.previous is not None:
+        lines.append(f"  previous  {written.previous}")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (they are delivered right after it), so
+    an interrupt can never stop the program between getting a certificate and keeping it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _rescued(
+    args: argparse.Namespace, issued: Issued, key_pem: bytes, chain_pem: bytes, reason: str
+) -> CLIError:
+    """Save a pair that could not be installed; the error that says where it went."""
+    try:
+        saved = rescue_pair(args.config_dir, args.names[0], key_pem, chain_pem)
+    except OSError as second:
+        return CLIError(
+            f"could not install the new certificate ({reason}) nor save it ({describe(second)})"
+            f"; the CA still serves the certificate at {issued.order.body.certificate}"
+        )
+    return CLIError(
+        f"could not install the new certificate ({reason}); it and its key are saved in "
+        f"{saved}: copy them into place yourself"
     )
+
+
+def _install(
+    args: argparse.Namespace, issued: Issued, cert_key: PrivateKey, reporter: Reporter
+) -> PairWritten:
+    """Put the pair in place, or keep it in the state folder and say where: an issued
+    certificate is never dropped."""
+    key_pem, chain_pem = private_pem(cert_key), issued.fullchain_pem.encode("ascii")
+    hook_point("before-write")
+    with _signals_deferred():  # Ctrl-C or SIGTERM now would drop the certificate
+        try:
+            check_pair_writable(args.key_file, args.chain_file, force=args.force)  # again
+            written = replace_pair_atomically(args.key_file, args.chain_file, key_pem, chain_pem)
+        except (OSError, CLIError) as error:
+            raise _rescued(args, issued, key_pem, chain_pem, describe(error)) from error
+    for warning in written.warnings:
+        reporter.warn(warning)
+    return written
 
 
 def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -169,10 +299,9 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
     chain_file: Path = args.chain_file
     if key_file.resolve() == chain_file.resolve():
         raise CLIError("--key-file and --chain-file must differ", 2)
-    check_can_write(key_file, force=args.force, what="private key")
-    check_can_write(chain_file, force=args.force, what="certificate chain")
+    check_pair_writable(key_file, chain_file, force=args.force)  # before anything is ordered
     replaces = load_certificate(args.replaces) if args.replaces is not None else None
-    solver = _solver(args, reporter)
+    solver = _solver(args, challenge_type(args, dns), reporter)
     cert_key = generate_key(args.key_type)
     csr_pem = make_csr(cert_key, dns, ips)
 
@@ -183,33 +312,36 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         eab_kid=args.eab_kid,
         eab_hmac_key=args.eab_hmac_key,
     )
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as held:
         solver.start()  # a busy port fails here, before anything is asked of the CA
-        stack.callback(solver.cleanup)
-        acme, _, _ = open_account(
-            AccountStore(args.config_dir),
+        held.callback(solver.cleanup)  # obtain() cleans up as soon as validation is over
+        held.enter_context(state_lock(args.config_dir, invocation(args)))  # also for _install
+        with contextlib.ExitStack() as session:
+            acme, _, regr = open_account(
+                AccountStore(args.config_dir),
+                directory_url,
+                reporter,
+                ca_bundle=args.ca_bundle,
+                create=options,
+            )
+            session.enter_context(acme.net)
+            issued = obtain(
+                acme,
+                csr_pem,
+                solver,
+                reporter,
+                timeout=args.timeout,
+                profile=args.profile,
+                replaces=replaces,
+            )
+        written = _install(args, issued, cert_key, reporter)
+        lineage = record_lineage(
+            args,
             directory_url,
-            reporter,
-            ca_bundle=args.ca_bundle,
-            create=options,
+            dns + ips,
+            CertificatePair(private_pem(cert_key), issued.fullchain_pem),
+            regr.uri,
         )
-        stack.enter_context(acme.net)
-        issued = obtain(
-            acme,
-            csr_pem,
-            solver,
-            reporter,
-            timeout=args.timeout,
-            profile=args.profile,
-            replaces=replaces,
-        )
-    write_file(key_file, private_pem(cert_key), private=True, force=args.force, what="private key")
-    write_file(
-        chain_file,
-        issued.fullchain_pem.encode("ascii"),
-        private=False,
-        force=args.force,
-        what="certificate chain",
-    )
-    print(_summary(issued, cert_key, key_file, chain_file))
+    result(_summary(issued, cert_key, key_file, written))
+    result(f"  renewal   recorded as {lineage}: `acme renew` keeps it alive")
     return 0

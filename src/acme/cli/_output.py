@@ -3,21 +3,73 @@
 Rules: a failure the user can act on is a `CLIError` (or an ``acme`` / ``OSError`` exception)
 turned into exactly one ``acme: error: ...`` line by `describe`; tracebacks are for bugs only.
 Nothing here ever prints key material.
+
+Terminal safety: much of what is printed comes from the CA (problem details, identifiers, URLs,
+contacts) or from hook commands, and a hostile CA could send escape sequences that retitle the
+window, clear the screen or rewrite earlier lines. So every line leaves through `emit` (or
+`result`, `Reporter`), which passes it through the one sanitiser, `terminal_safe`: control
+characters become visible escapes (``\x1b``, ``\x9b``, ``\u202e``). Nothing else in
+``acme.cli`` writes to stdout or stderr (a test checks).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from josepy import errors as jose_errors
 
 from acme import errors, messages
 
-__all__ = ["EXPECTED_ERRORS", "CLIError", "Reporter", "describe", "one_line"]
+__all__ = [
+    "EXPECTED_ERRORS",
+    "CLIError",
+    "Reporter",
+    "SafeWriter",
+    "describe",
+    "emit",
+    "library_log",
+    "one_line",
+    "result",
+    "terminal_safe",
+]
 
 _MAX_LINE = 400
+
+# C0 controls and DEL, C1 controls (0x9b is a one-byte CSI on some terminals), and the Unicode
+# controls that reorder or break displayed text (bidi overrides and isolates, line and
+# paragraph separators: "Trojan Source", CVE-2021-42574).
+_BIDI_AND_SEPARATORS = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+_UNSAFE_BUT_NEWLINE = re.compile(rf"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, newlines: bool = False) -> str:
+    """``text`` with every control character shown as a visible escape, so it cannot drive
+    the terminal: C0 (``\\x1b`` ...), DEL, C1 (``\\x9b`` ...) and the bidi and separator
+    controls above (``\\u202e``). With ``newlines`` a ``\\n`` stays a line break."""
+    return (_UNSAFE_BUT_NEWLINE if newlines else _UNSAFE).sub(_escape, text)
+
+
+def emit(line: str, stream: TextIO | None = None) -> None:
+    """Write one line (``stream``, default stderr) through `terminal_safe`, flushed."""
+    print(terminal_safe(line), file=stream if stream is not None else sys.stderr, flush=True)
+
+
+def result(text: str) -> None:
+    """Write a result (one or more lines) to stdout through `terminal_safe`."""
+    print(terminal_safe(text, newlines=True), flush=True)
 
 
 class CLIError(Exception):
@@ -89,7 +141,7 @@ class Reporter:
     def step(self, message: str) -> None:
         """One progress line, e.g. ``[0.12s] finalizing the order``."""
         if not self.quiet:
-            print(f"[{self.elapsed():6.2f}s] {message}", file=self.stream, flush=True)
+            emit(f"[{self.elapsed():6.2f}s] {message}", self.stream)
 
     def waiting(self, seconds: float) -> None:
         """Called before each poll wait: say what is pending and when the next check is."""
@@ -98,4 +150,64 @@ class Reporter:
 
     def warn(self, message: str) -> None:
         """A warning line (printed even when quiet)."""
-        print(f"acme: warning: {one_line(message)}", file=self.stream, flush=True)
+        emit(f"acme: warning: {one_line(message)}", self.stream)
+
+
+_LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log records pass through `terminal_safe` too: they quote what the CA sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record), newlines=True)
+
+
+class SafeWriter:
+    """A text stream (default stderr) whose every write passes through `terminal_safe`, for
+    code that wants a stream, e.g. the test CA's request log on ``-``."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        stream = self._stream if self._stream is not None else sys.stderr
+        stream.write(terminal_safe(text, newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        (self._stream if self._stream is not None else sys.stderr).flush()
+
+
+@contextlib.contextmanager
+def library_log(verbose: bool, log_file: Path | None) -> Iterator[None]:
+    """Show the ``acme`` loggers' DEBUG records on stderr (``verbose``) and/or append them to
+    ``log_file`` while the block runs; afterwards the handlers are closed and removed, and
+    the logger's level restored. The library never logs keys or signed request bodies.
+    """
+    if not verbose and log_file is None:
+        yield
+        return
+    root = logging.getLogger("acme")
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as error:
+            raise CLIError(f"cannot open log file {log_file}: {error.strerror or error}") from None
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = _SafeFormatter(_LOG_FORMAT)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+    saved_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.setLevel(saved_level)
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

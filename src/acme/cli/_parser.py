@@ -13,11 +13,18 @@ from typing import NoReturn
 
 from acme._wire.order import REVOCATION_REASONS
 from acme.cli._accounts import default_config_dir
+from acme.cli._argtypes import port as _port
+from acme.cli._argtypes import seconds as _seconds
 from acme.cli._commands import parse_reason
 from acme.cli._files import KEY_TYPES
-from acme.cli._output import one_line
+from acme.cli._output import one_line, terminal_safe
+from acme.cli._serve_args import add_serve_test_ca
+from acme.cli._version import DISTRIBUTION, version
 
-__all__ = ["build_parser"]
+__all__ = ["CHALLENGE_TYPES", "build_parser"]
+
+#: What ``acme issue --challenge`` offers.
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
 
 _DESCRIPTION = """\
 Get, check and revoke TLS certificates from any ACME (RFC 8555) CA, e.g. Let's Encrypt.
@@ -29,27 +36,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
-
-
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
-    return port
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError(f"seconds must be in (0, 86400]: {value}")
-    return seconds
+        line = terminal_safe(f"{self.prog}: error: {one_line(message)}; see {self.prog} --help")
+        self.exit(2, line + "\n")
 
 
 def _common(quiet_only: bool = False) -> _Parser:
@@ -57,6 +45,19 @@ def _common(quiet_only: bool = False) -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors still)"
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the library's debug log on stderr: each request (method, URL, "
+        "status), nonce retries, polls and waits; never keys or signed bodies",
+    )
+    common.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="append the library's debug log to PATH (with or without --verbose)",
     )
     if quiet_only:
         return common
@@ -82,6 +83,94 @@ def _common(quiet_only: bool = False) -> _Parser:
     return common
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("ACME_STORE"),
+        metavar="DIR|URL",
+        help="where lineages are kept: a folder, or postgresql://... for a fleet "
+        "(default: $ACME_STORE, else CONFIG-DIR/store)",
+    )
+
+
+def _hook_options(parser: argparse.ArgumentParser, saved: bool) -> None:
+    what = "saved with the lineage" if saved else "for this run, instead of the saved ones"
+    parser.add_argument("--pre-hook", metavar="CMD", help=f"shell command before an order ({what})")
+    parser.add_argument(
+        "--post-hook", metavar="CMD", help=f"shell command after an order, even failed ({what})"
+    )
+    parser.add_argument(
+        "--deploy-hook",
+        metavar="CMD",
+        help=f"shell command after a new certificate is saved ({what}); environment: "
+        "ACME_LINEAGE, ACME_NAMES, RENEWED_DOMAINS, ACME_SERIAL, ACME_NOT_AFTER, ACME_KEY_FILE, "
+        "ACME_CHAIN_FILE, RENEWED_LINEAGE (folder store)",
+    )
+
+
+def _store_common() -> _Parser:
+    """Options of the commands on recorded lineages (renew, certificates, delete)."""
+    common = _common(quiet_only=True)
+    common.add_argument(
+        "--config-dir",
+        type=Path,
+        default=default_config_dir(),
+        metavar="DIR",
+        help="where accounts are saved (default: %(default)s)",
+    )
+    common.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust this CA bundle for the ACME server's HTTPS (a private or test CA)",
+    )
+    _store_options(common)
+    return common
+
+
+def _lineage_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    renew = sub.add_parser(
+        "renew",
+        parents=[_store_common()],
+        help="renew the recorded certificates that are due",
+        description="Renew every recorded certificate (or each --cert-name) that is due: by "
+        "the CA's renewal information (RFC 9773, with replaces) or at 2/3 of its lifetime. "
+        "The new key and chain go to the files `acme issue` wrote. Exit status: 0 when "
+        "nothing failed (nothing due, or renewed), 1 when a certificate failed.",
+    )
+    renew.add_argument(
+        "--cert-name", action="append", metavar="ID", help="only this lineage (repeatable)"
+    )
+    renew.add_argument("--force", action="store_true", help="renew now, due or not")
+    renew.add_argument(
+        "--dry-run", action="store_true", help="report what would be renewed; order nothing"
+    )
+    renew.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=90.0,
+        metavar="SECONDS",
+        help="give up one renewal after this long (default: 90)",
+    )
+    _hook_options(renew, saved=False)
+    certificates = sub.add_parser(
+        "certificates",
+        parents=[_store_common()],
+        help="list the recorded certificates, their expiry and renewal window",
+        description="List every recorded lineage: names, expiry, the CA's renewal window "
+        "(RFC 9773) and when it will be renewed.",
+    )
+    certificates.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    delete = sub.add_parser(
+        "delete",
+        parents=[_store_common()],
+        help="forget a recorded certificate",
+        description="Remove a lineage and its stored keys from the store, so it is no longer "
+        "renewed. The certificate stays valid (see acme revoke); files written by acme issue "
+        "are left in place.",
+    )
+    delete.add_argument("lineage", metavar="ID", help="the lineage id (see acme certificates)")
+
+
 def _account_creation(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--email",
@@ -103,7 +192,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="obtain a certificate",
         description="Order a certificate for NAMES, answer the CA's challenges, write the new "
         "private key (mode 0600) and the full chain. Reuses the saved account for the CA, "
-        "or registers one. Default challenge: http-01 with a built-in server on --http-port.",
+        "or registers one. Default challenge: http-01 with a built-in server on --http-port. "
+        "The key and chain are replaced as one: both paths become links through one switch "
+        "in the archive folder .KEYNAME.acme/ beside the key, which also keeps the previous "
+        "pair. The folders are checked for writability before anything is ordered; if the "
+        "pair still cannot be installed, it is saved under --config-dir and the error says "
+        "where.",
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help="DNS names or IP addresses")
     how = parser.add_mutually_exclusive_group()
@@ -124,6 +218,12 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="CMD",
         help="dns-01: run `CMD present NAME VALUE` to publish each TXT record and "
         "`CMD cleanup NAME VALUE` after",
+    )
+    parser.add_argument(
+        "--challenge",
+        choices=CHALLENGE_TYPES,
+        help="challenge type to answer (default: dns-01 with --dns-hook, tls-alpn-01 with "
+        "--tls-alpn, else http-01); dns-01 needs --dns-hook to publish its records",
     )
     parser.add_argument(
         "--http-port", type=_port, default=80, help="http-01 server port (default: 80)"
@@ -158,9 +258,16 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="PATH",
         help="where to write the certificate and its chain (default: fullchain.pem)",
     )
-    parser.add_argument("--force", action="store_true", help="replace existing key and chain files")
     parser.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="certificate key type"
+        "--force",
+        action="store_true",
+        help="replace an existing key and chain (the new files keep their owner, group and mode)",
+    )
+    parser.add_argument(
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"certificate key type (default: {KEY_TYPES[0]})",
     )
     parser.add_argument("--profile", metavar="NAME", help="certificate profile (if offered)")
     parser.add_argument(
@@ -176,6 +283,13 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="SECONDS",
         help="give up waiting for validation and issuance after this long (default: 90)",
     )
+    parser.add_argument(
+        "--cert-name",
+        metavar="ID",
+        help="the lineage id it is recorded under for `acme renew` (default: from the first name)",
+    )
+    _store_options(parser)
+    _hook_options(parser, saved=True)
     _account_creation(parser)
 
 
@@ -205,7 +319,8 @@ def _renewal_info(sub: argparse._SubParsersAction[_Parser]) -> None:
         "renewal-info",
         parents=[_common()],
         help="ask the CA when to renew a certificate (RFC 9773 ARI)",
-        description="Print the CA's suggested renewal window for CERT (RFC 9773).",
+        description="Print the CA's suggested renewal window for CERT (RFC 9773). Exit "
+        "status 0: not due yet; 3: the window has begun (renew now); 1: error.",
     )
     parser.add_argument("certificate", type=Path, metavar="CERT", help="PEM certificate file")
 
@@ -222,7 +337,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _account_creation(register)
     register.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"account key type (default: {KEY_TYPES[0]})",
     )
     actions.add_parser("show", parents=[_common()], help="show the saved account")
     update = actions.add_parser("update", parents=[_common()], help="replace contact addresses")
@@ -233,7 +351,10 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
         "rollover", parents=[_common()], help="replace the account key (RFC 8555 7.3.5)"
     )
     rollover.add_argument(
-        "--key-type", choices=KEY_TYPES, default=KEY_TYPES[0], help="new account key type"
+        "--key-type",
+        choices=KEY_TYPES,
+        default=KEY_TYPES[0],
+        help=f"new account key type (default: {KEY_TYPES[0]})",
     )
     deactivate = actions.add_parser(
         "deactivate", parents=[_common()], help="deactivate the account for good"
@@ -244,6 +365,18 @@ def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``acme`` parser; each subcommand sets ``command`` (and ``account`` ``action``)."""
     parser = _Parser(prog="acme", description=_DESCRIPTION)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"acme {version()} ({DISTRIBUTION})",
+        help="print the version and exit",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="defaults for any long option, INI [defaults] section (default: $ACME_CONFIG, "
+        "else CONFIG-DIR/config.ini if it exists)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
@@ -258,24 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     _issue(sub)
     _revoke(sub)
     _renewal_info(sub)
+    _lineage_commands(sub)
     _account(sub)
-    serve = sub.add_parser(
-        "serve-test-ca",
-        parents=[_common(quiet_only=True)],
-        help="run the in-process test CA in the foreground (tests and demos only)",
-        description="Run acme.testing's CA on loopback until Ctrl-C, printing its directory "
-        "URL and CA bundle. It validates http-01 on --http-port and tls-alpn-01 on --tls-port "
-        "of 127.0.0.1. FOR TESTS AND DEMOS ONLY.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or ::1")
-    serve.add_argument("--port", type=_port, default=0, help="listen port (default: any free)")
-    serve.add_argument(
-        "--http-port", type=_port, default=5002, help="where http-01 is checked (default: 5002)"
-    )
-    serve.add_argument(
-        "--tls-port", type=_port, default=5001, help="where tls-alpn-01 is checked (default: 5001)"
-    )
-    serve.add_argument(
-        "--always-valid", action="store_true", help="accept every challenge without checking"
-    )
+    add_serve_test_ca(sub, _common(quiet_only=True))
     return parser

@@ -12,7 +12,6 @@ core's account flows (``ClientFlows.find_account`` and ``register_or_adopt``).
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import time
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from acme._wire.coercion import coerce_jwk
 from acme.cli._accounts import AccountStore, StoredAccount
 from acme.cli._files import KEY_TYPES, PrivateKey, generate_key
 from acme.cli._output import CLIError, Reporter
+from acme.cli._version import version
 
 __all__ = [
     "LETS_ENCRYPT",
@@ -44,14 +44,7 @@ LETS_ENCRYPT = {
 }
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("acme")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a tree
-        return "0"
-
-
-USER_AGENT = f"acme-python-cli/{_version()}"
+USER_AGENT = f"acme-python-cli/{version()}"
 
 
 class ProgressNetwork(client.ClientNetwork):

@@ -3,10 +3,11 @@
 - http-01 (RFC 8555 section 8.3): our `acme.standalone` server, or files in a webroot folder
   that an existing web server publishes at ``/.well-known/acme-challenge/<token>``.
 - tls-alpn-01 (RFC 8737): our `acme.standalone` TLS-ALPN server.
-- dns-01 (RFC 8555 section 8.4): a hook command, run as ``CMD present NAME VALUE`` before the
-  challenge is answered and ``CMD cleanup NAME VALUE`` afterwards, where NAME is the TXT record's
-  name (``_acme-challenge.<domain>``, no final dot) and VALUE its content. The hook must return
-  once the record is published (exit status 0), within ``timeout`` seconds.
+- dns-01 (RFC 8555 section 8.4): a hook command (`acme.dns.HookProvider`), run as
+  ``CMD present NAME VALUE`` before the challenges are answered (for all records of the order
+  at once, in parallel) and ``CMD cleanup NAME VALUE`` afterwards, where NAME is the TXT
+  record's name (``_acme-challenge.<domain>``, no final dot) and VALUE its content. The hook
+  must return once the record is published (exit status 0), within ``timeout`` seconds.
 
 Each solver is a context manager: leaving it removes every file, record and listener it made,
 also when issuance failed.
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shlex
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, TypeVar
 from josepy import jwk
 
 from acme import challenges, messages, standalone
-from acme.cli._output import CLIError, Reporter, one_line
+from acme.cli._output import CLIError, Reporter
 
 __all__ = ["DNSHook", "Solver", "StandaloneHTTP01", "StandaloneTLSALPN01", "Webroot"]
 
@@ -61,6 +60,10 @@ class Solver:
     ) -> None:
         """Publish the answer to ``challb`` for ``identifier``."""
         raise CLIError(f"{type(self).__name__} cannot answer {challb.chall.typ} challenges", 1)
+
+    def ready(self) -> None:
+        """Called once every `add` of an order is done, before any challenge is answered
+        (a DNS solver publishes the records together here)."""
 
     def cleanup(self) -> None:
         """Remove what `add` published and stop listeners; safe to call twice."""
@@ -240,6 +243,7 @@ class Webroot(Solver):
         for parent in (self.root / ".well-known", folder):
             if not parent.is_dir():
                 parent.mkdir(mode=0o755)
+                parent.chmod(0o755)  # whatever the umask: the web server must traverse it
                 self._made_dirs.append(parent)
         path = folder / token
         path.write_text(chall.validation(account_key), encoding="ascii")
@@ -257,58 +261,65 @@ class Webroot(Solver):
 
 
 class DNSHook(Solver):
-    """dns-01 TXT records published by a user command (see the module docstring)."""
+    """dns-01 TXT records published by a user command (see the module docstring).
+
+    The command is an `acme.dns.HookProvider`; `ready` publishes the order's records in
+    parallel and, given a ``checker`` (`acme.dns.PropagationChecker`), waits until every
+    authoritative server has them (within ``propagation_timeout`` seconds).
+    """
 
     challenge_type = challenges.DNS01
     label = "dns-01"
 
-    def __init__(self, command: str, reporter: Reporter, timeout: float = 300.0) -> None:
-        try:
-            self.argv = shlex.split(command)
-        except ValueError as error:
-            raise CLIError(f"--dns-hook: cannot parse {command!r}: {error}", 2) from error
-        if not self.argv:
-            raise CLIError("--dns-hook needs a command", 2)
-        self.reporter = reporter
-        self.timeout = timeout
-        self._records: list[tuple[str, str]] = []
+    def __init__(
+        self,
+        command: str,
+        reporter: Reporter,
+        timeout: float = 300.0,
+        checker: Any = None,
+        propagation_timeout: float = 300.0,
+    ) -> None:
+        from acme import dns as acme_dns
 
-    def _run(self, action: str, name: str, value: str) -> None:
-        argv = [*self.argv, action, name, value]
         try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            reason = f"did not finish in {self.timeout:g}s"
-            raise CLIError(f"dns hook {action} {name} {reason}") from None
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise CLIError(f"cannot run dns hook {self.argv[0]}: {reason}") from error
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip().splitlines()
-            reason = f": {one_line(said[-1], 200)}" if said else ""
-            raise CLIError(f"dns hook {action} {name} exited with status {done.returncode}{reason}")
+            provider = acme_dns.HookProvider(command, timeout=timeout)
+        except acme_dns.DNSError as error:
+            raise CLIError(f"--dns-hook: {error}", 2) from error
+        self.reporter = reporter
+        self._records: list[Any] = []
+        self._session = acme_dns.DNSChallenges(
+            provider,
+            checker,
+            timeout=propagation_timeout,
+            progress=self._progress,
+            on_publish=lambda record: reporter.step(f"dns hook: present {record.name}"),
+        )
+
+    def _progress(self, progress: Any) -> None:
+        if progress.seen:
+            self.reporter.step(f"dns: {progress.record.name} visible on {progress.server}")
 
     def add(
         self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
     ) -> None:
-        chall = _typed(challb, challenges.DNS01)
-        name = chall.validation_domain_name(identifier.value)
-        value = chall.validation(account_key)
-        self.reporter.step(f"dns hook: present {name}")
-        self._records.append((name, value))  # cleaned up even if "present" half-worked
-        self._run("present", name, value)
+        from acme.dns import challenge_record
+
+        self._records.append(
+            challenge_record(_typed(challb, challenges.DNS01), identifier.value, account_key)
+        )
+
+    def ready(self) -> None:
+        from acme.dns import DNSError
+
+        records, self._records = self._records, []
+        try:
+            self._session.publish(records)
+        except DNSError as error:
+            raise CLIError(str(error)) from error
 
     def cleanup(self) -> None:
-        records, self._records = self._records, []
-        for name, value in records:
-            try:
-                self._run("cleanup", name, value)
-            except CLIError as error:
-                self.reporter.warn(f"{error.reason} (remove the TXT record yourself)")
+        self._records = []
+        self._session.cleanup()
+        errors, self._session.cleanup_errors = self._session.cleanup_errors, []
+        for error in errors:
+            self.reporter.warn(f"{error} (remove the TXT record yourself)")

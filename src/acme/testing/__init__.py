@@ -7,7 +7,14 @@ certificates chain to a throwaway root, and nothing is audited or persisted.
   HTTPResponse``) with an injected clock, validator and random source: pass ``core.handle`` as
   the transport of client flows in unit tests.
 - `ACMETestServer` runs a core behind a loopback HTTPS listener with its own root, real
-  http-01 / tls-alpn-01 / dns-01 validation (`ChallengeValidator`) or ``always_valid=True``.
+  http-01 / tls-alpn-01 / dns-01 validation (`ChallengeValidator`) or ``always_valid=True``;
+  dns-account-01 and dns-persist-01 (drafts) are checked against the same TXT records.
+  With ``management_port`` it also serves a pebble-challtestsrv-like HTTP API (``/set-txt``,
+  ``/clear-txt``) so other processes can publish dns-01 records, and with ``dns_port`` a DNS
+  server answering them; ``acme serve-test-ca`` runs it from the command line.
+- Knobs for renewal tests: `ACMEServerCore.move_windows_into_past` (a CA's revocation
+  drill, RFC 9773), ``rate_limit`` (`RateLimit`: ``rateLimited`` with ``Retry-After`` after a
+  count) and ``reject_replaces`` (refuse every order that carries ``replaces``).
 - The pytest plugin (`acme.testing.pytest_plugin`, registered as a ``pytest11`` entry point)
   provides the ``acme_test_server`` and ``acme_test_server_factory`` fixtures.
 """
@@ -15,7 +22,7 @@ certificates chain to a throwaway root, and nothing is audited or persisted.
 from __future__ import annotations
 
 from acme.testing._ca import CertificateAuthority
-from acme.testing._faults import Faults
+from acme.testing._faults import Faults, RateLimit
 from acme.testing._server_core import (
     DEFAULT_PROFILES,
     RESOURCES,
@@ -35,6 +42,7 @@ __all__ = [
     "ChallengeValidator",
     "DNSRecordStore",
     "Faults",
+    "RateLimit",
     "Validator",
     "always_valid",
 ]

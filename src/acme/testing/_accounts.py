@@ -142,6 +142,7 @@ def key_change(core: ServerCore, signed: SignedRequest) -> Reply:
             409,
             headers=(("Location", holder.url),),
         )
+    record.prior_keys.insert(0, record.key)  # kept for dns-persist-01 (section 4.2)
     record.key = new_key
     return Reply.json(record.to_json())
 

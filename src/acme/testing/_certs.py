@@ -84,11 +84,12 @@ def _check_csr(record: Order, account: Account, csr_b64: Any) -> x509.Certificat
     wanted = set(record.identifiers)
     asked = _csr_identifiers(csr)
     if asked != wanted:
-        missing = sorted(value for _, value in wanted - asked)
-        extra = sorted(value for _, value in asked - wanted)
+        missing = ", ".join(f"{typ} {value!r}" for typ, value in sorted(wanted - asked))
+        extra = ", ".join(f"{typ} {value!r}" for typ, value in sorted(asked - wanted))
         raise Problem(
             "badCSR",
-            f"The CSR names differ from the order's identifiers: missing {missing}, extra {extra}",
+            "The CSR names differ from the order's identifiers: "
+            f"missing [{missing}], extra [{extra}]",
         )
     return csr
 

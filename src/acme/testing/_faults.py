@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Set as AbstractSet
 
 from acme import errors
 
-__all__ = ["FaultDice", "Faults"]
+__all__ = ["FaultDice", "Faults", "RateLimit"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Faults:
     retry_after: int | None = 1
     delay_seconds: float = 0.0
     drop_response_rate: float = 0.0
-    resources: frozenset[str] = frozenset()
+    resources: AbstractSet[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("bad_nonce_rate", "error_rate", "drop_response_rate"):
@@ -70,3 +71,21 @@ class FaultDice:
         if stream is None:
             stream = self._streams[kind] = random.Random(f"{self.faults.seed}/{kind}")
         return stream.random() < rate
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """A rate limit on one resource: ``limit`` requests pass, the next ones are refused with
+    ``rateLimited`` (429, RFC 8555 section 6.6) and ``Retry-After: retry_after`` until that
+    many seconds have passed on the server's clock; then the count starts again.
+
+    :ivar resource: a resource name of `acme.testing.RESOURCES` (e.g. ``newOrder``).
+    """
+
+    resource: str = "newOrder"
+    limit: int = 0
+    retry_after: int = 60
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.retry_after < 1:
+            raise errors.InvalidArgument("RateLimit needs limit >= 0 and retry_after >= 1")

@@ -88,6 +88,9 @@ class Account:
     terms_agreed: bool = False
     eab: dict[str, Any] | None = None
     order_ids: list[str] = dataclasses.field(default_factory=list)
+    #: Keys rolled over from, newest first: dns-persist-01 records made with them still
+    #: validate (draft-ietf-acme-dns-persist section 4.2).
+    prior_keys: list[jwk.JWK] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -114,14 +117,15 @@ class Challenge:
     error: dict[str, Any] | None = None
     key_authorization: str | None = None
     polls_left: int = 0
+    #: dns-persist-01 only (draft-ietf-acme-dns-persist section 3.1); it has no token.
+    issuer_domain_names: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "type": self.type,
-            "url": self.url,
-            "status": self.status,
-            "token": self.token,
-        }
+        obj: dict[str, Any] = {"type": self.type, "url": self.url, "status": self.status}
+        if self.token:
+            obj["token"] = self.token
+        if self.issuer_domain_names is not None:
+            obj["issuerDomainNames"] = list(self.issuer_domain_names)
         if self.validated is not None:
             obj["validated"] = format_rfc3339(self.validated)
         if self.error is not None:
@@ -209,28 +213,51 @@ class IssuedCertificate:
 
 # RFC 1035 section 2.3.1 letter-digit-hyphen labels (lower case: names as in certificates).
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_DOTTED_NUMBERS = re.compile(r"[0-9]+(?:\.[0-9]+){3}\Z")
 
 
-def _check_dns_name(value: str) -> None:
+def _is_address_text(value: str) -> bool:
+    """Whether ``value`` is written as an IP address: never a DNS name (RFC 1123 section 2.1:
+    a host name is never dotted-decimal; an IPv6 address has colons no name can hold)."""
+    if _DOTTED_NUMBERS.match(value) or ":" in value:
+        return True
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_dns_name(value: str, whole: str) -> None:
+    """A ``dns`` identifier's name ``value``: ``whole`` without its wildcard prefix (RFC 8555
+    section 7.1.4); refusals quote ``whole``."""
+    shown = f"dns identifier {whole[:80]!r}"
+    if _is_address_text(value):  # RFC 8738 section 3: addresses are "ip" identifiers
+        raise Problem(
+            "malformed",
+            f'{shown} is an IP address; use {{"type": "ip", "value": ...}} (RFC 8738 section 3)',
+        )
     if len(value) > 253 or not value:
-        raise Problem("rejectedIdentifier", f"{value[:80]!r} is not a valid DNS name")
+        raise Problem("rejectedIdentifier", f"{shown} is not a valid DNS name")
     for label in value.split("."):
         if not _LABEL.match(label):
             raise Problem(
-                "rejectedIdentifier",
-                f"{value[:80]!r} is not a lower-case letter-digit-hyphen DNS name",
+                "rejectedIdentifier", f"{shown} is not a lower-case letter-digit-hyphen DNS name"
             )
         if label.startswith("xn--"):  # RFC 8555 section 7.1.4: check ACE labels
             try:
                 label.encode("ascii").decode("idna")
             except UnicodeError:
                 raise Problem(
-                    "rejectedIdentifier", f"{label!r} is not a valid IDNA label"
+                    "rejectedIdentifier", f"{shown}: {label!r} is not a valid IDNA label"
                 ) from None
 
 
 def check_identifier(obj: Any, *, allow_wildcard: bool) -> tuple[str, str]:
-    """Validate an identifier object (RFC 8555 section 7.1.4, RFC 8738 section 3)."""
+    """Validate an identifier object (RFC 8555 section 7.1.4, RFC 8738 section 3).
+
+    Every refusal names the identifier type, so ``dns`` "127.0.0.1" reads as what it is.
+    """
     if not isinstance(obj, dict) or not isinstance(obj.get("value"), str):
         raise Problem("malformed", 'Identifiers are objects with string "type" and "value"')
     typ, value = obj.get("type"), obj["value"]
@@ -240,16 +267,23 @@ def check_identifier(obj: Any, *, allow_wildcard: bool) -> tuple[str, str]:
         if wildcard and not allow_wildcard:
             raise Problem(
                 "rejectedIdentifier",
-                "Pre-authorization cannot be used for wildcard names (RFC 8555 section 7.4.1)",
+                f"dns identifier {value[:80]!r}: pre-authorization cannot be used for wildcard "
+                "names (RFC 8555 section 7.4.1)",
             )
-        _check_dns_name(base)
+        _check_dns_name(base, value)
         return typ, value
     if typ == "ip":
         try:
             address = ipaddress.ip_address(value)
         except ValueError:
-            raise Problem("malformed", f"{value[:80]!r} is not an IP address") from None
+            shown = f"ip identifier {value[:80]!r}"
+            raise Problem("malformed", f"{shown} is not an IP address") from None
         if str(address) != value:  # RFC 8738 section 3: RFC 1123 / RFC 5952 textual form
-            raise Problem("malformed", f"{value!r} is not in canonical form ({address})")
+            raise Problem(
+                "malformed", f"ip identifier {value!r} is not in canonical form ({address})"
+            )
         return typ, value
-    raise Problem("unsupportedIdentifier", f"Identifier type {str(typ)[:40]!r} is not supported")
+    raise Problem(
+        "unsupportedIdentifier",
+        f"identifier type {str(typ)[:40]!r} is not supported (only dns and ip)",
+    )

@@ -16,7 +16,7 @@ from josepy import errors as jose_errors
 
 from acme import fields, messages
 from acme._core import states
-from acme.testing import _lifecycle
+from acme.testing import _dns_checks, _lifecycle
 from acme.testing._model import (
     Authorization,
     Challenge,
@@ -54,18 +54,25 @@ def _timestamp(payload: dict[str, Any], name: str) -> datetime.datetime | None:
 
 
 def _challenges(core: ServerCore, typ: str, value: str, wildcard: bool) -> list[Challenge]:
-    if wildcard:  # RFC 8555 section 7.1.3: wildcard names are validated by dns-01 only
-        offered = [t for t in core.challenge_types if t == "dns-01"]
-    elif typ == "ip":  # RFC 8738 section 7: dns-01 MUST NOT be used for IP addresses
-        offered = [t for t in core.challenge_types if t != "dns-01"]
+    if wildcard:  # RFC 8555 section 7.1.3: wildcard names are validated through DNS only
+        offered = [t for t in core.challenge_types if t in _dns_checks.DNS_TYPES]
+    elif typ == "ip":  # RFC 8738 section 7: DNS challenges MUST NOT be used for IP addresses
+        offered = [t for t in core.challenge_types if t not in _dns_checks.DNS_TYPES]
     else:
         offered = list(core.challenge_types)
     if not offered:
-        raise Problem("rejectedIdentifier", f"No challenge type can validate {value!r}")
+        raise Problem(
+            "rejectedIdentifier", f"No challenge type can validate {typ} identifier {value!r}"
+        )
     made = []
     for chall_type in offered:
         ident = core.new_id()
-        made.append(Challenge(ident, core.url(f"/chall/{ident}"), chall_type, core.new_token()))
+        url = core.url(f"/chall/{ident}")
+        if chall_type == "dns-persist-01":  # no token; the CA's names (draft section 3.1)
+            names = list(core.issuer_domain_names)
+            made.append(Challenge(ident, url, chall_type, "", issuer_domain_names=names))
+        else:
+            made.append(Challenge(ident, url, chall_type, core.new_token()))
     return made
 
 
@@ -147,6 +154,10 @@ def new_order(core: ServerCore, signed: SignedRequest) -> Reply:
     if end <= start or end - start > core.profile_lifetime(profile) or end <= core.now():
         raise Problem("malformed", "notBefore/notAfter do not fit this profile's lifetime")
     replaces = payload.get("replaces")
+    if replaces is not None and core.reject_replaces == "alreadyReplaced":
+        raise Problem("alreadyReplaced", "This test CA refuses every replaces (knob)", 409)
+    if replaces is not None and core.reject_replaces is not None:
+        raise Problem("malformed", '"replaces" is refused by this test CA (knob)')
     if replaces is not None:
         _check_replaces(core, account.id, replaces, idents)
     authzs = []
@@ -209,10 +220,14 @@ def _validate(core: ServerCore, authz: Authorization, chall: Challenge) -> None:
     account = core.accounts[authz.account_id]
     assert chall.key_authorization is not None
     identifier = messages.Identifier(typ=messages.IdentifierType(authz.type), value=authz.value)
+    until = None  # dns-persist-01's persistUntil caps the authorization (draft section 4.1)
     try:
-        problem = core.validator(
-            chall.type, identifier, chall.token, chall.key_authorization, account.key
-        )
+        if chall.type in _dns_checks.DRAFT_TYPES and core.dns_lookup is not None:
+            problem, until = _dns_checks.validate(core, authz, chall, account)
+        else:
+            problem = core.validator(
+                chall.type, identifier, chall.token, chall.key_authorization, account.key
+            )
     except Exception as error:  # a broken validator is a test bug: record it, fail the chall
         core.internal_errors.append(error)
         problem = messages.Error.with_code("serverInternal", detail=f"Validator failed: {error}")
@@ -225,7 +240,7 @@ def _validate(core: ServerCore, authz: Authorization, chall: Challenge) -> None:
         move(states.CHALLENGE, chall, "valid")
         chall.validated = now
         move(states.AUTHORIZATION, authz, "valid")
-        authz.expires = now + _VALID_AUTHZ_LIFETIME
+        authz.expires = min(now + _VALID_AUTHZ_LIFETIME, until or now + _VALID_AUTHZ_LIFETIME)
         authz.challenges = [chall]  # section 7.5.1: MAY remove the other challenges
     else:
         move(states.CHALLENGE, chall, "invalid")
@@ -278,7 +293,8 @@ def challenge(core: ServerCore, signed: SignedRequest) -> Reply:
                 raise Problem("malformed", f"The authorization is {authz.status}", 403)
             move(states.CHALLENGE, chall, "processing")
             thumbprint = b64.b64encode(account.key.thumbprint()).decode("ascii")
-            chall.key_authorization = f"{chall.token}.{thumbprint}"  # section 8.1
+            # Section 8.1; dns-persist-01 has no token and no key authorization.
+            chall.key_authorization = f"{chall.token}.{thumbprint}" if chall.token else ""
             chall.polls_left = core.validation_delay_polls
             if chall.polls_left <= 0:
                 _validate(core, authz, chall)

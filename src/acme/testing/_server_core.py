@@ -30,7 +30,7 @@ import random
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from josepy import jwk
@@ -41,7 +41,7 @@ from acme._wire import renewal_id as _ari
 from acme._wire.timestamps import utcnow
 from acme.testing import _accounts, _certs, _jose, _orders
 from acme.testing._ca import CertificateAuthority
-from acme.testing._faults import FaultDice, Faults
+from acme.testing._faults import FaultDice, Faults, RateLimit
 from acme.testing._model import Account, Authorization, IssuedCertificate, Order, SignedRequest
 from acme.testing._problems import Problem, Reply
 from acme.testing._state import Validator
@@ -135,8 +135,13 @@ class ACMEServerCore:
         none. ``default_profile`` is given to orders that ask for none.
     :param eab_keys: external account MAC keys by key id (raw bytes, or base64url text as
         handed to users); ``external_account_required`` defaults to whether any are set.
-    :param challenge_types: challenge types offered (wildcards only ever get dns-01, IP
-        addresses never get it, RFC 8738 section 7).
+    :param challenge_types: challenge types offered (wildcards only get the DNS ones, IP
+        addresses never do, RFC 8738 section 7). dns-account-01 and dns-persist-01 are
+        validated by the core from ``dns_lookup`` when it is set, else by ``validator``.
+    :param dns_lookup: ``dns_lookup(name)`` gives the TXT values at ``name`` (the test
+        server passes its `DNSRecordStore`).
+    :param issuer_domain_names: the dns-persist-01 issuer domain names (directory and
+        challenges, draft-ietf-acme-dns-persist sections 3.1 and 3.2).
     """
 
     def __init__(
@@ -155,7 +160,15 @@ class ACMEServerCore:
         external_account_required: bool | None = None,
         pre_authorization: bool = True,
         reuse_authorizations: bool = True,
-        challenge_types: tuple[str, ...] = ("http-01", "dns-01", "tls-alpn-01"),
+        challenge_types: tuple[str, ...] = (
+            "http-01",
+            "dns-01",
+            "tls-alpn-01",
+            "dns-account-01",
+            "dns-persist-01",
+        ),
+        dns_lookup: Callable[[str], Sequence[str]] | None = None,
+        issuer_domain_names: tuple[str, ...] = ("acme-testing.invalid",),
         validation_delay_polls: int = 0,
         processing_polls: int = 0,
         orders_page_size: int = 10,
@@ -191,6 +204,10 @@ class ACMEServerCore:
         self.pre_authorization = pre_authorization
         self.reuse_authorizations = reuse_authorizations
         self.challenge_types = tuple(challenge_types)
+        self.dns_lookup = dns_lookup
+        self.issuer_domain_names = tuple(issuer_domain_names)
+        if not 1 <= len(self.issuer_domain_names) <= 10:  # draft section 3.1
+            raise errors.InvalidArgument("issuer_domain_names must hold 1 to 10 names")
         self.validation_delay_polls = validation_delay_polls
         self.processing_polls = processing_polls
         self.orders_page_size = orders_page_size
@@ -199,6 +216,12 @@ class ACMEServerCore:
         self.certificate_lifetime = certificate_lifetime
         self._faults = faults or Faults()
         self.dice = FaultDice(self._faults)
+        #: Renewal-test knobs: a `RateLimit` on one resource, and refusing every order with
+        #: ``replaces`` ("alreadyReplaced": 409, or "malformed": 400; None accepts them).
+        self.rate_limit: RateLimit | None = None
+        self.reject_replaces: str | None = None
+        self._rate_count = 0
+        self._rate_limited_until: datetime.datetime | None = None
         #: Exceptions raised by server bugs or validators (each answered with a 500): tests
         #: assert this stays empty.
         self.internal_errors: list[BaseException] = []
@@ -213,6 +236,7 @@ class ACMEServerCore:
 
     @property
     def faults(self) -> Faults:
+        """The fault knobs (`Faults`) in force."""
         return self._faults
 
     @faults.setter
@@ -223,18 +247,27 @@ class ACMEServerCore:
 
     @property
     def directory_url(self) -> str:
+        """The directory URL clients start from."""
         return f"{self.base_url}/directory"
 
+    @property
+    def account_hash_prefix(self) -> str:
+        """dns-persist-01's ``accountHashPrefix`` (draft-ietf-acme-dns-persist 4.1)."""
+        return self.url("/account-hash/")
+
     def now(self) -> datetime.datetime:
+        """The injected clock's time; a naive datetime is refused."""
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
             raise errors.InvalidArgument("The test server's clock returned a naive datetime")
         return now
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this server."""
         return self.base_url + path
 
     def new_id(self) -> str:
+        """A fresh random id for a URL path (96 bits, base64url)."""
         return _b64(self.rng.getrandbits(96).to_bytes(12, "big"))
 
     def new_token(self) -> str:
@@ -242,9 +275,11 @@ class ACMEServerCore:
         return _b64(self.rng.getrandbits(256).to_bytes(32, "big"))
 
     def profile_lifetime(self, profile: str | None) -> datetime.timedelta:
+        """The certificate lifetime of ``profile`` (the default lifetime for unknown ones)."""
         return _PROFILE_LIFETIMES.get(profile or "", self.certificate_lifetime)
 
     def account_by_key(self, key: jwk.JWK) -> Account | None:
+        """The account registered with ``key``, if any."""
         for account in self.accounts.values():
             if _jose.same_key(account.key, key):
                 return account
@@ -277,6 +312,24 @@ class ACMEServerCore:
         with self._lock:
             self.certificate_record(cert).window = (start, end)
 
+    def move_windows_into_past(self, *certs: Any) -> int:
+        """Move the renewal window of ``certs`` (every unexpired certificate when none are
+        given) into the past, as a CA does in a revocation drill: ARI clients renew at once
+        (RFC 9773 section 4.2). Returns how many certificates were moved."""
+        with self._lock:
+            now = self.now()
+            if certs:
+                records = [self.certificate_record(cert) for cert in certs]
+            else:
+                records = [
+                    record
+                    for record in self.certificates.values()
+                    if record.certificate.not_valid_after_utc > now
+                ]
+            for record in records:
+                record.window = (now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))
+            return len(records)
+
     def is_revoked(self, cert: Any) -> bool:
         """Whether ``cert`` (object, PEM, DER or RFC 9773 id) was revoked here."""
         with self._lock:
@@ -305,6 +358,16 @@ class ACMEServerCore:
                 self.internal_errors.append(error)
                 reply = Problem("serverInternal", f"{type(error).__name__}: {error}", 500).reply()
             return self._finish(request, resource, reply)
+
+    def problem_response(
+        self, request: HTTPRequest, code: str, detail: str, status: int = 400
+    ) -> HTTPResponse:
+        """A refusal decided outside `handle` (the HTTPS shell's, e.g. a body too large), made
+        like every other one: an RFC 7807 problem with a fresh ``Replay-Nonce`` and the
+        ``index`` link (RFC 8555 sections 6.5, 6.7, 7.1)."""
+        with self._lock:
+            resource = self.resource_of(request.url) or "unknown"
+            return self._finish(request, resource, Problem(code, detail, status).reply())
 
     def _route(self, url: str) -> tuple[str, tuple[str, ...]]:
         if not url.startswith(self.base_url + "/"):
@@ -343,6 +406,7 @@ class ACMEServerCore:
                 headers=(("Allow", "GET" if resource in ("renewalInfo", "terms") else "POST"),),
             )
         signed = self._verify(request, resource, params)
+        self._check_rate_limit(resource)
         if resource == "directory":
             signed.require_empty()
             return Reply.json(self._directory())
@@ -350,6 +414,28 @@ class ACMEServerCore:
             signed.require_empty()
             return Reply(204, headers=[("Cache-Control", "no-store")])
         return _HANDLERS[resource](self, signed)
+
+    def _check_rate_limit(self, resource: str) -> None:
+        """The `RateLimit` knob: refuse with rateLimited and Retry-After past the count."""
+        limit = self.rate_limit
+        if limit is None or resource != limit.resource:
+            return
+        now = self.now()
+        until = self._rate_limited_until
+        if until is not None and now >= until:
+            self._rate_limited_until, self._rate_count, until = None, 0, None
+        if until is None and self._rate_count < limit.limit:
+            self._rate_count += 1
+            return
+        if until is None:
+            until = self._rate_limited_until = now + datetime.timedelta(seconds=limit.retry_after)
+        wait = max(1, int((until - now).total_seconds() + 0.999))
+        raise Problem(
+            "rateLimited",
+            f"Too many {resource} requests: at most {limit.limit} per {limit.retry_after} s",
+            429,
+            headers=(("Retry-After", str(wait)),),
+        )
 
     def _verify(
         self, request: HTTPRequest, resource: str, params: tuple[str, ...]
@@ -448,5 +534,8 @@ class ACMEServerCore:
             meta["termsOfService"] = self.terms_of_service
         if self.profiles:
             meta["profiles"] = dict(self.profiles)
+        if "dns-persist-01" in self.challenge_types:  # draft-ietf-acme-dns-persist 3.2, 4.1
+            meta["accountHashPrefix"] = self.account_hash_prefix
+            meta["issuerDomainNames"] = list(self.issuer_domain_names)
         directory["meta"] = meta
         return directory

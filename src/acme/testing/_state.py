@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from josepy import jwk
@@ -35,6 +35,7 @@ class ServerCore(Protocol):
     eab_keys: dict[str, bytes]
     external_account_required: bool
     reuse_authorizations: bool
+    reject_replaces: str | None
     challenge_types: tuple[str, ...]
     validation_delay_polls: int
     processing_polls: int
@@ -42,6 +43,8 @@ class ServerCore(Protocol):
     poll_retry_after: int | None
     renewal_retry_after: int
     validator: Validator
+    dns_lookup: Callable[[str], Sequence[str]] | None
+    issuer_domain_names: tuple[str, ...]
     rng: random.Random
     ca: CertificateAuthority
     # State.
@@ -50,6 +53,9 @@ class ServerCore(Protocol):
     authorizations: dict[str, Authorization]
     certificates: dict[str, IssuedCertificate]
     internal_errors: list[BaseException]
+
+    @property
+    def account_hash_prefix(self) -> str: ...
 
     def now(self) -> datetime.datetime: ...
 

@@ -2,7 +2,8 @@
 
 FOR TESTS AND DEMOS ONLY. http-01 is an HTTP GET (RFC 8555 section 8.3), tls-alpn-01 a TLS
 handshake offering only ALPN ``acme-tls/1`` (RFC 8737 section 3), dns-01 a lookup in an
-in-memory TXT record store that tests fill through `DNSRecordStore` (RFC 8555 section 8.4).
+in-memory TXT record store (RFC 8555 section 8.4), `DNSRecordStore`, that tests fill directly
+or other processes through the server's management API (``/set-txt``).
 Names resolve through a small table to loopback addresses; the validator refuses to connect
 anywhere else, so a test can never make it reach the network.
 """
@@ -59,12 +60,15 @@ class DNSRecordStore:
                 values.remove(value)
 
     def txt(self, name: str) -> list[str]:
+        """The TXT values published at ``name``."""
         with self._lock:
             return list(self._records.get(self._key(name), []))
 
 
 def _problem(code: str, detail: str, identifier: messages.Identifier) -> messages.Error:
-    return messages.Error.with_code(code, detail=f"{identifier.value}: {detail}")
+    return messages.Error.with_code(
+        code, detail=f"{identifier.typ} identifier {identifier.value}: {detail}"
+    )
 
 
 class ChallengeValidator:
@@ -190,7 +194,8 @@ class ChallengeValidator:
         """RFC 8737 section 3: handshake with ALPN acme-tls/1 and SNI, check the certificate."""
         protocol = challenges.TLSALPN01Response.ACME_TLS_1_PROTOCOL
         context = client_context([protocol])  # unverified: the certificate is self-signed
-        server_name = identifiers.sni_name(identifier.value)  # RFC 8738 section 6 for IPs
+        is_ip = str(identifier.typ) == "ip"
+        server_name = identifiers.reverse_name(identifier.value) if is_ip else identifier.value
         try:
             with (
                 socket.create_connection((address, self.tls_port), timeout=self.timeout) as raw,

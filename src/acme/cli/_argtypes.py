@@ -1,0 +1,128 @@
+"""Value types of the command line's options (argparse ``type=`` callables).
+
+Each returns the parsed value or raises `argparse.ArgumentTypeError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ipaddress
+import re
+from collections.abc import Callable
+
+__all__ = [
+    "count",
+    "days",
+    "delay",
+    "eab_key",
+    "loopback",
+    "name_value",
+    "optional_count",
+    "port",
+    "rate",
+    "seconds",
+]
+
+
+def _number(value: str, what: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from None
+
+
+def port(value: str) -> int:
+    """A TCP/UDP port, 0 meaning any free one."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {number}")
+    return number
+
+
+def loopback(value: str) -> str:
+    """A loopback IP address (127.0.0.0/8 or ::1): where the test CA may listen."""
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a loopback address: the test CA listens on loopback only "
+            "(use 127.0.0.1 or ::1)"
+        )
+    return str(address)
+
+
+def seconds(value: str) -> float:
+    """A timeout: more than 0, at most a day."""
+    number = _number(value, "a number of seconds")
+    if not 0 < number <= 86400:
+        raise argparse.ArgumentTypeError(f"seconds must be in (0, 86400]: {value}")
+    return number
+
+
+def delay(value: str) -> float:
+    """A pause: 0 to 600 seconds."""
+    number = _number(value, "a number of seconds")
+    if not 0 <= number <= 600:
+        raise argparse.ArgumentTypeError(f"seconds must be in [0, 600]: {value}")
+    return number
+
+
+def days(value: str) -> float:
+    """A certificate lifetime in days: more than 0, at most ten years."""
+    number = _number(value, "a number of days")
+    if not 0 < number <= 3650:
+        raise argparse.ArgumentTypeError(f"days must be in (0, 3650]: {value}")
+    return number
+
+
+def count(value: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {number}")
+    return number
+
+
+def optional_count(value: str) -> int | None:
+    """A whole number, or ``none``."""
+    return None if value.lower() == "none" else count(value)
+
+
+def rate(value: str) -> float:
+    """A share of requests, 0 to 1."""
+    number = _number(value, "a number")
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate is a share from 0 to 1, not {value}")
+    return number
+
+
+def eab_key(value: str) -> tuple[str, bytes]:
+    """``KID:HMAC`` with the MAC key as unpadded base64url, as CAs hand them out (RFC 8555
+    section 7.3.4)."""
+    kid, colon, key = value.partition(":")
+    if not colon or not kid or not key:
+        raise argparse.ArgumentTypeError(f"expected KID:HMAC_KEY, got {value!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", key) or len(key) % 4 == 1:
+        raise argparse.ArgumentTypeError(f"the HMAC key of {kid!r} is not unpadded base64url")
+    return kid, base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+
+
+def name_value(what: str) -> Callable[[str], tuple[str, str]]:
+    """``NAME=WHAT`` as a pair; the ``=WHAT`` part is optional unless ``what`` is ADDRESS."""
+
+    def parse(value: str) -> tuple[str, str]:
+        name, equals, rest = value.partition("=")
+        if not name or (what == "ADDRESS" and not (equals and rest)):
+            raise argparse.ArgumentTypeError(f"expected NAME={what}, got {value!r}")
+        return name, rest
+
+    return parse
