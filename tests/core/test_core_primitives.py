@@ -203,9 +203,13 @@ def test_run_async_drives_the_same_flow() -> None:
 
 
 def test_every_default_wall_clock_is_the_one_aware_utc_clock() -> None:
-    """The session and the test CA read the wall clock through one function, aware UTC."""
+    """The session, the test CA and the certificate manager read the wall clock through one
+    function, aware UTC."""
+    from acme.manager._base import ManagerBase
+
     assert Session().now is utcnow
     assert inspect.signature(ACMEServerCore).parameters["clock"].default is utcnow
+    assert inspect.signature(ManagerBase).parameters["clock"].default is utcnow
     before = datetime.datetime.now(datetime.timezone.utc)
     now = utcnow()
     assert now.utcoffset() == datetime.timedelta(0)

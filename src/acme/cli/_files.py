@@ -16,7 +16,6 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import os
 import re
@@ -29,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from acme._wire.timestamps import utcnow
 from acme.cli._output import CLIError
 
 __all__ = [
@@ -183,7 +183,7 @@ def rescue_pair(state_dir: Path, label: str, key_pem: bytes, chain_pem: bytes) -
     ``state_dir/rescued/<UTC time>-<label>/`` (0700 folders, key 0600), else a fresh private
     temporary folder. Raises ``OSError`` only if neither can be written.
     """
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     name = f"{stamp}-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)[:60]}-{secrets.token_hex(3)}"
     try:
         return _save_pair(make_private_dirs(state_dir / "rescued" / name), key_pem, chain_pem)
