@@ -74,3 +74,21 @@ def test_what_is_not_a_reverse_name(name: str) -> None:
 def test_is_ip(value: str, ip: bool) -> None:
     assert identifiers.is_ip(value) is ip
     assert (identifiers.parse_ip(value) is not None) is ip
+
+
+@pytest.mark.parametrize(
+    ("value", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", False),
+        ("10.0.0.1", False),
+        ("::2", False),
+        ("", False),
+    ],
+)
+def test_is_loopback(value: str, loopback: bool) -> None:
+    """What the test CA may listen on and validate against: loopback addresses, never names."""
+    assert identifiers.is_loopback(value) is loopback

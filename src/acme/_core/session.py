@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import json
 import logging
 import random
@@ -39,6 +38,7 @@ from acme._core.http import (
 )
 from acme._core.nonces import NoncePool
 from acme._core.retry import PollPolicy, parse_retry_after, retry_time
+from acme._wire import identifiers
 from acme._wire.timestamps import utcnow
 
 __all__ = [
@@ -148,12 +148,8 @@ def check_url(session: Session, url: Any) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """A loopback address, or ``localhost`` (the caller allowed insecure loopback URLs)."""
+    return host == "localhost" or identifiers.is_loopback(host)
 
 
 def check_response(session: Session, response: HTTPResponse) -> HTTPResponse:

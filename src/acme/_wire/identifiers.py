@@ -24,6 +24,7 @@ __all__ = [
     "ip_address",
     "ip_from_reverse_name",
     "is_ip",
+    "is_loopback",
     "parse_ip",
     "reverse_name",
     "sni_name",
@@ -101,6 +102,13 @@ def _to_alabel(name: str) -> str:
 def is_ip(value: str) -> bool:
     """Whether ``value`` spells an IP address (an ``ip`` identifier, RFC 8738), not a name."""
     return parse_ip(value) is not None
+
+
+def is_loopback(value: str) -> bool:
+    """Whether ``value`` is a loopback IP address (127.0.0.0/8, ::1); a name never is, since
+    a name such as ``localhost`` could resolve anywhere."""
+    address = parse_ip(value)
+    return address is not None and address.is_loopback
 
 
 def reverse_name(address: Any) -> str:

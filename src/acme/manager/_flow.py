@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import logging
 import random
 from collections.abc import Generator
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
 
 from acme import challenges, crypto_util, errors, messages
+from acme._wire import identifiers
 from acme.manager import _policy
 from acme.manager._challenges import ChallengeAnswer
 from acme.manager._errors import HookError, LineageError, LockHeld, RateLimited
@@ -174,9 +174,10 @@ def generate_key(key_type: str) -> bytes:
 def _split(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     dns, ips = [], []
     for name in names:
-        try:
-            ips.append(str(ipaddress.ip_address(name)))
-        except ValueError:
+        address = identifiers.parse_ip(name)
+        if address is not None:
+            ips.append(str(address))
+        else:
             dns.append(name)
     return dns, ips
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
@@ -23,15 +22,26 @@ from collections.abc import Mapping
 from cryptography import x509
 from josepy import b64, jwk
 
-from acme import challenges, messages
+from acme import challenges, errors, messages
 from acme._core.challenges import http01_body_matches
 from acme._net.tls import client_context
 from acme._wire import identifiers
 
-__all__ = ["ChallengeValidator", "DNSRecordStore"]
+__all__ = ["ChallengeValidator", "DNSRecordStore", "check_loopback"]
 
 _MAX_BODY = 8192
 _MAX_REDIRECTS = 5
+
+
+def check_loopback(host: str) -> str:
+    """``host`` if it is a loopback IP address (127.0.0.0/8 or ::1), else an
+    `acme.errors.InvalidArgument` (a ``ValueError``) that says so: a test CA must never be
+    reachable from another machine, and a name such as ``localhost`` could resolve anywhere."""
+    if not identifiers.is_loopback(host):
+        raise errors.InvalidArgument(
+            f"acme.testing listens on a loopback address only (127.0.0.1 or ::1), not {host!r}"
+        )
+    return host
 
 
 class DNSRecordStore:
@@ -103,7 +113,7 @@ class ChallengeValidator:
     def resolve(self, identifier_type: str, value: str) -> str:
         """The loopback address to contact for an identifier (``ValueError`` otherwise)."""
         address = value if identifier_type == "ip" else self.hosts.get(value, self.default_address)
-        if not ipaddress.ip_address(address).is_loopback:
+        if not identifiers.is_loopback(address):
             raise ValueError(f"{address} is not a loopback address; acme.testing stays local")
         return address
 
