@@ -3,14 +3,14 @@
     Exception
     ├── Error                       base of everything raised by acme itself
     │   ├── InvalidArgument         a caller passed a bad value (also a ValueError)
-    │   ├── DependencyError         (acme 5.x name; not raised by this library)
+    │   ├── DependencyError         an optional dependency is missing (a DNS provider's ...)
     │   ├── ClientError             the client could not complete a request
     │   │   ├── UnexpectedUpdate    the server reported a status change RFC 8555 forbids
     │   │   ├── NonceError
     │   │   │   ├── BadNonce        the server kept answering badNonce; retries ran out
     │   │   │   └── MissingNonce    the newNonce response carried no Replay-Nonce
     │   │   ├── PollError           (acme 5.x name; polls end in TimeoutError here)
-    │   │   ├── ConflictError       the key already has an account (409, or 200 on newAccount)
+    │   │   ├── ConflictError       409 (e.g. alreadyReplaced), or the key's account exists
     │   │   ├── ARIError            renewal information could not be fetched
     │   │   └── NetworkError        transport failure (DNS, connect, TLS, timeout, body cap)
     │   ├── ValidationError         an authorization ended in a status other than valid
