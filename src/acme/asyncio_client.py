@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 import asyncio
 import datetime
+import random
+import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -26,23 +29,27 @@ from josepy import jwa
 
 from acme import messages
 from acme._core import account as account_flows
-from acme._core.drive import run_async
+from acme._core.context import Context
+from acme._core.drive import SIGN_WITH_JWK, run_async, run_net_async
 from acme._core.http import (
     DEFAULT_MAX_BODY,
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     Flow,
     HTTPResponse,
+    NetFlow,
 )
 from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import get_expecting, head, new_session, post_expecting
 from acme._net.accessors import SessionAccessors
 from acme._net.async_transport import AiohttpTransport, AsyncTransport, HttpxTransport
+from acme._wire.timestamps import utcnow
 
 __all__ = ["AsyncClientNetwork", "AsyncClientV2"]
 
 T = TypeVar("T")
+_Network = TypeVar("_Network", bound="AsyncClientNetwork")
 
 
 class AsyncClientNetwork(SessionAccessors):
@@ -51,7 +58,15 @@ class AsyncClientNetwork(SessionAccessors):
     Same arguments as `acme.client.ClientNetwork`, plus ``http_library`` ("aiohttp" or
     "httpx") and ``http2`` (httpx only; needs the ``h2`` package). aiohttp is the default
     because it costs less client CPU per request.
+
+    ``proxy`` (an ``http://`` proxy URL) carries every request; without one, while
+    ``trust_env`` is true, the environment's proxy variables are honoured. ``source_address``
+    binds outgoing connections to a local address. The total deadline per request holds
+    either way. ``verify_ssl`` and ``user_agent`` may be changed after construction.
     """
+
+    #: ``post`` signs with ``jwk`` when the client's driver asks (see ``acme._core.drive``).
+    understands_sign_with_jwk = True
 
     def __init__(
         self,
@@ -61,6 +76,7 @@ class AsyncClientNetwork(SessionAccessors):
         verify_ssl: bool | str = True,
         user_agent: str = "acme-python",
         timeout: float = 45,
+        source_address: str | tuple[str, int] | None = None,
         *,
         allow_insecure_loopback: bool = False,
         poll_policy: PollPolicy | None = None,
@@ -68,37 +84,84 @@ class AsyncClientNetwork(SessionAccessors):
         max_nonce_attempts: int = 5,
         http_library: Literal["aiohttp", "httpx"] = "aiohttp",
         http2: bool = False,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
-        self.session = new_session(
+        self.acme_session = new_session(
             key, alg, user_agent, allow_insecure_loopback, poll_policy, max_nonce_attempts, account
         )
+        self.poll_policy = poll_policy
         self.transport: AsyncTransport
         if http_library == "httpx":
-            self.transport = HttpxTransport(verify_ssl, float(timeout), max_body, http2=http2)
+            self.transport = HttpxTransport(
+                verify_ssl,
+                float(timeout),
+                max_body,
+                http2=http2,
+                source_address=source_address,
+                proxy=proxy,
+                trust_env=trust_env,
+            )
         else:
-            self.transport = AiohttpTransport(verify_ssl, float(timeout), max_body)
+            self.transport = AiohttpTransport(
+                verify_ssl,
+                float(timeout),
+                max_body,
+                source_address=source_address,
+                proxy=proxy,
+                trust_env=trust_env,
+            )
+
+    @property
+    def verify_ssl(self) -> bool | str:
+        """``True`` (system CAs), ``False`` (no verification) or a CA bundle path; settable."""
+        return self.transport.verify
+
+    @verify_ssl.setter
+    def verify_ssl(self, value: bool | str) -> None:
+        self.transport.set_verify(value)
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy URL every request goes through, if one was given."""
+        return self.transport.proxy
+
+    @property
+    def source_address(self) -> tuple[str, int] | None:
+        """The local ``(host, port)`` outgoing connections are bound to, if any."""
+        return self.transport.source_address
 
     async def run(self, flow: Flow[T]) -> T:
-        """Drive one core flow on this network's transport."""
+        """Drive one flow of the signing layer on this network's transport."""
         return await run_async(flow, self.transport.send, asyncio.sleep)
 
     async def head(self, url: str) -> HTTPResponse:
         """HEAD ``url``; any ``Replay-Nonce`` is kept for the next POST."""
-        return await self.run(head(self.session, url))
+        return await self.run(head(self.acme_session, url))
 
     async def get(self, url: str, content_type: str = JSON_CONTENT_TYPE) -> HTTPResponse:
         """Unsigned GET; error responses raise (`messages.Error`, `ClientError`)."""
-        return await self.run(get_expecting(self.session, url, content_type))
+        return await self.run(get_expecting(self.acme_session, url, content_type))
 
-    async def post(self, url: str, obj: Any, content_type: str = JOSE_CONTENT_TYPE) -> HTTPResponse:
+    async def post(
+        self,
+        url: str,
+        obj: Any,
+        content_type: str = JOSE_CONTENT_TYPE,
+        new_nonce_url: str | None = None,
+        **kwargs: Any,
+    ) -> HTTPResponse:
         """Sign ``obj`` (``None`` for POST-as-GET) and POST it; errors raise."""
-        return await self.run(post_expecting(self.session, url, obj, content_type))
+        if new_nonce_url is not None:
+            self.acme_session.new_nonce_url = new_nonce_url
+        flow = post_expecting(self.acme_session, url, obj, content_type, SIGN_WITH_JWK.get())
+        return await self.run(flow)
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self.transport.close()
 
-    async def __aenter__(self) -> AsyncClientNetwork:
+    async def __aenter__(self: _Network) -> _Network:
         return self
 
     async def __aexit__(
@@ -110,21 +173,41 @@ class AsyncClientNetwork(SessionAccessors):
         await self.close()
 
 
-class AsyncClientV2:
-    """The `acme.client.ClientV2` operations as coroutines; see there for each method."""
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
 
-    def __init__(self, directory: messages.Directory, net: AsyncClientNetwork) -> None:
+
+class AsyncClientV2:
+    """The `acme.client.ClientV2` operations as coroutines; see there for each method.
+
+    It speaks to ``net`` only through ``await net.post``/``get``/``head``; ``sleep``,
+    ``clock``, ``now``, ``rand`` and ``poll_policy`` are the client's, as in `ClientV2`.
+    """
+
+    acme_version = 2
+
+    def __init__(self, directory: messages.Directory, net: Any) -> None:
         self.directory = directory
         self.net = net
-        self._flows = ClientFlows(directory, net.session)
+        self.sleep: Callable[[float], Awaitable[None]] = _sleep
+        self.clock: Callable[[], float] = time.monotonic
+        self.now: Callable[[], datetime.datetime] = utcnow
+        self.rand: Callable[[], float] = random.random
+        policy = getattr(net, "poll_policy", None)
+        self.poll_policy = policy if isinstance(policy, PollPolicy) else PollPolicy()
 
-    async def _run(self, flow: Flow[T]) -> T:
-        return await self.net.run(flow)
+    @property
+    def _flows(self) -> ClientFlows:
+        ctx = Context(self.directory, self.net, self.clock, self.now, self.rand, self.poll_policy)
+        return ClientFlows(ctx)
+
+    async def _run(self, flow: NetFlow[T]) -> T:
+        return await run_net_async(flow, self.net, self.sleep)
 
     @classmethod
-    async def get_directory(cls, url: str, net: AsyncClientNetwork) -> messages.Directory:
-        """Fetch the directory at ``url``."""
-        return await net.run(account_flows.fetch_directory(net.session, url))
+    async def get_directory(cls, url: str, net: Any) -> messages.Directory:
+        """Fetch the directory at ``url`` (``await net.get``)."""
+        return await run_net_async(account_flows.fetch_directory(url), net, _sleep)
 
     def external_account_required(self) -> bool:
         """Whether the server requires external account binding (section 7.3.4)."""

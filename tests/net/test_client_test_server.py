@@ -158,7 +158,7 @@ def test_issuance_survives_rejected_nonces_and_slow_processing(
     )
     acme = _client(server)
     sleeps: list[float] = []
-    acme.net.sleep = sleeps.append  # honour Retry-After without really waiting
+    acme.sleep = sleeps.append  # honour Retry-After without really waiting
     orderr = _issue(acme, ["patient.test"])
     assert orderr.body.status == messages.STATUS_VALID
     # Authorization: a fast first look, then exactly the Retry-After the server asked for;
@@ -195,7 +195,7 @@ def test_issuance_rides_out_a_busy_server(
     )
     server.core.processing_polls = 1
     waits: list[float] = []
-    acme.net.sleep = waits.append  # honour Retry-After without really waiting
+    acme.sleep = waits.append  # honour Retry-After without really waiting
     done = acme.poll_and_finalize(
         orderr, datetime.datetime.now(UTC) + datetime.timedelta(seconds=30)
     )

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from acme import errors
-from acme._core.http import Flow, Sleep
-from acme._core.session import Session
+from acme._core.context import Context
+from acme._core.http import NetFlow, Sleep
 
 __all__ = ["Monotonic", "to_monotonic", "wait"]
 
@@ -16,14 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 class Monotonic(float):
-    """A deadline already converted to the session clock's monotonic seconds.
+    """A deadline already converted to the client clock's monotonic seconds.
 
     Its own type, so converting twice is harmless: a flow composed of other flows passes
     its `Monotonic` deadline on, and `to_monotonic` returns it unchanged.
     """
 
 
-def to_monotonic(session: Session, deadline: Any) -> Monotonic:
+def to_monotonic(ctx: Context, deadline: Any) -> Monotonic:
     """Turn a caller's deadline into monotonic seconds.
 
     Accepts an aware datetime, a naive datetime (local time, as acme 5.x callers pass),
@@ -32,11 +32,11 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     """
     if isinstance(deadline, Monotonic):
         return deadline
-    now_mono = session.clock()
+    now_mono = ctx.clock()
     if deadline is None:
-        return Monotonic(now_mono + session.policy.default_timeout)
+        return Monotonic(now_mono + ctx.policy.default_timeout)
     if isinstance(deadline, datetime.datetime):
-        now = session.now()
+        now = ctx.now()
         if deadline.tzinfo is None or deadline.utcoffset() is None:
             now = now.astimezone().replace(tzinfo=None)
         return Monotonic(now_mono + (deadline - now).total_seconds())
@@ -45,9 +45,9 @@ def to_monotonic(session: Session, deadline: Any) -> Monotonic:
     raise errors.ClientError(f"Deadline must be a datetime or seconds, got {deadline!r:.80}")
 
 
-def wait(session: Session, seconds: float, deadline: float, what: str) -> Flow[None]:
+def wait(ctx: Context, seconds: float, deadline: float, what: str) -> NetFlow[None]:
     """Sleep ``seconds`` unless that would pass ``deadline``: then raise `TimeoutError` now."""
-    left = deadline - session.clock()
+    left = deadline - ctx.clock()
     if seconds > left:
         logger.debug("waiting for %s: the deadline is %.3f s away, giving up", what, left)
         raise errors.TimeoutError(f"Deadline reached while waiting for {what}")

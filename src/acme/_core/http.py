@@ -1,8 +1,14 @@
-"""HTTP request/response values and the two effects a flow may yield.
+"""HTTP request/response values and the effects the two layers of flows yield.
 
 Rules of this module (layer 0, stdlib only):
-- A flow is a generator that yields `Send` (answered with an `HTTPResponse`) or `Sleep`
-  (answered with ``None``) and returns its result. Drivers do the I/O; flows decide everything.
+- A flow is a generator that yields effects and returns its result. Drivers do the I/O; flows
+  decide everything.
+- The signing layer (``acme._core.session``) yields `Send` (answered with an `HTTPResponse`)
+  and `Sleep` (answered with ``None``).
+- The operation layer (``acme._core.operations``) never signs: it yields `Post`, `Get`, `Head`
+  and `Sleep`, which the client's driver answers by calling its network object's ``post``,
+  ``get`` and ``head`` (as acme 5.x's ``ClientV2`` does) and converting what they return with
+  `response_from`.
 - Header names are case-insensitive; values are kept as the server sent them.
 """
 
@@ -23,12 +29,18 @@ __all__ = [
     "REPLAY_NONCE_HEADER",
     "Effect",
     "Flow",
+    "Get",
     "HTTPRequest",
     "HTTPResponse",
+    "Head",
     "Headers",
+    "NetEffect",
+    "NetFlow",
+    "Post",
     "Send",
     "Sleep",
     "parse_links",
+    "response_from",
 ]
 
 T = TypeVar("T")
@@ -90,13 +102,21 @@ class HTTPRequest:
 
 @dataclasses.dataclass
 class HTTPResponse:
-    """One HTTP response, body fully read. ``raw`` keeps the driver's own response object."""
+    """One HTTP response, body fully read. ``raw`` keeps the driver's own response object.
+
+    ``json_from_raw`` marks a response adopted from a network object whose response had no
+    bytes ``content`` (a test double): `json` then asks ``raw.json()``.
+    """
 
     status_code: int
     headers: Headers
     content: bytes
     url: str
     raw: Any = None
+    json_from_raw: bool = False
+    #: Links a double gave as ``requests``' parsed ``links`` (``{rel: {"url": ...}}``) with no
+    #: ``Link`` header; used only when the headers have none.
+    raw_links: dict[str, list[str]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -113,6 +133,8 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON (``ValueError`` if it is not JSON, or nested too deeply)."""
+        if self.json_from_raw:
+            return self.raw.json()
         try:
             return json.loads(self.content)
         except RecursionError:
@@ -121,7 +143,10 @@ class HTTPResponse:
     @property
     def links(self) -> dict[str, list[str]]:
         """``Link`` header targets by relation (RFC 8288), resolved later by the caller."""
-        return parse_links(self.headers.get_all("Link"))
+        links = parse_links(self.headers.get_all("Link"))
+        if not links and self.raw_links:
+            return {rel: list(urls) for rel, urls in self.raw_links.items()}
+        return links
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,8 +163,91 @@ class Sleep:
     seconds: float
 
 
+@dataclasses.dataclass(frozen=True)
+class Post:
+    """Effect: the network object's ``post(url, obj, content_type=..., new_nonce_url=...)``.
+
+    ``obj`` is a josepy object, a JSON-ready dict or ``None`` (POST-as-GET). The network signs
+    it: with the account's ``kid``, or with the key's ``jwk`` when it has no account or when
+    ``jwk`` is set (newAccount, RFC 8555 section 6.2). Answered with an `HTTPResponse`.
+    """
+
+    url: str
+    obj: Any
+    content_type: str = JOSE_CONTENT_TYPE
+    new_nonce_url: str | None = None
+    jwk: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Get:
+    """Effect: the network object's unsigned ``get(url, content_type=...)``."""
+
+    url: str
+    content_type: str = JSON_CONTENT_TYPE
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """Effect: the network object's ``head(url)``."""
+
+    url: str
+
+
 Effect = Send | Sleep
 Flow = Generator[Effect, Any, T]
+NetEffect = Post | Get | Head | Sleep
+NetFlow = Generator[NetEffect, Any, T]
+
+
+def response_from(raw: Any, url: str) -> HTTPResponse:
+    """The `HTTPResponse` for what a network object's ``post``/``get``/``head`` returned.
+
+    An `HTTPResponse` is used as is; anything else is read by duck typing, as a
+    ``requests.Response`` (``status_code``, ``headers``, ``content``, ``url``), and kept as
+    ``raw``. A double whose ``content`` is not bytes has its body read from ``text``, and its
+    JSON from its own ``json()``; a ``status_code`` that is not an int counts as 200.
+    """
+    if isinstance(raw, HTTPResponse):
+        return raw
+    status = getattr(raw, "status_code", None)
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = 200
+    headers = Headers()
+    raw_headers = getattr(raw, "headers", None)
+    if isinstance(raw_headers, Mapping):
+        for name, value in raw_headers.items():
+            if isinstance(name, str) and isinstance(value, str):
+                headers.add(name, value)
+    content = getattr(raw, "content", None)
+    json_from_raw = False
+    if not isinstance(content, bytes):
+        text = getattr(raw, "text", None)
+        content = text.encode("utf-8") if isinstance(text, str) else b""
+        json_from_raw = callable(getattr(raw, "json", None))
+    raw_url = getattr(raw, "url", None)
+    return HTTPResponse(
+        status,
+        headers,
+        content,
+        raw_url if isinstance(raw_url, str) and raw_url else url,
+        raw,
+        json_from_raw,
+        _parsed_links(getattr(raw, "links", None)),
+    )
+
+
+def _parsed_links(links: Any) -> dict[str, list[str]] | None:
+    """``requests``-style parsed links (``{rel: {"url": target}}``) as ``{rel: [target]}``."""
+    if not isinstance(links, Mapping):
+        return None
+    found: dict[str, list[str]] = {}
+    for rel, link in links.items():
+        target = link.get("url") if isinstance(link, Mapping) else None
+        if isinstance(rel, str) and isinstance(target, str):
+            found[rel.lower()] = [target]
+    return found or None
+
 
 # RFC 8288: link-value = "<" URI-Reference ">" *( ";" link-param ); values may be quoted.
 _PARAM_RE = r'\s*;\s*([^;,=\s]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^;,]*)))?'

@@ -29,7 +29,7 @@ from typing import Any
 from acme import challenges, crypto_util, errors, messages
 from acme._core.challenges import choose_challenge, offered_types
 from acme._core.deadlines import to_monotonic
-from acme._core.http import Flow
+from acme._core.http import NetFlow
 from acme._core.operations import ClientFlows
 from acme._wire.coercion import coerce_csr
 from acme._wire.identifiers import parse_ip
@@ -147,7 +147,7 @@ class Issuance:
         self.flows = flows
         self.csr_pem = csr_pem
         self.accepted = tuple(accepted)
-        self.deadline = to_monotonic(flows.session, deadline)
+        self.deadline = to_monotonic(flows.ctx, deadline)
         self.profile = profile
         self.replaces = replaces
         self._order: messages.OrderResource | None = None
@@ -172,7 +172,7 @@ class Issuance:
             raise errors.ClientError("Issuance.order() has not run yet")
         return self._plan
 
-    def order(self) -> Flow[ChallengePlan]:
+    def order(self) -> NetFlow[ChallengePlan]:
         """Create the order with its authorizations (7.4) and decide what to answer."""
         orderr = yield from self.flows.new_order(self.csr_pem, self.profile, self.replaces)
         self._order = orderr
@@ -180,12 +180,12 @@ class Issuance:
         self._plan = plan_challenges(orderr, self.accepted)
         return self._plan
 
-    def answer(self) -> Flow[list[messages.ChallengeResource]]:
+    def answer(self) -> NetFlow[list[messages.ChallengeResource]]:
         """Tell the CA each planned challenge is ready to be validated (7.5.1).
 
         Call it once the answers are published: the CA may validate at once.
         """
-        key = self.flows.session.key
+        key = self.flows.ctx.net.key
         if key is None:
             raise errors.ClientError("Answering a challenge needs the account key")
         answered = []
@@ -197,7 +197,7 @@ class Issuance:
             answered.append((yield from self.flows.answer_challenge(challb, response)))
         return answered
 
-    def validate(self) -> Flow[messages.OrderResource]:
+    def validate(self) -> NetFlow[messages.OrderResource]:
         """Poll until no authorization is pending (7.5.1).
 
         :raises acme.errors.ValidationError: if one ended other than ``valid``.
@@ -207,7 +207,7 @@ class Issuance:
         self._order = orderr
         return orderr
 
-    def finalize(self, fetch_alternative_chains: bool = False) -> Flow[messages.OrderResource]:
+    def finalize(self, fetch_alternative_chains: bool = False) -> NetFlow[messages.OrderResource]:
         """Send the CSR, poll the order to ``valid`` and download the chain (7.4, 7.4.2)."""
         orderr = yield from self.flows.finalize_order(
             self.order_resource, self.deadline, fetch_alternative_chains

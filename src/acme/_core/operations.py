@@ -1,11 +1,14 @@
 """Every client operation as a flow: the single implementation behind ClientV2 and AsyncClientV2.
 
 The sync and async clients are one-line wrappers that drive these flows; any rule about what
-an operation sends, checks or returns lives here (or in the flow modules it composes).
+an operation sends, checks or returns lives here (or in the flow modules it composes). The
+flows ask the client's network object for requests (`Post`, `Get`, `Head` effects, see
+``acme._core.context``); the network object signs them (``acme._core.session``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,25 +23,25 @@ from acme import errors, messages
 from acme._core import account as account_flows
 from acme._core import certificate as cert_flows
 from acme._core import order as order_flows
+from acme._core.context import Context
 from acme._core.deadlines import to_monotonic
-from acme._core.http import Flow, HTTPResponse
-from acme._core.responses import resource_url
-from acme._core.session import Session
+from acme._core.http import HTTPResponse, NetFlow
 from acme._wire import renewal_id as _ari
 from acme._wire.coercion import coerce_certificate, coerce_csr_pem, coerce_jwk
 from acme._wire.keys import alg_for_key
 
-__all__ = ["ClientFlows"]
+__all__ = ["ClientFlows", "naive_local"]
+
+R = messages.RegistrationResource
 
 
 class ClientFlows:
-    """The operations of one client (a directory plus a session), each returning a flow."""
+    """The operations of one client (a `Context`: directory, network state, clocks), each
+    returning a flow of `Post`/`Get`/`Head`/`Sleep` effects."""
 
-    def __init__(self, directory: messages.Directory, session: Session) -> None:
-        self.directory = directory
-        self.session = session
-        if "newNonce" in directory:
-            session.new_nonce_url = resource_url(directory, "newNonce")
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.directory = ctx.directory
 
     # Accounts (RFC 8555 section 7.3).
 
@@ -47,57 +50,65 @@ class ClientFlows:
         meta = self.directory.meta
         return bool(meta is not None and meta.external_account_required)
 
-    def new_account(self, new_reg: messages.NewRegistration) -> Flow[messages.RegistrationResource]:
-        regr = yield from account_flows.new_account(self.session, self.directory, new_reg)
-        self.session.set_account(regr)
+    def new_account(self, new_reg: messages.NewRegistration) -> NetFlow[R]:
+        regr = yield from account_flows.new_account(self.ctx, new_reg)
+        self.ctx.net.account = regr
         return regr
 
-    def query_registration(
-        self, regr: messages.RegistrationResource | None
-    ) -> Flow[messages.RegistrationResource]:
-        found = yield from account_flows.query_account(self.session, self.directory, regr)
-        self.session.set_account(found)
+    def query_registration(self, regr: R | None) -> NetFlow[R]:
+        found = yield from account_flows.query_account(self.ctx, regr)
+        self.ctx.net.account = found
         return found
 
-    def find_account(self) -> Flow[messages.RegistrationResource | None]:
+    def find_account(self) -> NetFlow[R | None]:
         """The key's account (made current), or None if the CA has none for the key."""
-        found = yield from account_flows.find_account(self.session, self.directory)
+        found = yield from account_flows.find_account(self.ctx)
         if found is not None:
-            self.session.set_account(found)
+            self.ctx.net.account = found
         return found
 
-    def register_or_adopt(
-        self, new_reg: messages.NewRegistration
-    ) -> Flow[tuple[messages.RegistrationResource, bool]]:
+    def register_or_adopt(self, new_reg: messages.NewRegistration) -> NetFlow[tuple[R, bool]]:
         """Register the key, or adopt its existing account; ``(account, adopted)``."""
-        regr, adopted = yield from account_flows.register_or_adopt(
-            self.session, self.directory, new_reg
-        )
-        self.session.set_account(regr)
+        regr, adopted = yield from account_flows.register_or_adopt(self.ctx, new_reg)
+        self.ctx.net.account = regr
         return regr, adopted
 
-    def update_registration(
-        self, regr: messages.RegistrationResource, update: messages.Registration | None
-    ) -> Flow[messages.RegistrationResource]:
-        new = yield from account_flows.update_account(self.session, regr, update)
-        self.session.set_account(new)
+    def update_registration(self, regr: R, update: messages.Registration | None) -> NetFlow[R]:
+        def send(current: R) -> NetFlow[R]:
+            return account_flows.update_account(self.ctx, current, update)
+
+        new = yield from self._at_current_url(regr, send)
+        self.ctx.net.account = new
         return new
 
-    def deactivate_registration(
-        self, regr: messages.RegistrationResource
-    ) -> Flow[messages.RegistrationResource]:
-        return (yield from account_flows.deactivate_account(self.session, regr))
+    def deactivate_registration(self, regr: R) -> NetFlow[R]:
+        def send(current: R) -> NetFlow[R]:
+            return account_flows.deactivate_account(self.ctx, current)
 
-    def change_key(self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None) -> Flow[None]:
+        return (yield from self._at_current_url(regr, send))
+
+    def _at_current_url(self, regr: R, send: Callable[[R], NetFlow[R]]) -> NetFlow[R]:
+        """Look the account up by key first (section 7.3.1), then ``send`` to the URL found.
+
+        A saved account URL may be stale (an old account file, a CA that changed its URLs);
+        servers answer a stale ``kid`` variously (accountDoesNotExist, 404, malformed,
+        unauthorized), so acme 5.x always asks, one request more for these rare operations.
+        """
+        found = yield from self.query_registration(regr)
+        return (yield from send(regr.update(uri=found.uri)))
+
+    def change_key(
+        self, new_key: AccountKeyInput, new_alg: jwa.JWASignature | None
+    ) -> NetFlow[None]:
         key = coerce_jwk(new_key)
         alg = new_alg or alg_for_key(key)
-        yield from account_flows.change_key(self.session, self.directory, key, alg)
+        yield from account_flows.change_key(self.ctx, key, alg)
 
     # Orders and authorizations (sections 7.4, 7.5).
 
     def new_order(
         self, csr_pem: CSRInput, profile: str | None, replaces: CertificateInput | None
-    ) -> Flow[messages.OrderResource]:
+    ) -> NetFlow[messages.OrderResource]:
         # A string is an RFC 9773 certificate identifier unless it is PEM; anything else is a
         # certificate.
         replaces_id: str | None
@@ -105,42 +116,40 @@ class ClientFlows:
             replaces_id = replaces
         else:
             replaces_id = _ari.certificate_identifier(coerce_certificate(replaces))
-        return (
-            yield from order_flows.new_order(
-                self.session, self.directory, coerce_csr_pem(csr_pem), profile, replaces_id
-            )
-        )
+        csr = coerce_csr_pem(csr_pem)
+        return (yield from order_flows.new_order(self.ctx, csr, profile, replaces_id))
 
     def new_authorization(
         self, identifier: messages.Identifier
-    ) -> Flow[messages.AuthorizationResource]:
-        return (yield from order_flows.new_authorization(self.session, self.directory, identifier))
+    ) -> NetFlow[messages.AuthorizationResource]:
+        return (yield from order_flows.new_authorization(self.ctx, identifier))
 
     def poll(
         self, authzr: messages.AuthorizationResource
-    ) -> Flow[tuple[messages.AuthorizationResource, HTTPResponse]]:
-        return (yield from order_flows.poll_authorization(self.session, authzr.uri))
+    ) -> NetFlow[tuple[messages.AuthorizationResource, HTTPResponse]]:
+        identifier = authzr.body.identifier
+        return (yield from order_flows.poll_authorization(self.ctx, authzr.uri, identifier))
 
     def poll_authorizations(
         self, orderr: messages.OrderResource, deadline: DeadlineInput
-    ) -> Flow[messages.OrderResource]:
-        until = to_monotonic(self.session, deadline)
-        return (yield from order_flows.poll_authorizations(self.session, orderr, until))
+    ) -> NetFlow[messages.OrderResource]:
+        until = to_monotonic(self.ctx, deadline)
+        return (yield from order_flows.poll_authorizations(self.ctx, orderr, until))
 
     def answer_challenge(
         self, challb: messages.ChallengeBody, response: Any
-    ) -> Flow[messages.ChallengeResource]:
-        return (yield from order_flows.answer_challenge(self.session, challb, response))
+    ) -> NetFlow[messages.ChallengeResource]:
+        return (yield from order_flows.answer_challenge(self.ctx, challb, response))
 
     def deactivate_authorization(
         self, authzr: messages.AuthorizationResource
-    ) -> Flow[messages.AuthorizationResource]:
-        return (yield from order_flows.deactivate_authorization(self.session, authzr))
+    ) -> NetFlow[messages.AuthorizationResource]:
+        return (yield from order_flows.deactivate_authorization(self.ctx, authzr))
 
     # Finalization and download.
 
-    def begin_finalization(self, orderr: messages.OrderResource) -> Flow[messages.OrderResource]:
-        return (yield from order_flows.begin_finalization(self.session, orderr))
+    def begin_finalization(self, orderr: messages.OrderResource) -> NetFlow[messages.OrderResource]:
+        return (yield from order_flows.begin_finalization(self.ctx, orderr))
 
     def poll_finalization(
         self,
@@ -148,13 +157,11 @@ class ClientFlows:
         deadline: DeadlineInput,
         fetch_alternative_chains: bool,
         retry_after: float | None = None,
-    ) -> Flow[messages.OrderResource]:
-        until = to_monotonic(self.session, deadline)
-        valid = yield from order_flows.poll_order(self.session, orderr, until, retry_after)
+    ) -> NetFlow[messages.OrderResource]:
+        until = to_monotonic(self.ctx, deadline)
+        valid = yield from order_flows.poll_order(self.ctx, orderr, until, retry_after)
         return (
-            yield from cert_flows.download_certificate(
-                self.session, valid, fetch_alternative_chains
-            )
+            yield from cert_flows.download_certificate(self.ctx, valid, fetch_alternative_chains)
         )
 
     def finalize_order(
@@ -162,56 +169,64 @@ class ClientFlows:
         orderr: messages.OrderResource,
         deadline: DeadlineInput,
         fetch_alternative_chains: bool,
-    ) -> Flow[messages.OrderResource]:
-        until = to_monotonic(self.session, deadline)
-        orderr, hint = yield from order_flows.finalize(self.session, orderr)
+    ) -> NetFlow[messages.OrderResource]:
+        until = to_monotonic(self.ctx, deadline)
+        orderr, hint = yield from order_flows.finalize(self.ctx, orderr, until)
         return (yield from self.poll_finalization(orderr, until, fetch_alternative_chains, hint))
 
     def poll_and_finalize(
         self, orderr: messages.OrderResource, deadline: DeadlineInput
-    ) -> Flow[messages.OrderResource]:
+    ) -> NetFlow[messages.OrderResource]:
         """Authorizations then finalization, under one deadline (default 90 s, as in 5.x)."""
-        until = to_monotonic(self.session, deadline)
-        orderr = yield from order_flows.poll_authorizations(self.session, orderr, until)
+        until = to_monotonic(self.ctx, deadline)
+        orderr = yield from order_flows.poll_authorizations(self.ctx, orderr, until)
         return (yield from self.finalize_order(orderr, until, False))
 
-    def orders(self, regr: messages.RegistrationResource | None) -> Flow[list[str]]:
-        regr = regr or self.session.account
+    def orders(self, regr: messages.RegistrationResource | None) -> NetFlow[list[str]]:
+        regr = regr or self.ctx.net.account
         url = regr.body.orders if regr is not None else None
         if not url:
             raise errors.ClientError("The account object names no orders list")
-        return (yield from cert_flows.list_orders(self.session, url))
+        return (yield from cert_flows.list_orders(self.ctx, url))
 
     # Revocation and renewal information.
 
-    def revoke(self, cert: CertificateInput, rsn: int) -> Flow[None]:
+    def revoke(self, cert: CertificateInput, rsn: int) -> NetFlow[None]:
         certificate = coerce_certificate(cert)
-        yield from cert_flows.revoke(self.session, self.directory, certificate, rsn)
+        yield from cert_flows.revoke(self.ctx, certificate, rsn)
 
     def renewal_info(
         self, cert: CertificateInput
-    ) -> Flow[tuple[messages.RenewalInfo, datetime.datetime]]:
+    ) -> NetFlow[tuple[messages.RenewalInfo, datetime.datetime]]:
         """RFC 9773 renewal information and the aware UTC time to ask again."""
         certificate = coerce_certificate(cert)
-        info, retry = yield from cert_flows.renewal_info(self.session, self.directory, certificate)
-        return info, self.session.now() + datetime.timedelta(seconds=retry)
+        info, retry = yield from cert_flows.renewal_info(self.ctx, certificate)
+        return info, self.ctx.now() + datetime.timedelta(seconds=retry)
 
     def renewal_time(
         self, cert_pem: Any
-    ) -> Flow[tuple[datetime.datetime | None, datetime.datetime]]:
+    ) -> NetFlow[tuple[datetime.datetime | None, datetime.datetime]]:
         """acme 5.x form: a uniformly random aware time in the suggested window (``None`` when
-        the server has no ARI) and the naive local time to ask again (RFC 9773 section 4.2)."""
+        the server has no ARI) and the naive local time to ask again (RFC 9773 section 4.2).
+
+        An expired certificate is not asked about (RFC 9773 section 4.3): its expiry, a time
+        already past, is the answer (renew now), as acme 5.x returns it.
+        """
+        certificate = coerce_certificate(cert_pem)
+        if cert_flows.is_expired(self.ctx, certificate):
+            retry_at = self.ctx.now() + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
+            return certificate.not_valid_after_utc, naive_local(retry_at)
         if "renewalInfo" not in self.directory:
-            retry_at = self.session.now() + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
+            retry_at = self.ctx.now() + datetime.timedelta(seconds=cert_flows.ARI_DEFAULT_RETRY)
             return None, naive_local(retry_at)
         try:
-            info, retry_at = yield from self.renewal_info(cert_pem)
+            info, retry_at = yield from self.renewal_info(certificate)
         except errors.ARIError as error:
             error.retry_after = naive_local(error.retry_after)
             raise
         window = info.suggested_window
         span = max(0.0, (window.end - window.start).total_seconds())
-        chosen = window.start + datetime.timedelta(seconds=self.session.rand() * span)
+        chosen = window.start + datetime.timedelta(seconds=self.ctx.rand() * span)
         return chosen, naive_local(retry_at)
 
 

@@ -1,8 +1,12 @@
 """Requests as flows: nonces, JWS signing, badNonce retries, response checks (RFC 8555 section 6).
 
+This is the signing layer, run by the network objects inside their ``post``/``get``/``head``;
+the operation flows above it (``acme._core.operations``) only ask for requests.
+
 Rules:
 - Every POST body is a JWS with ``nonce``, ``url`` (equal to the request URL) and either ``kid``
-  (once an account exists) or ``jwk`` (section 6.2). Fetches are POST-as-GET (section 6.3).
+  (the account's URL, once there is an account) or ``jwk`` (without one, or when the request
+  asks for it: newAccount), section 6.2. Fetches are POST-as-GET (section 6.3).
 - Every response refills the nonce pool; ``newNonce`` is asked only when the pool is empty.
 - On ``badNonce`` the request is signed again with the nonce from the error response, at most
   `Session.max_nonce_attempts` times in all (section 6.5).
@@ -17,7 +21,6 @@ import dataclasses
 import datetime
 import json
 import logging
-import random
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -37,12 +40,13 @@ from acme._core.http import (
     Send,
 )
 from acme._core.nonces import NoncePool
-from acme._core.retry import PollPolicy, parse_retry_after, retry_time
+from acme._core.retry import PollPolicy, retry_time
 from acme._wire import identifiers
 from acme._wire.timestamps import utcnow
 
 __all__ = [
     "Session",
+    "account_url",
     "check_response",
     "check_url",
     "get",
@@ -60,15 +64,14 @@ _MAX_GET_REDIRECTS = 5
 
 @dataclasses.dataclass
 class Session:
-    """Protocol state shared by every flow of one client: key, account, nonces, clock, policy.
+    """The signing state of one network object: key, account, nonces, clocks, policy.
 
-    ``clock`` is monotonic seconds (deadlines), ``now`` aware UTC wall time (HTTP dates), and
-    ``rand`` feeds the polling jitter; all three are injectable for tests.
+    ``clock`` is monotonic seconds and ``now`` aware UTC wall time (the Retry-After of
+    problems); both are injectable for tests. ``policy`` caps those Retry-After values.
     """
 
     key: jwk.JWK | None = None
     alg: jwa.JWASignature = jwa.RS256
-    account_url: str | None = None
     new_nonce_url: str | None = None
     user_agent: str = "acme-python"
     allow_insecure_loopback: bool = False
@@ -76,22 +79,33 @@ class Session:
     nonces: NoncePool = dataclasses.field(default_factory=NoncePool)
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime.datetime] = utcnow
-    rand: Callable[[], float] = random.random
     max_nonce_attempts: int = 5
-    #: The current account; its URL is ``account_url``.
-    account: messages.RegistrationResource | None = None
+    #: The current account (a ``messages.RegistrationResource``, or a mapping with ``uri``);
+    #: requests are signed with its URL as ``kid``.
+    account: Any = None
 
-    def set_account(self, regr: messages.RegistrationResource | None) -> None:
+    @property
+    def account_url(self) -> str | None:
+        """The current account's URL, or ``None``."""
+        return account_url(self.account)
+
+    def set_account(self, regr: Any) -> None:
         """Make ``regr`` the account requests are signed for (``kid``), or none."""
         self.account = regr
-        self.account_url = regr.uri if regr is not None else None
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"User-Agent": self.user_agent, **extra}
 
-    def retry_after(self, response: HTTPResponse) -> float | None:
-        """Seconds the server asked us to wait, if it did."""
-        return parse_retry_after(response.headers.get("Retry-After"), self.now())
+
+def account_url(account: Any) -> str | None:
+    """The URL of an account object: a ``RegistrationResource``, or a mapping with ``uri``
+    (what acme 5.x's tests assign), or ``None``."""
+    if account is None:
+        return None
+    uri = getattr(account, "uri", None)
+    if uri is None and hasattr(account, "get"):
+        uri = account.get("uri")
+    return uri if isinstance(uri, str) else None
 
 
 def new_session(
@@ -214,11 +228,14 @@ def get_expecting(session: Session, url: str, content_type: str) -> Flow[HTTPRes
     return (yield from get(session, url, accept=accept))
 
 
-def post_expecting(session: Session, url: str, obj: Any, content_type: str) -> Flow[HTTPResponse]:
+def post_expecting(
+    session: Session, url: str, obj: Any, content_type: str, embed_jwk: bool = False
+) -> Flow[HTTPResponse]:
     """The network objects' ``post(url, obj, content_type)``: signed for the account, or with
-    the embedded key when there is none (revocation by certificate key)."""
+    the embedded key when there is none (revocation by certificate key) or when ``embed_jwk``
+    asks for it (newAccount)."""
     accept = content_type if content_type not in (JOSE_CONTENT_TYPE, JSON_CONTENT_TYPE) else None
-    embed = session.account_url is None
+    embed = embed_jwk or session.account_url is None
     return (yield from post(session, url, obj, embed_jwk=embed, accept=accept))
 
 

@@ -1,8 +1,13 @@
 """The async shell's transports: aiohttp (default) or httpx, one keep-alive pool each.
 
 Each request has a total deadline (connect plus whole body) enforced with ``asyncio.wait_for``,
-bodies are size-capped, redirects are never followed, and every foreign exception becomes
-`acme.errors.NetworkError` chained to its cause.
+also through a proxy; bodies are size-capped, redirects are never followed, and every foreign
+exception becomes `acme.errors.NetworkError` chained to its cause.
+
+Both take ``proxy`` (one proxy URL for every request), ``trust_env`` (honour the proxy
+variables of the environment when no proxy is given) and ``source_address`` (bind outgoing
+connections to a local address). httpx reads the environment only when neither ``proxy`` nor
+``source_address`` is given (its own rule for clients built on an explicit transport).
 """
 
 from __future__ import annotations
@@ -33,10 +38,23 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
+def _source(address: str | tuple[str, int] | None) -> tuple[str, int] | None:
+    if address is None or isinstance(address, tuple):
+        return address
+    return (address, 0)
+
+
 class AsyncTransport(abc.ABC):
     """Interface: ``await send(request) -> HTTPResponse`` and ``await close()``."""
 
     requests_sent = 0
+    verify: bool | str = True
+    proxy: str | None = None
+    source_address: tuple[str, int] | None = None
+
+    @abc.abstractmethod
+    def set_verify(self, verify: bool | str) -> None:
+        """Use ``verify`` (see `ssl_context`) for the requests sent from now on."""
 
     @abc.abstractmethod
     async def send(self, request: HTTPRequest) -> HTTPResponse:
@@ -90,23 +108,68 @@ def _cap(url: str, body: bytearray, max_body: int) -> None:
 
 
 class HttpxTransport(AsyncTransport):
-    """httpx.AsyncClient transport (HTTP/1.1, or HTTP/2 with ``http2=True`` and ``h2``)."""
+    """httpx.AsyncClient transport (HTTP/1.1, or HTTP/2 with ``http2=True`` and ``h2``).
+
+    The client is built on first use; changing ``verify`` builds a new one for later
+    requests (httpx fixes TLS settings per client), and `close` closes them all.
+    """
 
     def __init__(
-        self, verify: bool | str, timeout: float, max_body: int, http2: bool = False
+        self,
+        verify: bool | str,
+        timeout: float,
+        max_body: int,
+        http2: bool = False,
+        *,
+        source_address: str | tuple[str, int] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         import httpx
 
         self._httpx = httpx
+        self.verify = verify
         self.timeout = timeout
         self.max_body = max_body
-        self.client = httpx.AsyncClient(
-            verify=ssl_context(verify),
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            http2=http2,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        self.http2 = http2
+        self.source_address = _source(source_address)
+        self.proxy = proxy
+        self.trust_env = trust_env
+        self._client: Any = None
+        self._retired: list[Any] = []
+
+    def set_verify(self, verify: bool | str) -> None:
+        self.verify = verify
+        if self._client is not None:
+            self._retired.append(self._client)
+            self._client = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            httpx = self._httpx
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            context = ssl_context(self.verify)
+            transport = None
+            if self.proxy is not None or self.source_address is not None:
+                transport = httpx.AsyncHTTPTransport(
+                    verify=context,
+                    http2=self.http2,
+                    limits=limits,
+                    proxy=self.proxy,
+                    local_address=self.source_address[0] if self.source_address else None,
+                    trust_env=self.trust_env,
+                )
+            self._client = httpx.AsyncClient(
+                verify=context,
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=False,
+                http2=self.http2,
+                limits=limits,
+                transport=transport,
+                trust_env=self.trust_env,
+            )
+        return self._client
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         try:
@@ -126,34 +189,54 @@ class HttpxTransport(AsyncTransport):
             return HTTPResponse(raw.status_code, headers, bytes(body), request.url, raw)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        clients = [*self._retired, *([self._client] if self._client is not None else [])]
+        self._retired, self._client = [], None
+        for client in clients:
+            await client.aclose()
 
 
 class AiohttpTransport(AsyncTransport):
     """aiohttp.ClientSession transport (HTTP/1.1).
 
     The session is created on the first request, inside the running event loop, so the
-    network object itself may be built anywhere. Proxy variables are honoured (``trust_env``),
-    as the sync client and httpx do.
+    network object itself may be built anywhere. Proxy variables are honoured while
+    ``trust_env`` is true, as the sync client and httpx do; TLS settings go with each request,
+    so ``verify`` may change at any time.
     """
 
-    def __init__(self, verify: bool | str, timeout: float, max_body: int) -> None:
+    def __init__(
+        self,
+        verify: bool | str,
+        timeout: float,
+        max_body: int,
+        *,
+        source_address: str | tuple[str, int] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
         self.timeout = timeout
         self.max_body = max_body
-        self._ssl = ssl_context(verify)
+        self.source_address = _source(source_address)
+        self.proxy = proxy
+        self.trust_env = trust_env
+        self.set_verify(verify)
         self._client: aiohttp.ClientSession | None = None
+
+    def set_verify(self, verify: bool | str) -> None:
+        self.verify = verify
+        self._ssl = ssl_context(verify)
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            connector = self._aiohttp.TCPConnector(ssl=self._ssl, limit=64)
+            connector = self._aiohttp.TCPConnector(limit=64, local_addr=self.source_address)
             self._client = self._aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._aiohttp.ClientTimeout(total=self.timeout),
-                trust_env=True,
+                trust_env=self.trust_env,
             )
         return self._client
 
@@ -170,6 +253,8 @@ class AiohttpTransport(AsyncTransport):
             headers=dict(request.headers),
             data=request.body,
             allow_redirects=False,
+            ssl=self._ssl,
+            proxy=self.proxy,
         ) as raw:
             body = bytearray()
             async for chunk in raw.content.iter_chunked(_CHUNK):

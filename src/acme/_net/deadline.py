@@ -86,12 +86,17 @@ class Watchdog:
 
     def close(self) -> None:
         """Stop the watchdog thread (requests still running keep their per-read timeouts)."""
+        thread = self.stop()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+    def stop(self) -> threading.Thread | None:
+        """Tell the thread to end, without waiting; return it (to join, if wanted)."""
         with self._cond:
             self._closed = True
             self._cond.notify()
             thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(5)
+        return thread
 
 
 def _register(item: Any) -> None:

@@ -10,14 +10,26 @@ import logging
 import os
 import time
 import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
+import requests.adapters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from requests.sessions import _Settings
 
 from acme import errors
 from acme._core.http import DEFAULT_MAX_BODY, Headers, HTTPRequest, HTTPResponse
 from acme._net.deadline import Watchdog, watched_pool_classes
 
-__all__ = ["DEFAULT_MAX_BODY", "RequestsNetworkError", "RequestsTransport"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DeadlineAdapter",
+    "EnvironmentCachingSession",
+    "RequestsNetworkError",
+    "RequestsTransport",
+]
 
 logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
@@ -33,13 +45,108 @@ class RequestsNetworkError(errors.NetworkError, requests.exceptions.RequestExcep
         return errors.NetworkError.__str__(self)
 
 
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """An `HTTPAdapter` whose connections, direct or through an HTTP proxy, join the running
+    request's total deadline (`Watchdog`), never retried, optionally bound to a local address.
+
+    SOCKS proxies keep urllib3's own connection classes: only the per-read timeouts apply.
+    """
+
+    def __init__(self, source_address: tuple[str, int] | None = None) -> None:
+        self.source_address = source_address  # before super().__init__: it builds the pool
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        if self.source_address is not None:
+            pool_kwargs["source_address"] = self.source_address
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = watched_pool_classes()
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        new = proxy not in self.proxy_manager
+        if self.source_address is not None:
+            proxy_kwargs.setdefault("source_address", self.source_address)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if new and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = watched_pool_classes()
+        return manager
+
+    __attrs__ = [*requests.adapters.HTTPAdapter.__attrs__, "source_address"]  # pickling
+
+
+class EnvironmentCachingSession(requests.Session):
+    """A `requests.Session` that reads the proxy and CA bundle variables once per host.
+
+    requests reads them from the environment on every request while ``trust_env`` is true
+    (about 0.8 ms each); this keeps the same meaning (``trust_env``, ``proxies``, ``NO_PROXY``
+    and ``REQUESTS_CA_BUNDLE`` as requests documents them) at the cost of one lookup per host.
+    """
+
+    _MAX_HOSTS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        no_proxy = proxies.get("no_proxy") if proxies is not None else None
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        env_proxies = self._environment.get(key)
+        if env_proxies is None:
+            if len(self._environment) >= self._MAX_HOSTS:
+                self._environment.clear()
+            env_proxies = self._environment[key] = requests.utils.get_environ_proxies(
+                url, no_proxy=no_proxy
+            )
+        if proxies is not None:
+            for name, value in env_proxies.items():
+                proxies.setdefault(name, value)
+        if (verify is True or verify is None) and self._env_verify:
+            verify = self._env_verify
+        settings: Any = {
+            "proxies": _merge(proxies, self.proxies),
+            "stream": _merge(stream, self.stream),
+            "verify": _merge(verify, self.verify),
+            "cert": _merge(cert, self.cert),
+        }
+        return cast("_Settings", settings)
+
+
+def _merge(request_value: Any, session_value: Any) -> Any:
+    """A request's setting over the session's (requests' rule): a mapping is the session's
+    updated with the request's, keys the request sets to ``None`` removed."""
+    if request_value is None:
+        return session_value
+    if session_value is None or not (
+        isinstance(request_value, Mapping) and isinstance(session_value, Mapping)
+    ):
+        return request_value
+    merged = {**session_value, **request_value}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _source(address: str | tuple[str, int] | None) -> tuple[str, int] | None:
+    if address is None or isinstance(address, tuple):
+        return address
+    return (address, 0)
+
+
 class RequestsTransport:
     """Send `HTTPRequest` values with ``requests``, within a total deadline per request.
 
     ``timeout`` bounds connect plus the whole response (a `Watchdog` shuts the socket down
-    when it passes), not only each read; bodies over ``max_body`` bytes are refused. Redirects
-    are never followed here (the core decides). Through an HTTP proxy only the per-read
-    timeouts apply.
+    when it passes), not only each read, directly and through HTTP proxies; bodies over
+    ``max_body`` bytes are refused. Redirects are never followed here (the core decides).
+    ``session`` is the `requests.Session` (proxies, hooks, adapters are the caller's to set);
+    ``source_address`` binds outgoing connections to a local address.
     """
 
     def __init__(
@@ -47,21 +154,18 @@ class RequestsTransport:
         verify: bool | str = True,
         timeout: float = 45.0,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        source_address: str | tuple[str, int] | None = None,
     ) -> None:
         self.verify = verify
         self.timeout = timeout
         self.max_body = max_body
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(max_retries=0)
-        adapter.poolmanager.pool_classes_by_scheme = watched_pool_classes()
+        self.source_address = _source(source_address)
+        self.session: requests.Session = EnvironmentCachingSession()
+        adapter = DeadlineAdapter(self.source_address)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.watchdog = Watchdog()
-        # requests re-reads proxy variables and CA bundle variables from the environment on
-        # every request (about 0.8 ms each); read them once per host instead, same semantics.
-        self.session.trust_env = False
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         self.requests_sent = 0
 
     def send(self, request: HTTPRequest) -> HTTPResponse:
@@ -111,10 +215,7 @@ class RequestsTransport:
                 data=request.body,
                 allow_redirects=False,
                 stream=True,
-                proxies=self._proxies_for(request.url),
-                verify=self._env_verify
-                if self.verify is True and self._env_verify
-                else self.verify,
+                verify=self.verify,
                 timeout=(self.timeout, self.timeout),
             )
         except (requests.exceptions.RequestException, OSError) as error:
@@ -127,12 +228,6 @@ class RequestsTransport:
         raw._content = content  # so 5.x callers can still use .json() / .text
         headers = Headers(list(raw.headers.items()))
         return HTTPResponse(raw.status_code, headers, content, request.url, raw)
-
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        host = urllib.parse.urlsplit(url).netloc
-        if host not in self._proxies:
-            self._proxies[host] = requests.utils.get_environ_proxies(url)
-        return self._proxies[host]
 
     def _read_body(self, raw: requests.Response, url: str) -> bytes:
         declared = raw.headers.get("Content-Length", "")
@@ -153,6 +248,11 @@ class RequestsTransport:
     def close(self) -> None:
         self.session.close()
         self.watchdog.close()
+
+    def release(self) -> None:
+        """`close` for a finalizer: the deadline thread is told to stop, not waited for."""
+        self.session.close()
+        self.watchdog.stop()
 
 
 def _reason(error: Exception) -> str:

@@ -24,7 +24,6 @@ from cryptography import x509
 from acme import client, crypto_util, errors, messages
 from acme._core.challenges import offered_types
 from acme._core.issuance import Issuance
-from acme._core.operations import ClientFlows
 from acme._wire import identifiers
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
@@ -128,7 +127,7 @@ def obtain(
     account_key = acme.net.key
     assert account_key is not None
     issuance = Issuance(
-        ClientFlows(acme.directory, acme.net.session),
+        acme._flows,  # the client's operations; acme._run drives them with its sleep
         csr_pem,
         [solver.challenge_type],
         timeout,  # seconds from now, for all the steps together
@@ -139,7 +138,7 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "order"
     try:
-        plan = acme.net.run(issuance.order())
+        plan = acme._run(issuance.order())
     except errors.ClientError as error:
         hint = _dns_hook_hint(issuance, solver)
         if not hint:
@@ -156,12 +155,12 @@ def obtain(
         for authzr, challb in plan.answer:
             solver.add(authzr.body.identifier, challb, account_key)
         solver.ready()
-        acme.net.run(issuance.answer())
+        acme._run(issuance.answer())
         for authzr, _ in plan.answer:
             reporter.step(f"  {authzr.body.identifier.value}: {solver.label} challenge answered")
         reporter.phase = "validation"
         reporter.step(f"waiting for the CA to validate {len(plan.answer)} authorization(s)")
-        orderr = acme.net.run(issuance.validate())
+        orderr = acme._run(issuance.validate())
     timings["validation"] = time.monotonic() - began
     for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
@@ -169,7 +168,7 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "finalization"
     reporter.step("finalizing the order")
-    orderr = acme.net.run(issuance.finalize())
+    orderr = acme._run(issuance.finalize())
     timings["finalization"] = time.monotonic() - began
     reporter.step("certificate downloaded")
     return Issued(orderr, timings)

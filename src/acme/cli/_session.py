@@ -1,8 +1,8 @@
 """Connecting to a CA: a client whose poll waits are reported, and the saved account.
 
-The network object is `acme.client.ClientNetwork` with one change: the ``Sleep`` effects of
-the protocol core (poll back-off, ``Retry-After``) go through the `Reporter` first, so the user
-sees a progress line for every wait. The CLI is a shell (layer 5+), so it may sleep.
+The client is `acme.client.ClientV2` with one change: its ``sleep`` (poll back-off,
+``Retry-After``) goes through the `Reporter` first, so the user sees a progress line for every
+wait. The CLI is a shell (layer 5+), so it may sleep.
 
 `open_account` keeps the CLI's policy (when to register, the saved files, the flags); what
 the CA's answers mean (no account for the key, a key that already has one) is decided by the
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from acme import client, messages
-from acme._core.drive import run_sync
-from acme._core.http import Flow
-from acme._core.operations import ClientFlows
 from acme._wire.coercion import coerce_jwk
 from acme.cli._accounts import AccountStore, StoredAccount
 from acme.cli._files import KEY_TYPES, PrivateKey, generate_key
@@ -29,9 +27,9 @@ from acme.cli._version import version
 __all__ = [
     "LETS_ENCRYPT",
     "AccountOptions",
-    "ProgressNetwork",
     "connect",
     "open_account",
+    "reporting_sleep",
     "resolve_directory",
 ]
 
@@ -47,19 +45,14 @@ LETS_ENCRYPT = {
 USER_AGENT = f"acme-python-cli/{version()}"
 
 
-class ProgressNetwork(client.ClientNetwork):
-    """A `ClientNetwork` that reports each poll wait to a `Reporter` before sleeping."""
+def reporting_sleep(reporter: Reporter) -> Callable[[float], None]:
+    """A client ``sleep`` that reports each poll wait to ``reporter`` before sleeping."""
 
-    def __init__(self, *args: Any, reporter: Reporter, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.reporter = reporter
-
-    def run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self.transport.send, self._sleep)
-
-    def _sleep(self, seconds: float) -> None:
-        self.reporter.waiting(seconds)
+    def sleep(seconds: float) -> None:
+        reporter.waiting(seconds)
         time.sleep(seconds)  # noqa: TID251 - the CLI is an I/O shell, like acme.client
+
+    return sleep
 
 
 def resolve_directory(value: str) -> str:
@@ -87,12 +80,11 @@ def connect(
     timeout: float = client.DEFAULT_NETWORK_TIMEOUT,
 ) -> client.ClientV2:
     """A `ClientV2` for ``directory_url`` signing with ``key`` (the directory is fetched)."""
-    net = ProgressNetwork(
+    net = client.ClientNetwork(
         coerce_jwk(key) if key is not None else None,
         verify_ssl=_verify(ca_bundle),
         user_agent=USER_AGENT,
         timeout=timeout,
-        reporter=reporter,
         allow_insecure_loopback=True,
     )
     try:
@@ -100,7 +92,9 @@ def connect(
     except BaseException:
         net.close()
         raise
-    return client.ClientV2(directory, net)
+    acme = client.ClientV2(directory, net)
+    acme.sleep = reporting_sleep(reporter)
+    return acme
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,11 +130,11 @@ def open_account(
     key = stored.key if stored is not None else fresh_key
     assert key is not None
     acme = connect(directory_url, reporter, key=key, ca_bundle=ca_bundle)
-    flows = ClientFlows(acme.directory, acme.net.session)
+    flows = acme._flows  # the client's operations, run with acme._run (its sleep reports)
     try:
         if stored is not None and stored.uri is not None:
             reporter.step(f"using the saved account {stored.uri}")
-            found = acme.net.run(flows.find_account())
+            found = acme._run(flows.find_account())
             if found is not None:
                 if found.uri != stored.uri or found.body.contact != stored.contact:
                     store.save_registration(stored, found.uri, found.body.contact)
@@ -159,7 +153,7 @@ def open_account(
             assert fresh_key is not None
             stored = store.create(directory_url, fresh_key)  # key on disk before the CA has it
         reporter.step(f"registering a new account at {directory_url}")
-        regr, adopted = acme.net.run(flows.register_or_adopt(registration))
+        regr, adopted = acme._run(flows.register_or_adopt(registration))
         if adopted:
             reporter.step(f"the key already has an account at {regr.uri}; reusing it")
         store.save_registration(stored, regr.uri, regr.body.contact)

@@ -1,9 +1,10 @@
-"""Fakes for the sans-I/O core, written once: a fake clock, a scripted fake server, a session.
+"""Fakes for the core flows: a scripted server function, a clock, sessions and contexts.
 
-`FakeServer` routes ``METHOD path`` to handler functions and checks the JWS basics of every
-POST; `FakeClock` moves only when a flow sleeps. Flows run under `drive` with no sockets and no
-real sleeping. The same clock drives `acme.testing.ACMEServerCore` (see `CoreCA`), so a flow
-can be run against the real test CA logic too.
+No mock.patch and no real sleeping: flows run under `run_sync` with `FakeServer` as the
+transport and `FakeClock.sleep` advancing monotonic and wall time together. An operation-layer
+flow runs through `acme._core.layers.signed` on the session that is its context's ``net``.
+`CoreCA` is the other server the core is tested against: `acme.testing.ACMEServerCore`
+called directly (no sockets), on the same fake clock, with its fault knobs.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from josepy import json_util, jwa, jwk
 
-from acme import jws, messages
+from acme import crypto_util, jws, messages
+from acme._core.context import Context
 from acme._core.drive import run_sync
-from acme._core.http import Flow, Headers, HTTPRequest, HTTPResponse
+from acme._core.http import Headers, HTTPRequest, HTTPResponse, NetFlow
+from acme._core.layers import signed
+from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session
 from acme.testing import ACMEServerCore, Faults
@@ -30,15 +37,18 @@ __all__ = [
     "CoreCA",
     "FakeClock",
     "FakeServer",
+    "Handler",
     "account_key",
     "drive",
+    "issue_leaf",
+    "key_and_csr",
+    "make_ctx",
     "make_session",
     "problem",
     "reply",
 ]
 
 T = TypeVar("T")
-
 BASE = "https://ca.test"
 Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]
 
@@ -147,49 +157,106 @@ def make_session(clock: FakeClock, account: bool = True) -> Session:
         new_nonce_url=f"{BASE}/nonce",
         clock=clock.monotonic,
         now=clock.now,
-        rand=lambda: 0.5,
         policy=PollPolicy(jitter=0.0),
     )
     if account:
-        session.account_url = f"{BASE}/acct/1"
+        session.account = messages.RegistrationResource(
+            body=messages.Registration(), uri=f"{BASE}/acct/1"
+        )
     return session
 
 
-def drive(flow: Flow[T], server: Callable[[HTTPRequest], HTTPResponse], clock: FakeClock) -> T:
-    """Run ``flow`` with ``server`` as its transport; its sleeps only move ``clock``."""
+def make_ctx(
+    clock: FakeClock, account: bool = True, directory: messages.Directory | None = None
+) -> Context:
+    """An operation-layer context whose network state is a signing `Session`."""
+    return Context(
+        DIRECTORY if directory is None else directory,
+        make_session(clock, account),
+        clock=clock.monotonic,
+        now=clock.now,
+        rand=lambda: 0.5,
+        policy=PollPolicy(jitter=0.0),
+    )
+
+
+def drive(flow: Any, server: FakeServer, clock: FakeClock, ctx: Context | None = None) -> Any:
+    """Run a signing-layer flow, or (with ``ctx``) an operation-layer flow signed by the
+    session that is ``ctx.net``, on the fake server."""
+    if ctx is not None:
+        assert isinstance(ctx.net, Session)
+        flow = signed(flow, ctx.net)
     return run_sync(flow, server, clock.sleep)
+
+
+def key_and_csr(names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A fresh P-256 key and a PEM CSR for ``names``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return key, crypto_util.make_csr(pem, names)
+
+
+def issue_leaf(key: ec.EllipticCurvePrivateKey, names: list[str]) -> str:
+    """A one-day PEM leaf for ``key`` and ``names`` from a throwaway CA."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class CoreCA:
     """`acme.testing.ACMEServerCore` driven directly: no sockets, the fake clock for both sides.
 
-    ``session`` is a fresh key's session (no account yet) pointed at the core's directory;
-    ``run`` drives a flow with ``core.handle`` as the transport.
+    ``flows`` are the operations of a client with a fresh key (no account yet); `client` makes
+    more. `run` drives an operation flow, signed by its client's session, with the core's
+    ``handle`` as the transport, and notes each answer in `answers`.
     """
 
     def __init__(self, *, faults: Faults | None = None, seed: int = 1, **knobs: Any) -> None:
         self.clock = FakeClock()
         self.core = ACMEServerCore(
-            "https://ca.test", clock=self.clock.now, rng=random.Random(seed), faults=faults, **knobs
-        )
+            "https://acme.test", clock=self.clock.now, rng=random.Random(seed), faults=faults,
+            **knobs,
+        )  # fmt: skip
         self.directory = messages.Directory.from_json(
             self.core.handle(HTTPRequest("GET", self.core.directory_url)).json()
         )
-        self.session = self.new_session()
         #: ``(status, problem code or None)`` of every answer `run` received, in order.
         self.answers: list[tuple[int, str | None]] = []
+        self.flows = self.client()
 
-    def new_session(self, key: jwk.JWK | None = None) -> Session:
-        """A session for ``key`` (a fresh P-256 key by default) on this CA, with no account."""
-        return Session(
+    def client(self, key: jwk.JWK | None = None) -> ClientFlows:
+        """A client's operations for ``key`` (a fresh P-256 key by default), no account."""
+        session = Session(
             key=key or account_key(),
             alg=jwa.ES256,
             new_nonce_url=self.directory["newNonce"],
             clock=self.clock.monotonic,
             now=self.clock.now,
+            policy=PollPolicy(jitter=0.0),
+        )
+        ctx = Context(
+            self.directory,
+            session,
+            clock=self.clock.monotonic,
+            now=self.clock.now,
             rand=lambda: 0.5,
             policy=PollPolicy(jitter=0.0),
         )
+        return ClientFlows(ctx)
 
     def handle(self, request: HTTPRequest) -> HTTPResponse:
         """``core.handle``, noting each answer's status and problem type in `answers`."""
@@ -200,5 +267,9 @@ class CoreCA:
         self.answers.append((response.status_code, code))
         return response
 
-    def run(self, flow: Flow[T]) -> T:
-        return drive(flow, self.handle, self.clock)
+    def run(self, flow: NetFlow[T], flows: ClientFlows | None = None) -> T:
+        """Run ``flow``, signed by the session of ``flows`` (default: `flows`)."""
+        session = (flows or self.flows).ctx.net
+        assert isinstance(session, Session)
+        result: T = run_sync(signed(flow, session), self.handle, self.clock.sleep)
+        return result
