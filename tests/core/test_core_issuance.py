@@ -8,6 +8,7 @@ Retry-After, slow validation and processing, failed validation.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -96,6 +97,11 @@ def _csr(*names: str) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     return key, crypto_util.make_csr(pem, list(names))
 
 
+def _replier(script: Iterator[dict[str, Any]]) -> Callable[..., Any]:
+    """A route answering the next scripted authorization each time it is asked."""
+    return lambda req, hdr: reply(200, next(script))
+
+
 def _scripted_order(server: FakeServer, authz_answers: dict[str, list[dict[str, Any]]]) -> None:
     """newOrder answers an order whose authorizations answer ``authz_answers`` in turn."""
     order = {
@@ -107,7 +113,7 @@ def _scripted_order(server: FakeServer, authz_answers: dict[str, list[dict[str, 
     server.route("POST /new-order", lambda req, hdr: reply(201, order, Location=f"{BASE}/o/1"))
     for name, answers in authz_answers.items():
         script = iter(answers)
-        server.route(f"POST /authz/{name}", lambda req, hdr, s=script: reply(200, next(s)))
+        server.route(f"POST /authz/{name}", _replier(script))
 
 
 def _authz_json(name: str, status: str) -> dict[str, Any]:
@@ -268,6 +274,7 @@ def _run_issuance(
         ca.core.faults = polls
     ca.run(issuance.validate())
     orderr = ca.run(issuance.finalize())
+    assert orderr.fullchain_pem is not None
     leaf = x509.load_pem_x509_certificates(orderr.fullchain_pem.encode())[0]
     return plan, orderr, leaf, key
 

@@ -226,6 +226,7 @@ def test_client_self_check_and_test_ca_judge_http01_bodies_alike(served: str) ->
     key = ec_jwk()
     chall = challenges.HTTP01(token=b"\x07" * 16)
     response = chall.response(key)
+    assert response.key_authorization is not None
     token = chall.encode("token")
     body = served.replace("KA", response.key_authorization).replace("ka", "x" * 8)
     expected = http01_body_matches(
