@@ -26,7 +26,6 @@ LAYER_RULES: dict[str, int] = {
     # 1: pure building blocks on josepy and cryptography.
     "acme.fields": 1,
     "acme.jws": 1,
-    "acme.jose": 1,  # the deprecated alias of josepy, made only when imported
     "acme.crypto_util": 1,
     "acme._wire.identifiers": 1,
     "acme._wire.x509": 1,
