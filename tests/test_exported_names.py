@@ -98,6 +98,7 @@ EXPECTED: dict[str, list[str]] = {
         "ARIError",
         # [new] in our tree
         "NetworkError",
+        "InvalidArgument",
     ],
     "acme.fields": [
         "Fixed",

@@ -28,6 +28,7 @@ from cryptography import x509
 from josepy import json_util, jwk
 
 from acme import errors
+from acme._wire import coercion, identifiers
 from acme._wire import x509 as _x509
 from acme._wire.challenge_base import (
     Challenge,
@@ -118,16 +119,17 @@ class HTTP01(KeyAuthorizationChallenge):
         8738). ``identifier`` is acme 5.x's name for the argument, ``domain`` acme 1.x's."""
         if domain is not None:
             if identifier is not None:
-                raise errors.Error("Give HTTP01.uri() an identifier or a domain, not both")
+                raise errors.InvalidArgument(
+                    "Give HTTP01.uri() an identifier or a domain, not both"
+                )
             identifier = domain
         if not isinstance(identifier, str) or not identifier:
-            raise errors.Error(f"Not a domain name or IP address: {identifier!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name or IP address: {identifier!r:.100}")
         host = identifier
-        try:
-            if isinstance(ipaddress.ip_address(identifier), ipaddress.IPv6Address):
-                host = f"[{identifier}]"  # RFC 3986 section 3.2.2 IP-literal
-        except ValueError:
-            pass
+        if not identifier.startswith("[") and isinstance(
+            identifiers.parse_ip(identifier), ipaddress.IPv6Address
+        ):
+            host = f"[{identifier}]"  # RFC 3986 section 3.2.2 IP-literal
         return f"http://{host}{self.path}"
 
     def validation(self, account_key: jwk.JWK, **unused_kwargs: Any) -> str:
@@ -170,7 +172,7 @@ class DNS01(KeyAuthorizationChallenge):
     def validation_domain_name(self, name: str) -> str:
         """``_acme-challenge.<name>``; a wildcard is validated on its base name (RFC 8555 7.1.3)."""
         if not isinstance(name, str) or not name:
-            raise errors.Error(f"Not a domain name: {name!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name: {name!r:.100}")
         if name.startswith("*."):
             name = name[2:]
         return f"{self.LABEL}.{name}"
@@ -207,7 +209,7 @@ class TLSALPN01Response(KeyAuthorizationChallengeResponse):
         if key is None:
             private_key: _x509.PrivateKey = _x509.generate_rsa_key(bits)
         else:
-            private_key = _x509.coerce_private_key(key)
+            private_key = coercion.coerce_private_key(key)
         return _x509.tls_alpn01_cert(domain, self.h, private_key), private_key
 
     def verify_cert(self, domain: str, cert: Any) -> bool:
@@ -216,7 +218,7 @@ class TLSALPN01Response(KeyAuthorizationChallengeResponse):
         RFC 8737 section 3: exactly one subjectAltName entry, ``domain`` (iPAddress for an IP,
         RFC 8738 section 6), and a critical acmeIdentifier extension holding `h`.
         """
-        certificate = _x509.coerce_certificate(cert)
+        certificate = coercion.coerce_certificate(cert)
         return _x509.check_tls_alpn01_cert(domain, self.h, certificate)
 
     def probe_cert(
@@ -267,7 +269,9 @@ class TLSALPN01(KeyAuthorizationChallenge):
         :param cert_key: key to certify (``cryptography`` or pyOpenSSL); fresh RSA when None.
         """
         if domain is None:
-            raise errors.Error("tls-alpn-01 validation needs the domain (or IP) being validated")
+            raise errors.InvalidArgument(
+                "tls-alpn-01 validation needs the domain (or IP) being validated"
+            )
         return self.response(account_key).gen_cert(domain, key=cert_key)
 
     @classmethod

@@ -31,8 +31,9 @@ from acme._core.http import (
     JSON_ERROR_CONTENT_TYPE,
     REPLAY_NONCE_HEADER,
 )
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, retry_time
 from acme._net.accessors import SessionAccessors
+from acme._wire.timestamps import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -57,8 +58,6 @@ T = TypeVar("T")
 _Network = TypeVar("_Network", bound="ClientNetwork")
 #: Seconds one request may take, connect and whole response (``ClientNetwork(timeout=)``).
 DEFAULT_NETWORK_TIMEOUT = 45
-# Bound at import: tests that replace this module's ``datetime`` must not break the clock math.
-_UTC = datetime.timezone.utc
 _DEPRECATED = {"DER_CONTENT_TYPE": "application/pkix-cert"}
 
 
@@ -243,7 +242,7 @@ class ClientBase:
         self.acme_version = acme_version
         self.sleep: Callable[[float], None] = _sleep
         self.clock: Callable[[], float] = time.monotonic
-        self.now: Callable[[], datetime.datetime] = _utcnow
+        self.now: Callable[[], datetime.datetime] = utcnow
         self.rand: Callable[[], float] = random.random
         policy = getattr(net, "poll_policy", None)
         self.poll_policy = policy if isinstance(policy, PollPolicy) else PollPolicy()
@@ -291,19 +290,15 @@ class ClientBase:
     def retry_after(cls, response: Any, default: int) -> datetime.datetime:
         """When to poll again per ``Retry-After`` (naive local time, as acme 5.x returns).
 
-        ``datetime.datetime.now()`` is called with no argument, as acme 5.x does: programs'
-        tests replace it with functions that take none.
+        The rule is the core's `retry_time`; ``datetime.datetime.now()`` is read here, once and
+        with no argument, as acme 5.x does, so programs' tests can still replace it.
         """
         now = datetime.datetime.now()
-        seconds = parse_retry_after(response.headers.get("Retry-After"), now.astimezone(_UTC))
-        if seconds is None or seconds < 0:
-            seconds = default
-        seconds = min(seconds, PollPolicy.max_retry_after)  # huge values must not overflow
-        return now + datetime.timedelta(seconds=seconds)
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+        when = retry_time(
+            response.headers.get("Retry-After"), now, default, PollPolicy.max_retry_after
+        )
+        assert when is not None  # a default was given
+        return when
 
 
 class ClientV2(ClientBase):
@@ -374,7 +369,7 @@ class ClientV2(ClientBase):
     def poll_authorizations(
         self, orderr: messages.OrderResource, deadline: DeadlineInput
     ) -> messages.OrderResource:
-        """Poll until every authorization is final; `ValidationError` if any failed."""
+        """Poll until no authorization is pending; `ValidationError` if any is not valid."""
         return self._run(self._flows.poll_authorizations(orderr, deadline))
 
     def begin_finalization(self, orderr: messages.OrderResource) -> messages.OrderResource:

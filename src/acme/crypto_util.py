@@ -23,7 +23,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from acme import errors
+from acme._wire import coercion, identifiers
 from acme._wire import x509 as _x509
+from acme._wire.timestamps import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -85,11 +88,13 @@ def _as_list(values: Iterable[Any] | None, what: str) -> list[Any]:
     if values is None:
         return []
     if isinstance(values, (str, bytes)):
-        raise _x509.InvalidInput(f"{what} must be a list, not a single {type(values).__name__}")
+        raise errors.InvalidArgument(f"{what} must be a list, not a single {type(values).__name__}")
     try:
         return list(values)
     except TypeError:
-        raise _x509.InvalidInput(f"{what} must be a list, got {type(values).__name__}") from None
+        raise errors.InvalidArgument(
+            f"{what} must be a list, got {type(values).__name__}"
+        ) from None
 
 
 def _general_names(
@@ -102,10 +107,10 @@ def _general_names(
     entries: list[x509.GeneralName] = []
     for domain in _as_list(domains, "domains"):
         if not isinstance(domain, str):
-            raise _x509.InvalidInput(f"Not a domain name: {domain!r:.100}")
+            raise errors.InvalidArgument(f"Not a domain name: {domain!r:.100}")
         entries.append(_x509.general_name(domain))
     for ip in _as_list(ips, "ipaddrs"):
-        entries.append(x509.IPAddress(_x509.ip_address(ip)))
+        entries.append(x509.IPAddress(identifiers.ip_address(ip)))
     return list(dict.fromkeys(entries))
 
 
@@ -128,10 +133,10 @@ def make_csr(
     :raises ValueError: (also an `acme.errors.Error`) when there is no identifier at all,
         or a key, name or address is invalid.
     """
-    key = _x509.coerce_private_key(private_key_pem)
+    key = coercion.coerce_private_key(private_key_pem)
     names = _general_names(domains, ipaddrs)
     if not names:
-        raise _x509.InvalidInput("make_csr needs at least one of domains or ipaddrs")
+        raise errors.InvalidArgument("make_csr needs at least one of domains or ipaddrs")
     builder = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([]))
@@ -148,12 +153,14 @@ def make_csr(
 
 def _check_name_and_extensions(subject: Any, exts: Any) -> x509.Extensions:
     if not isinstance(subject, x509.Name):
-        raise _x509.InvalidInput(f"subject must be a cryptography x509.Name, got {subject!r:.100}")
+        raise errors.InvalidArgument(
+            f"subject must be a cryptography x509.Name, got {subject!r:.100}"
+        )
     if isinstance(exts, x509.Extensions):
         return exts
     items = _as_list(exts, "exts")
     if not all(isinstance(ext, x509.Extension) for ext in items):
-        raise _x509.InvalidInput("exts must be cryptography x509.Extensions")
+        raise errors.InvalidArgument("exts must be cryptography x509.Extensions")
     return x509.Extensions(items)
 
 
@@ -195,7 +202,7 @@ def get_identifiers_from_x509(
     dns_names: list[str] = []
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     for cn in _common_names(subject)[:1]:
-        ip = _x509.parse_ip(cn)
+        ip = identifiers.parse_ip(cn)
         if ip is not None:
             ips.append(ip)
         else:
@@ -214,14 +221,14 @@ def get_identifiers_from_x509(
 def _not_before(value: Any) -> datetime.datetime:
     """An aware start time: a datetime (naive means UTC, as in 5.x) or 1.x seconds from now."""
     if value is None:
-        return _x509.utcnow()
+        return utcnow()
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=datetime.timezone.utc)
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _x509.utcnow() + datetime.timedelta(seconds=value)
-    raise _x509.InvalidInput(f"not_before must be a datetime, got {value!r:.100}")
+        return utcnow() + datetime.timedelta(seconds=value)
+    raise errors.InvalidArgument(f"not_before must be a datetime, got {value!r:.100}")
 
 
 def _validity(value: Any) -> datetime.timedelta:
@@ -232,7 +239,7 @@ def _validity(value: Any) -> datetime.timedelta:
         value = datetime.timedelta(seconds=value)
     if isinstance(value, datetime.timedelta) and value > datetime.timedelta(0):
         return value
-    raise _x509.InvalidInput(f"validity must be a positive timedelta, got {value!r:.100}")
+    raise errors.InvalidArgument(f"validity must be a positive timedelta, got {value!r:.100}")
 
 
 def make_self_signed_cert(
@@ -276,13 +283,13 @@ def _self_signed_cert(
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None,
 ) -> x509.Certificate:
     """`make_self_signed_cert` without its deprecation warning (also behind `gen_ss_cert`)."""
-    key = _x509.coerce_private_key(private_key)
+    key = coercion.coerce_private_key(private_key)
     names = _general_names(domains, ips)
     if not names:
-        raise _x509.InvalidInput("make_self_signed_cert needs at least one of domains or ips")
+        raise errors.InvalidArgument("make_self_signed_cert needs at least one of domains or ips")
     extra = _as_list(extensions, "extensions")
     if not all(isinstance(ext, x509.Extension) for ext in extra):
-        raise _x509.InvalidInput("extensions must be cryptography x509.Extension objects")
+        raise errors.InvalidArgument("extensions must be cryptography x509.Extension objects")
     first = str(names[0].value)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, first)] if len(first) <= 64 else [])
     start = _not_before(not_before)
@@ -305,7 +312,7 @@ def _self_signed_cert(
         try:
             builder = builder.add_extension(ext.value, critical=ext.critical)
         except ValueError as error:
-            raise _x509.InvalidInput(
+            raise errors.InvalidArgument(
                 f"Cannot add extension {ext.oid.dotted_string}: {error}"
             ) from None
     return builder.sign(key, _x509.signature_hash(key))
@@ -319,7 +326,7 @@ def _encoding(value: Any) -> serialization.Encoding:
             return _Format(value).to_cryptography_encoding()
         except ValueError:
             pass
-    raise _x509.InvalidInput(f"encoding must be PEM or DER, got {value!r:.100}")
+    raise errors.InvalidArgument(f"encoding must be PEM or DER, got {value!r:.100}")
 
 
 def dump_cryptography_chain(
@@ -328,7 +335,7 @@ def dump_cryptography_chain(
 ) -> bytes:
     """The certificates of ``chain``, serialized one after another (PEM or DER)."""
     target = _encoding(encoding)
-    certs = [_x509.coerce_certificate(cert) for cert in _as_list(chain, "chain")]
+    certs = [coercion.coerce_certificate(cert) for cert in _as_list(chain, "chain")]
     return b"".join(cert.public_bytes(target) for cert in certs)
 
 

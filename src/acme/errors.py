@@ -2,25 +2,27 @@
 
     Exception
     ├── Error                       base of everything raised by acme itself
-    │   ├── DependencyError         an optional dependency is missing or too old
+    │   ├── InvalidArgument         a caller passed a bad value (also a ValueError)
+    │   ├── DependencyError         an optional dependency is missing (a DNS provider's ...)
     │   ├── ClientError             the client could not complete a request
-    │   │   ├── UnexpectedUpdate    the server changed a resource it should not have
+    │   │   ├── UnexpectedUpdate    the server reported a status change RFC 8555 forbids
     │   │   ├── NonceError
-    │   │   │   ├── BadNonce        a Replay-Nonce value is malformed
-    │   │   │   └── MissingNonce    a response carried no Replay-Nonce
-    │   │   ├── PollError           polling gave up before every resource was final
-    │   │   ├── ConflictError       409: e.g. an account already exists for the key
+    │   │   │   ├── BadNonce        the server kept answering badNonce; retries ran out
+    │   │   │   └── MissingNonce    the newNonce response carried no Replay-Nonce
+    │   │   ├── PollError           (acme 5.x name; polls end in TimeoutError here)
+    │   │   ├── ConflictError       409 (e.g. alreadyReplaced), or the key's account exists
     │   │   ├── ARIError            renewal information could not be fetched
     │   │   └── NetworkError        transport failure (DNS, connect, TLS, timeout, body cap)
-    │   ├── ValidationError         some authorizations failed validation
-    │   ├── TimeoutError            a deadline passed before the operation finished
+    │   ├── ValidationError         an authorization ended in a status other than valid
+    │   ├── TimeoutError            a wait would pass the caller's deadline
     │   ├── IssuanceError           the order became invalid during finalization
-    │   └── WildcardUnsupportedError
+    │   └── WildcardUnsupportedError  (acme 5.x name; not raised by this library)
     └── josepy DeserializationError
-        └── SchemaValidationError   a JSON document does not match its schema
+        └── SchemaValidationError   (acme 5.x name; messages raise DeserializationError)
 
 ``acme.messages.Error`` (an RFC 7807 problem document received from the server) is an `Error`
-too (as in acme 5.x); it lives with the other message classes.
+too (as in acme 5.x); it lives with the other message classes. A problem document the server
+answers with is raised as that ``messages.Error`` itself, except 409 (`ConflictError`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "ConflictError",
     "DependencyError",
     "Error",
+    "InvalidArgument",
     "IssuanceError",
     "MissingNonce",
     "NetworkError",
@@ -61,6 +64,14 @@ _MAX_HEADERS_TEXT = 1000
 
 class Error(Exception):
     """Generic ACME error."""
+
+
+class InvalidArgument(Error, ValueError):
+    """A caller passed a value of the wrong type or form.
+
+    Raised before anything is sent, naming what was wrong. It is also a ``ValueError``, which
+    is what acme 5.x raised for most bad input, so existing ``except ValueError`` still works.
+    """
 
 
 class DependencyError(Error):
@@ -84,7 +95,11 @@ class NonceError(ClientError):
 
 
 class BadNonce(NonceError):
-    """A malformed nonce (RFC 8555 section 6.5.1: base64url, no padding)."""
+    """The server refused our nonce every time (RFC 8555 section 6.5): retries ran out.
+
+    Each ``badNonce`` answer is retried with the fresh nonce it carries, up to the network
+    object's ``max_nonce_attempts``; then this is raised with ``error``, the last problem.
+    """
 
     def __init__(self, nonce: str, error: Exception | str, *args: Any) -> None:
         super().__init__(nonce, error, *args)
@@ -146,9 +161,10 @@ class PollError(ClientError):
 
 
 class ValidationError(Error):
-    """Some authorizations ended ``invalid``.
+    """Some authorizations did not end ``valid``: ``invalid`` (a challenge failed), or
+    ``deactivated``, ``expired`` or ``revoked`` (RFC 8555 section 7.1.6).
 
-    :ivar failed_authzrs: the failed ``messages.AuthorizationResource`` objects.
+    :ivar failed_authzrs: those ``messages.AuthorizationResource`` objects, final status kept.
     """
 
     def __init__(self, failed_authzrs: Sequence[messages.AuthorizationResource]) -> None:

@@ -198,8 +198,8 @@ class BaseDualNetworkedServers:
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Start one thread running ``serve_forever`` per server; returns at once.
 
-        ``poll_interval`` [new]: how often each loop checks for shutdown, i.e. the longest
-        `shutdown_and_server_close` waits for it.
+        ``poll_interval`` (not in acme 5.x): how often each loop checks for shutdown, i.e. the
+        longest `shutdown_and_server_close` waits for it.
         """
         for server in self.servers:
             thread = threading.Thread(

@@ -828,30 +828,38 @@ def test_client_v2_retry_after_is_naive_and_bounded(value: str) -> None:
     assert when <= datetime.datetime.now() + datetime.timedelta(hours=1, seconds=5)
 
 
-def test_client_v2_retry_after_calls_now_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    # acme 5.x calls datetime.datetime.now() with no argument, and certbot's tests replace it
-    # (on the datetime module) with a function that takes none.
+@pytest.mark.parametrize("patched", ["acme.client.datetime", "datetime.datetime"])
+def test_client_v2_retry_after_reads_a_replaceable_clock(
+    monkeypatch: pytest.MonkeyPatch, patched: str
+) -> None:
+    """acme 5.x reads ``datetime.datetime.now()`` with no argument in ``retry_after``, and
+    programs' tests replace it: acme's by patching ``acme.client.datetime``, certbot's by
+    putting a class whose ``now`` takes no argument on the datetime module. The clock is read
+    in the shell, once; the rule is the core's `retry_time`."""
+    import types
+
     from acme import client
 
     frozen = datetime.datetime(2015, 3, 27, 12, 0, 0)
 
-    class NoArgumentNow(datetime.datetime):
+    class FrozenNow(datetime.datetime):
         @classmethod
         def now(cls) -> datetime.datetime:  # type: ignore[override]
             return frozen
 
-    in_two_minutes = email.utils.format_datetime(
-        (frozen + datetime.timedelta(seconds=120)).astimezone(datetime.timezone.utc), usegmt=True
+    later = email.utils.format_datetime(
+        (frozen + datetime.timedelta(seconds=90)).astimezone(datetime.timezone.utc), usegmt=True
     )
-    monkeypatch.setattr(datetime, "datetime", NoArgumentNow)
-    seconds = datetime.timedelta(seconds=1)
-    assert (
-        client.ClientV2.retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * seconds
-    )
-    assert client.ClientV2.retry_after(reply(200, {}), 10) == frozen + 10 * seconds
-    assert client.ClientV2.retry_after(reply(200, {}, Retry_After=in_two_minutes), 10) == (
-        frozen + 120 * seconds
-    )
+    second = datetime.timedelta(seconds=1)
+    if patched == "acme.client.datetime":
+        fake = types.SimpleNamespace(datetime=FrozenNow, timedelta=datetime.timedelta)
+        monkeypatch.setattr(client, "datetime", fake)
+    else:
+        monkeypatch.setattr(datetime, "datetime", FrozenNow)
+    retry_after = client.ClientV2.retry_after
+    assert retry_after(reply(200, {}, Retry_After="50"), 10) == frozen + 50 * second
+    assert retry_after(reply(200, {}), 10) == frozen + 10 * second
+    assert retry_after(reply(200, {}, Retry_After=later), 10) == frozen + 90 * second
 
 
 def test_deeply_nested_json_is_a_client_error() -> None:

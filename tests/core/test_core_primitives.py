@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import itertools
 import json
 
@@ -15,7 +16,10 @@ from acme._core.deadlines import within
 from acme._core.drive import run_async, run_sync
 from acme._core.http import Flow, Headers, HTTPRequest, HTTPResponse, Send, Sleep, parse_links
 from acme._core.nonces import NoncePool, is_valid_nonce
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, parse_retry_after, retry_time
+from acme._core.session import Session
+from acme._wire.timestamps import utcnow
+from acme.testing import ACMEServerCore
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -37,6 +41,42 @@ NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
+
+
+SECOND = datetime.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", NOW + 120 * SECOND),
+        ("Thu, 26 Nov 2026 12:00:30 GMT", NOW + 30 * SECOND),
+        ("Thu, 26 Nov 2026 11:59:00 GMT", NOW + 7 * SECOND),  # past: the default
+        ("-5", NOW + 7 * SECOND),
+        ("soon", NOW + 7 * SECOND),
+        (None, NOW + 7 * SECOND),
+        ("999999999999", NOW + 3600 * SECOND),  # cut to the cap
+        ("Fri, 31 Dec 9999 23:59:59 GMT", NOW + 3600 * SECOND),
+    ],
+)
+def test_retry_time(value: str | None, expected: datetime.datetime) -> None:
+    assert retry_time(value, NOW, 7, 3600) == expected
+
+
+def test_retry_time_without_a_default_is_none_for_no_usable_hint() -> None:
+    for value in (None, "soon", "-1", "Thu, 26 Nov 2026 11:59:00 GMT"):
+        assert retry_time(value, NOW, None, 3600) is None
+    assert retry_time("0", NOW, None, 3600) == NOW
+
+
+def test_retry_time_keeps_a_naive_local_now_naive() -> None:
+    """acme 5.x callers get naive local time; an HTTP-date is still compared correctly."""
+    local_now = NOW.astimezone().replace(tzinfo=None)
+    when = retry_time("Thu, 26 Nov 2026 12:00:30 GMT", local_now, 7, 3600)
+    assert when is not None
+    assert when.tzinfo is None
+    assert when == local_now + 30 * SECOND
+    assert retry_time("45", local_now, 7, 3600) == local_now + 45 * SECOND
 
 
 def test_backoff_starts_fast_and_grows_to_the_cap() -> None:
@@ -166,9 +206,9 @@ def test_run_async_drives_the_same_flow() -> None:
     assert slept == [0.5]
 
 
-def _deadline_flow():  # type: ignore[no-untyped-def]
+def _deadline_flow() -> Flow[list[int | str]]:
     """Three requests; reports how each ended."""
-    seen = []
+    seen: list[int | str] = []
     for path in ("a", "slow", "b"):
         try:
             response = yield Send(HTTPRequest("GET", f"https://x/{path}"))
@@ -257,3 +297,17 @@ def test_sign_request_makes_the_jws_josepy_makes(kty: str, kid: str | None) -> N
     assert parsed.signature.header.to_partial_json() == {}  # nothing unprotected
     with pytest.raises(errors.Error, match="kid"):
         sign_request(payload, key, alg, nonce, url, "")
+
+
+def test_every_default_wall_clock_is_the_one_aware_utc_clock() -> None:
+    """The session, the test CA and the certificate manager read the wall clock through one
+    function, aware UTC."""
+    from acme.manager._base import ManagerBase
+
+    assert Session().now is utcnow
+    assert inspect.signature(ACMEServerCore).parameters["clock"].default is utcnow
+    assert inspect.signature(ManagerBase).parameters["clock"].default is utcnow
+    before = datetime.datetime.now(datetime.timezone.utc)
+    now = utcnow()
+    assert now.utcoffset() == datetime.timedelta(0)
+    assert before <= now <= datetime.datetime.now(datetime.timezone.utc)

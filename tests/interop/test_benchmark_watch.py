@@ -19,7 +19,7 @@ from interop.pebble_harness import require_binaries
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-import run  # noqa: E402  (benchmarks/run.py, not a package)
+import run  # type: ignore[import-not-found]  # noqa: E402  (benchmarks/run.py)
 
 
 def _child(script: str) -> list[str]:

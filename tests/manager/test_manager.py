@@ -170,6 +170,22 @@ def test_failures_are_typed_per_lineage_and_the_run_goes_on(
     assert manager.run_once().issued == []  # backing off: not retried at once
 
 
+def test_an_order_the_lineage_cannot_answer_fails_that_lineage_before_any_answer(
+    ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
+) -> None:
+    """The manager takes the core's decisions: a CA offering only dns-01 to an http-01
+    lineage fails the lineage, saying what the CA offers, with no challenge answered."""
+    ca.core.challenge_types = ("dns-01",)
+    manager = Manager(FileStore(tmp_path), {ca.directory_url: acme_client})
+    manager.add(Certificate("dns-only.test", ("dns-only.test",), ca.directory_url))
+    report = manager.run_once()
+    assert report.issued == []
+    failed = report.failed["dns-only.test"]
+    assert isinstance(failed, LineageError)
+    assert "offers no http-01 challenge for dns-only.test (it offers: dns-01)" in str(failed)
+    assert [c.status for a in ca.core.authorizations.values() for c in a.challenges] == ["pending"]
+
+
 def test_hooks_get_the_documented_environment(
     ca: ACMETestServer, acme_client: client.ClientV2, tmp_path: Path
 ) -> None:

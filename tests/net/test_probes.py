@@ -16,7 +16,7 @@ from acme import errors, standalone
 from acme._net import probes as _probes
 from acme._net import tls as _tls
 from acme._net import tls_server as _tls_server
-from acme._wire import ip_names
+from acme._wire import identifiers
 from support.standalone import (
     ACCOUNT_KEY,
     LOOPBACK,
@@ -142,23 +142,11 @@ def test_slow_client_hello_hits_the_deadline() -> None:
 # --- names ----------------------------------------------------------------------------------
 
 
-def test_sni_name_of_ip_identifiers_is_the_reverse_name() -> None:
-    # RFC 8738 section 6's own example.
-    expected = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
-    assert _tls.sni_name("2001:db8::1") == expected
-    assert ip_names.ip_from_reverse_name(expected + ".") == "2001:db8::1"
-    assert _tls.sni_name("192.0.2.5") == "5.2.0.192.in-addr.arpa"
-    assert ip_names.ip_from_reverse_name("5.2.0.192.IN-ADDR.ARPA") == "192.0.2.5"
-    assert _tls.sni_name(DOMAIN) == DOMAIN
-    assert ip_names.ip_from_reverse_name("x.2.0.192.in-addr.arpa") is None
-    assert ip_names.ip_from_reverse_name(DOMAIN) is None
-
-
 def test_lookup_normalises_keys() -> None:
     mapping = {b"Example.COM.": "dns", "192.0.2.5": "v4", "2001:DB8:0::1": "v6"}
     assert _tls_server.lookup(mapping, "example.com") == "dns"
     assert _tls_server.lookup(mapping, "5.2.0.192.in-addr.arpa") == "v4"
-    assert _tls_server.lookup(mapping, _tls.sni_name("2001:db8::1")) == "v6"
+    assert _tls_server.lookup(mapping, identifiers.sni_name("2001:db8::1")) == "v6"
     assert _tls_server.lookup(mapping, "other.example") is None
     assert _tls_server.lookup(mapping, None) is None
 
@@ -261,7 +249,7 @@ def test_probe_sni_accepts_the_1x_bytes_arguments() -> None:
 def test_probe_sni_rejects_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     arguments: dict[str, object] = {"name": DOMAIN, "host": LOOPBACK, "port": 443, "timeout": 1}
     arguments.update(kwargs)
-    with pytest.raises(errors.Error, match=message):
+    with pytest.raises(errors.InvalidArgument, match=message):
         _probes.probe_sni(**arguments)  # type: ignore[arg-type]
 
 

@@ -20,6 +20,7 @@ from support.standalone import (
     LOOPBACK6,
     OTHER_ACCOUNT_KEY,
     has_ipv6,
+    plain_client_context,
     port_of,
     read_all,
     serving,
@@ -33,11 +34,7 @@ def _handshake(
     port: int, server_name: str | None, alpn: list[str] | None, host: str = LOOPBACK
 ) -> tuple[bytes | None, str | None]:
     """A plain ``ssl`` client: (certificate DER, selected ALPN)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if alpn:
-        context.set_alpn_protocols(alpn)
+    context = plain_client_context(alpn)
     with (
         socket.create_connection((host, port), timeout=5) as sock,
         context.wrap_socket(sock, server_hostname=server_name) as tls,
@@ -162,6 +159,17 @@ def test_pyopenssl_key_and_cert_are_accepted() -> None:
         assert _probes.tlsalpn01_probe_cert(DOMAIN, host=LOOPBACK, port=port_of(server)) == cert
 
 
+def test_a_bad_certificate_mapping_value_is_invalid_argument() -> None:
+    from acme._net.tls_server import key_and_cert
+
+    _, _, (key, cert) = tlsalpn01(DOMAIN)
+    assert key_and_cert((cert, key)) == (key, cert)  # either order
+    with pytest.raises(errors.InvalidArgument, match="pair"):
+        key_and_cert(cert)
+    with pytest.raises(errors.InvalidArgument, match="pair"):
+        key_and_cert((key, key))
+
+
 @pytest.mark.parametrize("address", [LOOPBACK, LOOPBACK6])
 def test_ip_identifier_uses_reverse_name_sni(address: str) -> None:
     # RFC 8738 section 6: SNI is the in-addr.arpa / ip6.arpa name; the SAN is the iPAddress.
@@ -216,10 +224,7 @@ def test_tls_below_1_2_is_refused() -> None:
 
 def test_connection_is_closed_right_after_the_handshake() -> None:
     _, _, pair = tlsalpn01(DOMAIN)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["acme-tls/1"])
+    context = plain_client_context(["acme-tls/1"])
     server = standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})
     with (
         serving(server),
@@ -261,11 +266,9 @@ def test_handshake_deadline_counts_from_accept() -> None:
     server = standalone.TLSALPN01Server((LOOPBACK, 0), {DOMAIN: pair})
     server.header_timeout = 1.0
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["acme-tls/1"])
-    sslobj = context.wrap_bio(incoming, outgoing, server_hostname=DOMAIN)
+    sslobj = plain_client_context(["acme-tls/1"]).wrap_bio(
+        incoming, outgoing, server_hostname=DOMAIN
+    )
     with pytest.raises(ssl.SSLWantReadError):
         sslobj.do_handshake()
     with serving(server), socket.create_connection((LOOPBACK, port_of(server)), timeout=5) as sock:

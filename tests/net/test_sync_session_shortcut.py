@@ -58,7 +58,7 @@ class _CountingSession(EnvironmentCachingSession):
 
     long_way = 0
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         self.long_way += 1
         return super().request(*args, **kwargs)
 

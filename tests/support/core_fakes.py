@@ -3,14 +3,17 @@
 No mock.patch and no real sleeping: flows run under `run_sync` with `FakeServer` as the
 transport and `FakeClock.sleep` advancing monotonic and wall time together. An operation-layer
 flow runs through `acme._core.layers.signed` on the session that is its context's ``net``.
+`CoreCA` is the other server the core is tested against: `acme.testing.ACMEServerCore`
+called directly (no sockets), on the same fake clock, with its fault knobs.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,14 +24,17 @@ from josepy import json_util, jwa, jwk
 from acme import crypto_util, errors, jws, messages
 from acme._core.context import Context
 from acme._core.drive import run_sync
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme._core.http import Headers, HTTPRequest, HTTPResponse, NetFlow
 from acme._core.layers import signed
+from acme._core.operations import ClientFlows
 from acme._core.retry import PollPolicy
 from acme._core.session import Session
+from acme.testing import ACMEServerCore, Faults
 
 __all__ = [
     "BASE",
     "DIRECTORY",
+    "CoreCA",
     "FakeClock",
     "FakeServer",
     "Handler",
@@ -42,12 +48,17 @@ __all__ = [
     "reply",
 ]
 
+T = TypeVar("T")
 BASE = "https://ca.test"
 Handler = Callable[[HTTPRequest, dict[str, Any]], HTTPResponse]
 
 
 class FakeClock:
-    """Monotonic and wall time that move only when a flow sleeps."""
+    """Monotonic and wall time that move only when a flow sleeps.
+
+    Give ``now`` to `acme.testing.ACMEServerCore` as its clock too: then a client's wait moves
+    the test CA's time with it, as on a real machine.
+    """
 
     def __init__(self) -> None:
         self.mono = 1000.0
@@ -219,3 +230,63 @@ def issue_leaf(key: ec.EllipticCurvePrivateKey, names: list[str]) -> str:
         .sign(ca_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class CoreCA:
+    """`acme.testing.ACMEServerCore` driven directly: no sockets, the fake clock for both sides.
+
+    ``flows`` are the operations of a client with a fresh key (no account yet); `client` makes
+    more. `run` drives an operation flow, signed by its client's session, with the core's
+    ``handle`` as the transport, and notes each answer in `answers`.
+    """
+
+    def __init__(self, *, faults: Faults | None = None, seed: int = 1, **knobs: Any) -> None:
+        self.clock = FakeClock()
+        self.core = ACMEServerCore(
+            "https://acme.test", clock=self.clock.now, rng=random.Random(seed), faults=faults,
+            **knobs,
+        )  # fmt: skip
+        self.directory = messages.Directory.from_json(
+            self.core.handle(HTTPRequest("GET", self.core.directory_url)).json()
+        )
+        #: ``(status, problem code or None)`` of every answer `run` received, in order.
+        self.answers: list[tuple[int, str | None]] = []
+        self.flows = self.client()
+
+    def client(self, key: jwk.JWK | None = None) -> ClientFlows:
+        """A client's operations for ``key`` (a fresh P-256 key by default), no account."""
+        session = Session(
+            key=key or account_key(),
+            alg=jwa.ES256,
+            new_nonce_url=self.directory["newNonce"],
+            clock=self.clock.monotonic,
+            now=self.clock.now,
+            policy=PollPolicy(jitter=0.0),
+        )
+        ctx = Context(
+            self.directory,
+            session,
+            clock=self.clock.monotonic,
+            now=self.clock.now,
+            rand=lambda: 0.5,
+            policy=PollPolicy(jitter=0.0),
+        )
+        return ClientFlows(ctx)
+
+    def handle(self, request: HTTPRequest, timeout: float | None = None) -> HTTPResponse:
+        """``core.handle``, noting each answer's status and problem type in `answers`."""
+        response = self.core.handle(request)
+        code = None
+        if response.content_type == "application/problem+json":
+            code = str(response.json().get("type", "")).rpartition(":")[2]
+        self.answers.append((response.status_code, code))
+        return response
+
+    def run(self, flow: NetFlow[T], flows: ClientFlows | None = None) -> T:
+        """Run ``flow``, signed by the session of ``flows`` (default: `flows`)."""
+        session = (flows or self.flows).ctx.net
+        assert isinstance(session, Session)
+        result: T = run_sync(
+            signed(flow, session), self.handle, self.clock.sleep, self.clock.monotonic
+        )
+        return result

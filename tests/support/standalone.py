@@ -6,6 +6,7 @@ import contextlib
 import os
 import select
 import socket
+import ssl
 import statistics
 import threading
 import time
@@ -23,6 +24,17 @@ OTHER_ACCOUNT_KEY = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
 LOOPBACK = "127.0.0.1"
 LOOPBACK6 = "::1"
 Resource = standalone.HTTP01RequestHandler.HTTP01Resource
+
+
+def plain_client_context(alpn: list[str] | None = None) -> ssl.SSLContext:
+    """A stdlib TLS client that checks nothing (challenge certificates are self-signed),
+    written independently of the library's own client context, to test its servers."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    return context
 
 
 def has_ipv6() -> bool:

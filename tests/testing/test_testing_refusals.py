@@ -24,7 +24,7 @@ from josepy import jwk
 from acme import messages
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme._net import tls
-from acme._wire import ip_names
+from acme._wire import identifiers
 from acme.testing import ACMEServerCore, ACMETestServer, ChallengeValidator
 from acme.testing._rawclient import RawClient, csr_b64
 from support.standalone import has_ipv6
@@ -251,9 +251,9 @@ def test_tls_alpn01_sni_for_an_ip_has_no_trailing_dot(address: str, expected: st
     assert problem is not None  # the recorder never completes a handshake
     assert seen == [expected]
     # One home for the name: what the standalone server and the probes use is the same.
-    assert tls.sni_name(address) == expected
-    assert ip_names.ip_from_reverse_name(expected) == address
-    assert ip_names.ip_from_reverse_name(expected.upper() + ".") == address
+    assert identifiers.sni_name(address) == expected
+    assert identifiers.ip_from_reverse_name(expected) == address
+    assert identifiers.ip_from_reverse_name(expected.upper() + ".") == address
 
 
 def test_tls_alpn01_sni_for_a_dns_name_is_the_name() -> None:

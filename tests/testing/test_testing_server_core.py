@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 from typing import Any
@@ -20,10 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import b64, jwk
 
-from acme import errors, jws, messages
+from acme import errors, fields, jws, messages
 from acme._core import states
 from acme._core.http import HTTPRequest, HTTPResponse
+from acme._wire.identifiers import is_ip
 from acme._wire.keys import alg_for_key
+from acme._wire.order import REVOCATION_REASONS
 from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMEServerCore, Faults
 from acme.testing._rawclient import RawClient, csr_b64
@@ -75,14 +76,6 @@ def new_client(core: ACMEServerCore, **account: Any) -> RawClient:
 @pytest.fixture
 def client(core: ACMEServerCore) -> RawClient:
     return new_client(core)
-
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def new_order(client: RawClient, *names: str, **fields: Any) -> HTTPResponse:
@@ -178,7 +171,7 @@ def test_new_nonce_head_and_get(core: ACMEServerCore) -> None:
 
 
 def test_naive_clock_is_refused() -> None:
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(errors.InvalidArgument, match="naive"):
         ACMEServerCore(BASE, clock=datetime.datetime.now)
 
 
@@ -402,6 +395,18 @@ def test_challenge_answer_validates_with_key_authorization(core: ACMEServerCore)
     assert client.post(order["finalize"].rsplit("/", 1)[0]).json()["status"] == "ready"
 
 
+def test_timestamps_are_written_as_the_client_reads_them(clock: Clock, client: RawClient) -> None:
+    """The test CA writes RFC 3339 with acme.fields (sub-second digits kept, ``Z``): what it
+    sends parses back to the exact instant its clock gave."""
+    clock.advance(microseconds=250_000)
+    order = new_order(client, "example.org").json()
+    authz = client.post(order["authorizations"][0]).json()
+    for stamp in (order["expires"], authz["expires"]):
+        assert stamp.endswith(".25Z")
+        assert fields.format_rfc3339(fields.parse_rfc3339(stamp)) == stamp
+        assert fields.parse_rfc3339(stamp) > clock.now
+
+
 def test_failed_validation_invalidates_challenge_authz_and_order(core: ACMEServerCore) -> None:
     core.validator = lambda *args: messages.Error.with_code("incorrectResponse", detail="nope")
     client = new_client(core)
@@ -588,6 +593,20 @@ def test_processing_orders_wait_for_polls(core: ACMEServerCore, client: RawClien
     assert done["certificate"].startswith(BASE + "/cert/")
 
 
+@pytest.mark.parametrize("code", [*REVOCATION_REASONS.values(), 2, 6, 8, 9, 10])
+def test_revocation_reasons_are_the_ones_subscribers_may_give(client: RawClient, code: int) -> None:
+    """The test CA accepts exactly the reasons the client and the CLI offer (one table);
+    the RFC 5280 codes only a CA uses are badRevocationReason (RFC 8555 section 7.6)."""
+    _, chain_pem, _ = issue(client, "example.org")
+    leaf = x509.load_pem_x509_certificate(chain_pem.encode())
+    der = b64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()
+    answer = client.post(client.directory["revokeCert"], {"certificate": der, "reason": code})
+    if code in REVOCATION_REASONS.values():
+        assert answer.status_code == 200, answer.text
+    else:
+        problem(answer, 400, "badRevocationReason")
+
+
 def test_revocation_by_account_and_by_certificate_key(
     core: ACMEServerCore, client: RawClient
 ) -> None:
@@ -707,5 +726,5 @@ def test_fault_shares_are_reproducible() -> None:
     assert first == pattern(3)
     assert 5 < first.count(503) < 35  # a share, not all or nothing
     assert first != pattern(4)
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(errors.InvalidArgument, match="between 0 and 1"):
         Faults(error_rate=1.5)

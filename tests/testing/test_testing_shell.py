@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
-from acme import challenges, client, crypto_util, messages
+from acme import challenges, client, crypto_util, errors, messages
+from acme._core.challenges import http01_body_matches
 from acme._core.http import Headers, HTTPRequest, HTTPResponse
 from acme.testing import ACMETestServer, ChallengeValidator, DNSRecordStore, Faults
 from acme.testing._rawclient import RawClient, csr_b64
@@ -148,7 +149,7 @@ def test_ipv6_loopback_and_non_loopback_refused(acme_test_server_factory: Factor
     assert server.directory_url == f"https://[::1]:{server.port}/directory"
     response = requests.get(server.directory_url, verify=server.ca_bundle_path, timeout=10)
     assert response.json()["newNonce"].startswith("https://[::1]:")
-    with pytest.raises(ValueError, match="loopback"):
+    with pytest.raises(errors.InvalidArgument, match="loopback"):
         ACMETestServer(host="0.0.0.0")
 
 
@@ -214,6 +215,34 @@ def test_http01_failures_are_reported(acme_test_server_factory: Factory) -> None
     closed = validator("http-01", ident, "known", "known.right", key)  # responder stopped
     assert closed is not None
     assert closed.code == "connection"
+
+
+@pytest.mark.parametrize(
+    "served", ["KA", "KA\n", "KA \r\n\t", " KA", "\nKA", "KA.", "KAKA", "ka", ""]
+)
+def test_client_self_check_and_test_ca_judge_http01_bodies_alike(served: str) -> None:
+    """The client's self-check and the test CA fetch the same resource over loopback and
+    reach the same verdict: both apply the core's one rule (RFC 8555 section 8.3)."""
+    key = ec_jwk()
+    chall = challenges.HTTP01(token=b"\x07" * 16)
+    response = chall.response(key)
+    assert response.key_authorization is not None
+    token = chall.encode("token")
+    body = served.replace("KA", response.key_authorization).replace("ka", "x" * 8)
+    expected = http01_body_matches(
+        body.encode(), response.key_authorization, challenges.HTTP01Response.WHITESPACE_CUTSET
+    )
+    with http01_responder({token: body}) as port:
+        ident = messages.Identifier(typ=messages.IDENTIFIER_IP, value="127.0.0.1")
+        problem = ChallengeValidator(http_port=port, timeout=10)(
+            "http-01", ident, token, response.key_authorization, key
+        )
+        self_check = response.simple_verify(chall, "127.0.0.1", key.public_key(), port, 10)
+    assert (problem is None) is expected, problem
+    assert self_check is expected
+    assert expected is (served in ("KA", "KA\n", "KA \r\n\t"))
+    if problem is not None:
+        assert problem.code == "incorrectResponse"
 
 
 def test_validator_never_leaves_loopback() -> None:

@@ -189,8 +189,8 @@ def test_aki_without_key_identifier_is_a_client_error() -> None:
 
 
 @pytest.mark.parametrize("bad", [b"not a certificate", "-----BEGIN CERTIFICATE-----\nxx", 42, None])
-def test_bad_input_is_a_client_error(bad: object) -> None:
-    with pytest.raises(errors.ClientError):
+def test_bad_input_is_an_invalid_argument(bad: object) -> None:
+    with pytest.raises(errors.InvalidArgument):
         _ari.certificate_identifier(bad)
 
 

@@ -15,6 +15,7 @@ from acme import errors
 # The tree drawn in the acme.errors docstring, as (class, documented parent).
 TREE: list[tuple[type[BaseException], type[BaseException]]] = [
     (errors.Error, Exception),
+    (errors.InvalidArgument, errors.Error),
     (errors.DependencyError, errors.Error),
     (errors.ClientError, errors.Error),
     (errors.UnexpectedUpdate, errors.ClientError),
@@ -271,3 +272,39 @@ def test_server_problems_are_acme_errors() -> None:
     assert issubclass(messages.Error, errors.Error)
     with pytest.raises(errors.Error):
         raise messages.Error.with_code("rateLimited")
+
+
+def _bad_inputs() -> list[tuple[str, Any]]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from acme import crypto_util, messages
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return [
+        ("unknown problem code", lambda: messages.Error.with_code("noSuchCode")),
+        ("unreadable key", lambda: crypto_util.make_csr(b"not a key", ["a.test"])),
+        ("bad domain", lambda: crypto_util.make_csr(key_pem, ["a..test"])),
+        (
+            "EAB key not base64url",
+            lambda: messages.ExternalAccountBinding.from_data(
+                None,  # type: ignore[arg-type]  # never reached: the EAB key is checked first
+                "kid",
+                "+/=",
+                {},
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("what", "call"), _bad_inputs(), ids=[w for w, _ in _bad_inputs()])
+def test_bad_input_is_one_public_error_that_is_also_a_value_error(what: str, call: Any) -> None:
+    """Messages, crypto_util and the coercions all raise `InvalidArgument` for bad input; it is
+    an acme `Error` and, as acme 5.x callers expect, a ``ValueError``."""
+    with pytest.raises(errors.InvalidArgument) as raised:
+        call()
+    assert isinstance(raised.value, ValueError)
+    assert type(raised.value) is errors.InvalidArgument  # no private subclass hides behind it

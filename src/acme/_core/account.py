@@ -27,8 +27,10 @@ __all__ = [
     "change_key",
     "deactivate_account",
     "fetch_directory",
+    "find_account",
     "new_account",
     "query_account",
+    "register_or_adopt",
     "update_account",
 ]
 
@@ -79,6 +81,35 @@ def query_account(
     known = regr.terms_of_service if regr is not None else None
     terms = _terms(response, ctx.directory, known)
     return messages.RegistrationResource(body=body, uri=uri, terms_of_service=terms)
+
+
+def find_account(ctx: Context) -> NetFlow[messages.RegistrationResource | None]:
+    """The key's account, or None if the CA has none for it (section 7.3.1).
+
+    ``accountDoesNotExist`` is the CA's "no account for this key" (e.g. a test CA restarted
+    on the same URL, or an account the CA dropped); any other refusal is raised.
+    """
+    try:
+        return (yield from query_account(ctx))
+    except messages.Error as error:
+        if error.code != "accountDoesNotExist":
+            raise
+        return None
+
+
+def register_or_adopt(
+    ctx: Context, new_reg: messages.NewRegistration
+) -> NetFlow[tuple[messages.RegistrationResource, bool]]:
+    """Register the key (section 7.3), or adopt the account it already has.
+
+    Returns the account and whether it was adopted. A CA answers newAccount for a key that
+    has an account with that account's URL (200, or 409 at some CAs): a conflict, not a
+    failure, so the existing account is fetched with ``onlyReturnExisting`` and used.
+    """
+    try:
+        return (yield from new_account(ctx, new_reg)), False
+    except errors.ConflictError:
+        return (yield from query_account(ctx)), True
 
 
 def update_account(

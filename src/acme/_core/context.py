@@ -31,6 +31,7 @@ from acme._core.http import (
 )
 from acme._core.retry import PollPolicy, RetryHint, parse_retry_after, parse_retry_hint
 from acme._core.session import account_url
+from acme._wire.timestamps import utcnow
 
 __all__ = ["Context", "NetState", "account_url", "get", "head", "post"]
 
@@ -41,10 +42,6 @@ class NetState(Protocol):
     key: Any
     alg: Any
     account: Any
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 @dataclasses.dataclass
@@ -58,7 +55,7 @@ class Context:
     directory: messages.Directory
     net: NetState
     clock: Callable[[], float] = time.monotonic
-    now: Callable[[], datetime.datetime] = _utcnow
+    now: Callable[[], datetime.datetime] = utcnow
     rand: Callable[[], float] = random.random
     policy: PollPolicy = dataclasses.field(default_factory=PollPolicy)
 

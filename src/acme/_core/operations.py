@@ -61,6 +61,19 @@ class ClientFlows:
         self.ctx.net.account = found
         return found
 
+    def find_account(self) -> NetFlow[R | None]:
+        """The key's account (made current), or None if the CA has none for the key."""
+        found = yield from account_flows.find_account(self.ctx)
+        if found is not None:
+            self.ctx.net.account = found
+        return found
+
+    def register_or_adopt(self, new_reg: messages.NewRegistration) -> NetFlow[tuple[R, bool]]:
+        """Register the key, or adopt its existing account; ``(account, adopted)``."""
+        regr, adopted = yield from account_flows.register_or_adopt(self.ctx, new_reg)
+        self.ctx.net.account = regr
+        return regr, adopted
+
     def update_registration(self, regr: R, update: messages.Registration | None) -> NetFlow[R]:
         def send(current: R) -> NetFlow[R]:
             return account_flows.update_account(self.ctx, current, update)

@@ -36,6 +36,7 @@ from acme._core.deadlines import wait, wait_to_poll
 from acme._core.http import HTTPResponse, NetFlow
 from acme._core.responses import location, parse, resource_url
 from acme._core.retry import RetryHint
+from acme._wire.coercion import coerce_csr
 
 __all__ = [
     "answer_challenge",
@@ -56,10 +57,7 @@ logger = logging.getLogger(__name__)
 
 def identifiers_from_csr(csr_pem: bytes) -> list[messages.Identifier]:
     """The order identifiers a CSR asks for: its DNS names and IP addresses (RFC 8738)."""
-    try:
-        csr = x509.load_pem_x509_csr(csr_pem)
-    except (ValueError, TypeError) as error:
-        raise errors.ClientError(f"Invalid CSR: {error}") from None
+    csr = coerce_csr(csr_pem)
     identifiers = identifiers_of(csr.subject, csr.extensions)
     if not identifiers:
         raise errors.ClientError("The CSR names no DNS name or IP address")
@@ -226,7 +224,11 @@ def poll_authorizations(
 
 
 def _is_final(authzr: messages.AuthorizationResource) -> bool:
-    """Only ``pending`` authorizations can still change (section 7.1.6)."""
+    """Whether polling is done with ``authzr``: it has left ``pending`` (section 7.1.6).
+
+    Not "cannot change any more": a ``valid`` authorization can still expire, be deactivated
+    or be revoked. But only a ``pending`` one can still become ``valid``, so polling stops.
+    """
     return authzr.body.status != messages.STATUS_PENDING
 
 
@@ -261,11 +263,7 @@ def begin_finalization(
 def _csr_payload(orderr: messages.OrderResource) -> messages.CertificateRequest:
     if orderr.csr_pem is None:
         raise errors.ClientError("The order has no CSR to finalize with")
-    try:
-        csr = x509.load_pem_x509_csr(orderr.csr_pem)
-    except (ValueError, TypeError) as error:
-        raise errors.ClientError(f"Invalid CSR: {error}") from None
-    return messages.CertificateRequest(csr=csr)
+    return messages.CertificateRequest(csr=coerce_csr(orderr.csr_pem))
 
 
 _FINALIZED = (messages.STATUS_PROCESSING, messages.STATUS_VALID)

@@ -19,7 +19,7 @@ import random
 import re
 from collections.abc import Callable
 
-__all__ = ["PollPolicy", "RetryHint", "parse_retry_after", "parse_retry_hint"]
+__all__ = ["PollPolicy", "RetryHint", "parse_retry_after", "parse_retry_hint", "retry_time"]
 
 # RFC 9110 section 10.2.3 delta-seconds (a leading "-" accepted, then clamped by the policy).
 _DELTA_SECONDS = re.compile(r"-?[0-9]{1,12}", re.ASCII)
@@ -43,6 +43,29 @@ def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None
     if when.tzinfo is None:  # RFC 9110 HTTP-date is always GMT
         when = when.replace(tzinfo=datetime.timezone.utc)
     return (when - now).total_seconds()
+
+
+def retry_time(
+    value: str | None,
+    now: datetime.datetime,
+    default: float | None,
+    cap: float,
+) -> datetime.datetime | None:
+    """When to ask again according to a ``Retry-After`` value, on ``now``'s own clock.
+
+    ``now`` may be aware, or naive local time (what acme 5.x callers get back); the result is
+    of the same kind. A value that is absent, unparsable or in the past gives
+    ``now + default`` (None when ``default`` is None); one further away than ``cap`` seconds
+    is cut to ``cap``, so a hostile or broken server cannot park the client (RFC 9110
+    section 10.2.3 allows any delay).
+    """
+    aware = now if now.tzinfo is not None and now.utcoffset() is not None else now.astimezone()
+    seconds = parse_retry_after(value, aware)
+    if seconds is None or seconds < 0:
+        if default is None:
+            return None
+        seconds = default
+    return now + datetime.timedelta(seconds=min(seconds, cap))
 
 
 @dataclasses.dataclass(frozen=True)

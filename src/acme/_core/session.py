@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import json
 import logging
 import time
@@ -37,22 +36,19 @@ from acme._core.http import (
     JOSE_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     JSON_ERROR_CONTENT_TYPE,
-    PEM_CHAIN_CONTENT_TYPE,
     Flow,
     HTTPRequest,
     HTTPResponse,
     Send,
 )
 from acme._core.nonces import NoncePool
-from acme._core.retry import PollPolicy, parse_retry_after
+from acme._core.retry import PollPolicy, retry_time
 from acme._core.signing import sign_request
+from acme._wire import identifiers
+from acme._wire.timestamps import utcnow
 
 __all__ = [
     "DEFAULT_MAX_NONCE_ATTEMPTS",
-    "JOSE_CONTENT_TYPE",
-    "JSON_CONTENT_TYPE",
-    "JSON_ERROR_CONTENT_TYPE",
-    "PEM_CHAIN_CONTENT_TYPE",
     "Session",
     "account_url",
     "check_response",
@@ -72,10 +68,6 @@ _MAX_GET_REDIRECTS = 5
 DEFAULT_MAX_NONCE_ATTEMPTS = 100
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 @dataclasses.dataclass
 class Session:
     """The signing state of one network object: key, account, nonces, clocks, policy.
@@ -92,7 +84,7 @@ class Session:
     policy: PollPolicy = dataclasses.field(default_factory=PollPolicy)
     nonces: NoncePool = dataclasses.field(default_factory=NoncePool)
     clock: Callable[[], float] = time.monotonic
-    now: Callable[[], datetime.datetime] = _utcnow
+    now: Callable[[], datetime.datetime] = utcnow
     #: A generous cap on attempts per request; the real bound on badNonce retries is time.
     max_nonce_attempts: int = DEFAULT_MAX_NONCE_ATTEMPTS
     #: The current account (a ``messages.RegistrationResource``, or a mapping with ``uri``);
@@ -110,10 +102,6 @@ class Session:
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"User-Agent": self.user_agent, **extra}
-
-    def retry_after(self, response: HTTPResponse) -> float | None:
-        """Seconds the server asked us to wait, if it did."""
-        return parse_retry_after(response.headers.get("Retry-After"), self.now())
 
 
 def account_url(account: Any) -> str | None:
@@ -183,12 +171,8 @@ def check_url(session: Session, url: Any) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """A loopback address, or ``localhost`` (the caller allowed insecure loopback URLs)."""
+    return host == "localhost" or identifiers.is_loopback(host)
 
 
 def check_response(session: Session, response: HTTPResponse) -> HTTPResponse:
@@ -218,11 +202,9 @@ def _problem(session: Session, response: HTTPResponse) -> messages.Error | None:
         problem = messages.Error.from_json(response.json())
     except (ValueError, jose_errors.DeserializationError, errors.Error):
         return None  # not a (valid) problem document
-    retry_after = session.retry_after(response)
-    when = None
-    if retry_after is not None:
-        seconds = min(max(0.0, retry_after), session.policy.max_retry_after)
-        when = session.now() + datetime.timedelta(seconds=seconds)
+    when = retry_time(
+        response.headers.get("Retry-After"), session.now(), None, session.policy.max_retry_after
+    )  # None also for a date already past: there is nothing to wait for
     return problem.update(http_status=response.status_code, retry_after=when)
 
 

@@ -35,16 +35,16 @@ import urllib3.exceptions
 from cryptography import x509
 
 from acme import errors
+from acme._core.challenges import http01_body_matches
 from acme._net import tls as _tls
 from acme._net import tls_server as _tls_server
 from acme._net.deadline import Watchdog, watched_pool_classes
+from acme._wire import identifiers
 
 logger = logging.getLogger(__name__)
 
 # RFC 8737 section 3: the validation server connects to port 443 for tls-alpn-01.
 TLSALPN01_PORT = 443
-# Trailing characters ignored in a served key authorization (HTTP01Response.WHITESPACE_CUTSET).
-WHITESPACE_CUTSET = "\n\r\t "
 # A key authorization is ~90 bytes; anything much larger is not one.
 MAX_HTTP01_BODY = 16 * 1024
 _MAX_REDIRECTS = 10
@@ -55,21 +55,23 @@ def _text(value: Any, what: str) -> str:
         try:
             return bytes(value).decode("ascii")
         except UnicodeDecodeError:
-            raise errors.Error(f"The {what} must be ASCII, got {value!r:.100}") from None
+            raise errors.InvalidArgument(f"The {what} must be ASCII, got {value!r:.100}") from None
     if isinstance(value, str):
         return value
-    raise errors.Error(f"The {what} must be str or bytes, got {type(value).__name__}")
+    raise errors.InvalidArgument(f"The {what} must be str or bytes, got {type(value).__name__}")
 
 
 def _check_port(port: Any) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise errors.Error(f"Not a TCP port: {port!r:.100}")
+        raise errors.InvalidArgument(f"Not a TCP port: {port!r:.100}")
     return port
 
 
 def _check_timeout(timeout: Any) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise errors.Error(f"The timeout must be a positive number of seconds, got {timeout!r}")
+        raise errors.InvalidArgument(
+            f"The timeout must be a positive number of seconds, got {timeout!r}"
+        )
     return float(timeout)
 
 
@@ -123,7 +125,7 @@ def _with_port(uri: str, port: int | None) -> str:
     parts = urllib.parse.urlsplit(uri)
     host = parts.hostname
     if not host:
-        raise errors.Error(f"No host in {uri!r}")
+        raise errors.InvalidArgument(f"No host in {uri!r}")
     if ":" in host:  # RFC 3986 section 3.2.2: an IPv6 literal goes in brackets
         host = f"[{host}]"
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{host}:{port}"))
@@ -141,8 +143,9 @@ def http01_simple_verify(
 
     Checks the response's key authorization against ``chall`` and the key, then GETs
     ``chall.uri(domain)`` (on ``port`` if given, IPv6 literals bracketed) within ``timeout``
-    seconds in total, and compares the body, less trailing ``WHITESPACE_CUTSET``, to it
-    (RFC 8555 section 8.3). False, with the reason logged, on any mismatch or failure.
+    seconds in total, and compares the body to it by the rule of RFC 8555 section 8.3
+    (`acme._core.challenges.http01_body_matches`: trailing whitespace ignored). False, with
+    the reason logged, on any mismatch or failure.
     """
     if port is not None:
         port = _check_port(port)
@@ -162,11 +165,9 @@ def http01_simple_verify(
     if status != 200:
         logger.info("http-01 self-check: %s answered HTTP %d", uri, status)
         return False
-    cutset = getattr(response, "WHITESPACE_CUTSET", WHITESPACE_CUTSET)
-    served = body.rstrip(cutset.encode("ascii"))
-    expected = response.key_authorization.encode("ascii")
-    if served != expected:
-        logger.info("http-01 self-check: %s served %r, expected %r", uri, served[:200], expected)
+    expected = response.key_authorization
+    if not http01_body_matches(body, expected, response.WHITESPACE_CUTSET):
+        logger.info("http-01 self-check: %s served %r, expected %r", uri, body[:200], expected)
         return False
     return True
 
@@ -253,7 +254,12 @@ def tlsalpn01_probe_cert(
     target = identifier if host is None else _text(host, "host").strip("[]")
     port = TLSALPN01_PORT if port is None else _check_port(port)
     cert, alpn = _probe(
-        _tls.sni_name(identifier), target, port, _check_timeout(timeout), None, [_tls.ACME_TLS_1]
+        identifiers.sni_name(identifier),
+        target,
+        port,
+        _check_timeout(timeout),
+        None,
+        [_tls.ACME_TLS_1],
     )
     if alpn != _tls.ACME_TLS_1:  # RFC 8737 section 3, step 3
         raise errors.Error(f"{target} port {port} did not select ALPN acme-tls/1 (got {alpn!r})")
@@ -298,7 +304,7 @@ def tlsalpn01_simple_verify(
 
 
 class SSLSocket:
-    """[1] Wraps a listening socket: `accept` completes a TLS handshake on each connection.
+    """Deprecated (acme 1.x): wraps a listening socket; `accept` completes a TLS handshake.
 
     The certificate comes from ``cert_selection(hello)`` if given, else from ``certs`` (SNI name
     -> ``(key, cert)``, read at each handshake); ``hello`` is the parsed ClientHello

@@ -31,8 +31,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from acme._wire.ip_names import reverse_name
-
 # RFC 8737 section 6.2: the ALPN protocol ID of tls-alpn-01.
 ACME_TLS_1 = "acme-tls/1"
 
@@ -271,14 +269,6 @@ def close_notify(sslobj: ssl.SSLObject, outgoing: ssl.MemoryBIO, sock: socket.so
         sslobj.unwrap()
     with contextlib.suppress(OSError):
         send_all(sock, outgoing.read(), time.monotonic() + 1.0)
-
-
-def sni_name(identifier: str) -> str:
-    """The SNI host name to send for an identifier: itself, or an IP's reverse name (8738 s6)."""
-    try:
-        return reverse_name(identifier)
-    except ValueError:
-        return identifier
 
 
 class ContextCache:

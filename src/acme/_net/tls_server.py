@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
 from acme._net.tls import (
@@ -30,14 +29,9 @@ from acme._net.tls import (
     read_client_hello,
     send_alert,
 )
-from acme._wire.ip_names import ip_from_reverse_name
-
-_PRIVATE_KEY_TYPES = (
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    ed448.Ed448PrivateKey,
-)
+from acme._wire.coercion import from_legacy
+from acme._wire.identifiers import ip_from_reverse_name
+from acme._wire.x509 import PRIVATE_KEY_TYPES
 
 
 def canonical_name(name: Any) -> str | None:
@@ -82,24 +76,18 @@ def key_and_cert(pair: Any) -> tuple[Any, x509.Certificate]:
     try:
         first, second = pair
     except (TypeError, ValueError):
-        raise errors.Error(f"Expected a (key, certificate) pair, got {pair!r:.100}") from None
-    first, second = _convert(first), _convert(second)
+        raise errors.InvalidArgument(
+            f"Expected a (key, certificate) pair, got {pair!r:.100}"
+        ) from None
+    first, second = from_legacy(first), from_legacy(second)
     if isinstance(first, x509.Certificate):
         first, second = second, first
-    if not isinstance(first, _PRIVATE_KEY_TYPES) or not isinstance(second, x509.Certificate):
-        raise errors.Error(
+    if not isinstance(first, PRIVATE_KEY_TYPES) or not isinstance(second, x509.Certificate):
+        raise errors.InvalidArgument(
             "Expected a (private key, certificate) pair, got "
             f"({type(first).__name__}, {type(second).__name__})"
         )
     return first, second
-
-
-def _convert(obj: Any) -> Any:
-    for method in ("to_cryptography_key", "to_cryptography"):  # pyOpenSSL PKey / X509
-        convert = getattr(obj, method, None)
-        if callable(convert):
-            return convert()
-    return obj
 
 
 class TLSConnection:

@@ -8,9 +8,8 @@ from typing import Any, ClassVar, TypeVar
 
 from josepy import b64, interfaces, jwa, jwk
 
-from acme import jws
+from acme import errors, jws
 from acme._wire.base import (
-    InvalidArgument,
     ResourceBody,
     ResourceWithURI,
     array,
@@ -191,27 +190,27 @@ class ExternalAccountBinding:
         """
         alg = _HMAC_ALGS.get(getattr(hmac_alg, "name", hmac_alg))
         if alg is None:
-            raise InvalidArgument(  # "Invalid value for hmac_alg": acme 5.x's words
+            raise errors.InvalidArgument(  # "Invalid value for hmac_alg": acme 5.x's words
                 f"Invalid value for hmac_alg: {hmac_alg!r} is not an EAB MAC algorithm; "
                 f"use one of {', '.join(_HMAC_ALGS)}"
             )
         if isinstance(hmac_key, bytes):
             hmac_key = hmac_key.decode("ascii", errors="replace")
         if not isinstance(hmac_key, str) or not _BASE64URL.match(hmac_key.strip()):
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 "The EAB HMAC key must be base64url encoded (RFC 8555 section 7.3.4), "
                 "as the CA provided it"
             )
         if not isinstance(account_public_key, jwk.JWK) or isinstance(
             account_public_key, jwk.JWKOct
         ):
-            raise InvalidArgument("account_public_key must be the account's asymmetric JWK")
+            raise errors.InvalidArgument("account_public_key must be the account's asymmetric JWK")
         if not isinstance(kid, str) or not kid:
-            raise InvalidArgument("The EAB key identifier (kid) must be a non-empty string")
+            raise errors.InvalidArgument("The EAB key identifier (kid) must be a non-empty string")
         try:
             url = directory["newAccount"]
         except KeyError:
-            raise InvalidArgument("The directory has no newAccount URL") from None
+            raise errors.InvalidArgument("The directory has no newAccount URL") from None
         mac_key = jwk.JWKOct(key=b64.b64decode(hmac_key.strip()))
         payload = account_public_key.public_key().json_dumps().encode()
         binding = jws.JWS.sign(payload, key=mac_key, alg=alg, nonce=None, url=url, kid=kid)

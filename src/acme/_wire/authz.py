@@ -129,7 +129,7 @@ class Authorization(ResourceBody):
     """Authorization object (RFC 8555 section 7.1.4).
 
     ``identifier``, ``challenges`` (tuple of `ChallengeBody`), ``status``, ``expires`` and
-    ``wildcard``. [1] ``combinations`` (ACMEv1) is kept but deprecated.
+    ``wildcard``. ``combinations`` (ACMEv1, acme 1.x) is kept but deprecated.
 
     :ivar identifier: the `Identifier` it authorizes (for a wildcard, the name without ``*.``)
     :ivar challenges: the offered challenges, a tuple of `ChallengeBody`; once valid, the one that

@@ -27,12 +27,9 @@ from josepy import errors as jose_errors
 from josepy import json_util
 from josepy import util as jose_util
 
-from acme import errors
-
 __all__ = [
     "DECODE_ERRORS",
     "STRAY_ERRORS",
-    "InvalidArgument",
     "JSONObject",
     "Resource",
     "ResourceBody",
@@ -77,10 +74,6 @@ _REPR.maxlevel = 2
 _REPR.maxstring = 60
 _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = 4
-
-
-class InvalidArgument(errors.Error, ValueError):
-    """A caller passed a bad value (also a ``ValueError``, as Python callers expect)."""
 
 
 def short(value: Any) -> str:

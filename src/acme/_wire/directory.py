@@ -10,9 +10,9 @@ from josepy import errors as jose_errors
 from josepy import interfaces, json_util
 from josepy import util as jose_util
 
+from acme import errors
 from acme._wire.base import (
     DECODE_ERRORS,
-    InvalidArgument,
     JSONObject,
     array,
     boolean,
@@ -129,7 +129,7 @@ class Directory(interfaces.JSONDeSerializable, Mapping[str, Any]):
         )
         resource_type = getattr(resource_body_cls, "resource_type", None)
         if not isinstance(resource_type, str):
-            raise InvalidArgument(f"{resource_body_cls!r} has no string resource_type")
+            raise errors.InvalidArgument(f"{resource_body_cls!r} has no string resource_type")
         cls._REGISTERED_TYPES[resource_type] = resource_body_cls
         return resource_body_cls
 

@@ -42,6 +42,7 @@ from acme._wire.challenge_base import (
     _require_jwk,
     _require_mapping,
 )
+from acme._wire.timestamps import utcnow
 
 __all__ = [
     "DNSAccount01",
@@ -452,7 +453,7 @@ class DNSPersist01(Challenge):
             account_hash_prefix=account_hash_prefix,
             domain=domain,
             wildcard=wildcard,
-            now=now or datetime.datetime.now(datetime.timezone.utc),
+            now=now or utcnow(),
         )
         if verdict.record is None:
             raise errors.Error(f"{self.validation_domain_name(domain)}: {verdict.detail}")

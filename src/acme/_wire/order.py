@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
 from josepy import errors as jose_errors
 from josepy import json_util
 
-from acme import fields
+from acme import errors, fields
 from acme._wire.authz import AuthorizationResource
 from acme._wire.base import (
-    InvalidArgument,
     JSONObject,
     ResourceBody,
     ResourceWithURI,
@@ -27,10 +27,12 @@ from acme._wire.base import (
     required,
     string,
 )
+from acme._wire.coercion import from_legacy
 from acme._wire.constants import Identifier, Status
 from acme._wire.problem import Error
 
 __all__ = [
+    "REVOCATION_REASONS",
     "CertificateRequest",
     "CertificateResource",
     "NewOrder",
@@ -52,13 +54,6 @@ def _decode_der(loader: Any, what: str) -> Any:
             raise jose_errors.DeserializationError(f"invalid {what}: {error}") from None
 
     return decode
-
-
-def _to_cryptography(value: Any, expected: type[Any]) -> Any:
-    """Convert a legacy pyOpenSSL object (X509, X509Req) to its ``cryptography`` form."""
-    if not isinstance(value, expected) and hasattr(value, "to_cryptography"):
-        return value.to_cryptography()
-    return value
 
 
 class Order(ResourceBody):
@@ -194,7 +189,7 @@ class CertificateRequest(JSONObject):
 
     def __init__(self, **kwargs: Any) -> None:
         if "csr" in kwargs:
-            kwargs["csr"] = _to_cryptography(kwargs["csr"], x509.CertificateSigningRequest)
+            kwargs["csr"] = from_legacy(kwargs["csr"])
         super().__init__(**kwargs)
 
 
@@ -214,15 +209,29 @@ class CertificateResource(ResourceWithURI):
 
     def __init__(self, **kwargs: Any) -> None:
         if "body" in kwargs:
-            kwargs["body"] = _to_cryptography(kwargs["body"], x509.Certificate)
+            kwargs["body"] = from_legacy(kwargs["body"])
         super().__init__(**kwargs)
+
+
+#: The RFC 5280 section 5.3.1 reason codes a subscriber may give in a revocation request
+#: (RFC 8555 section 7.6), by name. The codes only a CA uses (cACompromise, certificateHold,
+#: removeFromCRL, privilegeWithdrawn, aACompromise) are left out: CAs refuse them.
+REVOCATION_REASONS: Mapping[str, int] = MappingProxyType(
+    {
+        "unspecified": 0,
+        "keyCompromise": 1,
+        "affiliationChanged": 3,
+        "superseded": 4,
+        "cessationOfOperation": 5,
+    }
+)
 
 
 class Revocation(JSONObject):
     """revokeCert request payload (RFC 8555 section 7.6).
 
     ``certificate`` (base64url DER in JSON) and the optional RFC 5280 section 5.3.1
-    ``reason`` code.
+    ``reason`` code (see `REVOCATION_REASONS` for those a subscriber may use).
 
     :ivar certificate: the ``cryptography`` certificate to revoke
     :ivar reason: the RFC 5280 section 5.3.1 reason code, or None (unspecified)
@@ -237,7 +246,7 @@ class Revocation(JSONObject):
 
     def __init__(self, **kwargs: Any) -> None:
         if "certificate" in kwargs:
-            kwargs["certificate"] = _to_cryptography(kwargs["certificate"], x509.Certificate)
+            kwargs["certificate"] = from_legacy(kwargs["certificate"])
         super().__init__(**kwargs)
 
 
@@ -270,7 +279,7 @@ class RenewalInfo(ResourceBody):
         def __init__(self, **kwargs: Any) -> None:
             problem = _check_window(kwargs.get("start"), kwargs.get("end"))
             if problem is not None:
-                raise InvalidArgument(f"Invalid renewal window: {problem}")
+                raise errors.InvalidArgument(f"Invalid renewal window: {problem}")
             super().__init__(**kwargs)
 
         @classmethod

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from josepy import util as jose_util
 
 from acme import errors
-from acme._wire.base import InvalidArgument, JSONObject, array, optional, string
+from acme._wire.base import JSONObject, array, optional, string
 from acme._wire.constants import Identifier
 
 __all__ = [
@@ -93,7 +93,9 @@ def _retry_after(value: Any) -> datetime.datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime.datetime) or value.utcoffset() is None:
-        raise InvalidArgument(f"retry_after must be an aware datetime or None, not {value!r}")
+        raise errors.InvalidArgument(
+            f"retry_after must be an aware datetime or None, not {value!r}"
+        )
     return value.astimezone(datetime.timezone.utc)
 
 
@@ -152,7 +154,9 @@ class Error(JSONObject, errors.Error):
         :raises ValueError: if ``code`` is not in `ERROR_CODES`.
         """
         if code not in ERROR_CODES:
-            raise InvalidArgument(f"The supplied code: {code!r} is not a known ACME error code")
+            raise errors.InvalidArgument(
+                f"The supplied code: {code!r} is not a known ACME error code"
+            )
         return cls(typ=ERROR_PREFIX + code, **kwargs)
 
     @property

@@ -13,15 +13,9 @@ from cryptography import x509
 from josepy import b64
 
 from acme import errors
+from acme._wire.coercion import coerce_certificate
 
 __all__ = ["certificate_identifier", "renewal_info_url"]
-
-
-def _load_certificate(cert: Any) -> x509.Certificate:
-    """A certificate object from any form `acme._wire.coercion.coerce_certificate` accepts."""
-    from acme._wire.coercion import coerce_certificate
-
-    return coerce_certificate(cert)
 
 
 def _der_integer_content(value: int) -> bytes:
@@ -44,7 +38,7 @@ def certificate_identifier(cert: Any) -> str:
     :raises acme.errors.ClientError: if the certificate cannot be parsed or has no Authority Key
         Identifier keyIdentifier (RFC 9773 section 2 assumes every certificate has one).
     """
-    certificate = _load_certificate(cert)
+    certificate = coerce_certificate(cert)
     try:
         aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
     except x509.ExtensionNotFound:

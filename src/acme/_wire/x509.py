@@ -1,8 +1,8 @@
 """Private X.509 helpers shared by `acme.crypto_util` and `acme.challenges`.
 
-Rules: ``cryptography`` only (pyOpenSSL objects are converted at the boundary through their
-``to_cryptography*`` methods, never imported); every bad input raises `InvalidInput`, which is
-both an `acme.errors.Error` and a ``ValueError`` (what acme 5.x raised), naming what was wrong.
+Rules: ``cryptography`` only (legacy input forms are converted before they get here, by
+`acme._wire.coercion`); every bad input raises `acme.errors.InvalidArgument` (also a
+``ValueError``, what acme 5.x raised), naming what was wrong.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import re
 from typing import Any, TypeAlias
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from acme import errors
+from acme._wire import identifiers
+from acme._wire.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,13 @@ PrivateKey: TypeAlias = (
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
 )
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: The key classes of `PrivateKey`, for ``isinstance``.
+PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
 
 # id-pe-acmeIdentifier (RFC 8737 section 3 and section 6.1): id-pe 31.
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
@@ -39,73 +46,6 @@ _OCTET_STRING_32 = b"\x04\x20"
 # validation server with a slow clock still accepts it.
 _CHALLENGE_CERT_VALIDITY = datetime.timedelta(days=7)
 _CLOCK_SKEW = datetime.timedelta(days=1)
-
-
-# One DNS label (RFC 1035 section 2.3.4: 1 to 63 octets), lowercase LDH or "_".
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
-
-
-class InvalidInput(errors.Error, ValueError):
-    """An argument had the wrong type or value (both an acme error and a ``ValueError``)."""
-
-
-def utcnow() -> datetime.datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def coerce_private_key(key: Any, what: str = "private key") -> PrivateKey:
-    """A ``cryptography`` private key from a key object, a pyOpenSSL ``PKey`` or PEM/DER bytes.
-
-    RSA, ECDSA, Ed25519 and Ed448 keys are accepted; others cannot sign an ACME certificate.
-    """
-    if hasattr(key, "to_cryptography_key"):  # pyOpenSSL PKey (1.x API)
-        key = key.to_cryptography_key()
-    elif isinstance(key, str):
-        key = key.encode("ascii", "replace")
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        data = bytes(key)
-        try:
-            if data.lstrip().startswith(b"-----"):
-                key = serialization.load_pem_private_key(data, password=None)
-            else:
-                key = serialization.load_der_private_key(data, password=None)
-        except (ValueError, TypeError) as error:
-            raise InvalidInput(
-                f"Cannot load the {what} (PEM or DER, unencrypted): {error}"
-            ) from None
-    if isinstance(
-        key,
-        (
-            rsa.RSAPrivateKey,
-            ec.EllipticCurvePrivateKey,
-            ed25519.Ed25519PrivateKey,
-            ed448.Ed448PrivateKey,
-        ),
-    ):
-        return key
-    raise InvalidInput(
-        f"The {what} must be an RSA, ECDSA, Ed25519 or Ed448 private key, got {type(key).__name__}"
-    )
-
-
-def coerce_certificate(cert: Any, what: str = "certificate") -> x509.Certificate:
-    """A ``cryptography`` certificate from itself, a pyOpenSSL ``X509`` or PEM/DER bytes."""
-    if isinstance(cert, x509.Certificate):
-        return cert
-    if hasattr(cert, "to_cryptography"):
-        converted = cert.to_cryptography()  # pyOpenSSL X509 (1.x API)
-        if isinstance(converted, x509.Certificate):
-            return converted
-    if isinstance(cert, (bytes, bytearray, memoryview)):
-        data = bytes(cert)
-        try:
-            if data.lstrip().startswith(b"-----"):
-                return x509.load_pem_x509_certificate(data)
-            return x509.load_der_x509_certificate(data)
-        except ValueError as error:
-            raise InvalidInput(f"Cannot load the {what} (PEM or DER): {error}") from None
-    raise InvalidInput(f"The {what} must be an X.509 certificate, got {type(cert).__name__}")
 
 
 def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
@@ -123,65 +63,10 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SH
 def generate_rsa_key(bits: int) -> rsa.RSAPrivateKey:
     """A fresh RSA key of ``bits`` bits."""
     if not isinstance(bits, int) or isinstance(bits, bool) or bits < 1024:
-        raise InvalidInput(f"RSA key size must be an integer of at least 1024 bits, got {bits!r}")
+        raise errors.InvalidArgument(
+            f"RSA key size must be an integer of at least 1024 bits, got {bits!r}"
+        )
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
-def ip_address(value: Any) -> IPAddress:
-    """An IP address object from an ``ipaddress`` object or its text form."""
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_address(value.strip("[]"))
-        except ValueError:
-            pass
-    raise InvalidInput(f"Not an IP address: {value!r:.100}")
-
-
-def parse_ip(value: str) -> IPAddress | None:
-    """The IP address ``value`` spells (IPv6 may be bracketed), or None for anything else."""
-    try:
-        return ipaddress.ip_address(value.strip("[]") if value.startswith("[") else value)
-    except ValueError:
-        return None
-
-
-def dns_name(name: Any) -> str:
-    """``name`` as a lowercase A-label DNS name (RFC 8555 section 7.1.4: no Unicode in ACME).
-
-    A leading ``*.`` wildcard label is kept and one trailing root dot dropped. U-labels are
-    converted with the ``idna`` package (IDNA 2008 with UTS #46 mapping) when installed,
-    otherwise with the stdlib IDNA 2003 codec. Labels are checked against RFC 1035 lengths and
-    the LDH characters (plus ``_``, which some private CAs allow).
-    """
-    if not isinstance(name, str):
-        raise InvalidInput(f"Not a domain name: {name!r:.100}")
-    prefix, rest = ("*.", name[2:]) if name.startswith("*.") else ("", name)
-    rest = rest[:-1] if rest.endswith(".") else rest
-    converted = rest.lower() if rest.isascii() else _to_alabel(rest)
-    labels = converted.split(".")
-    if (
-        not converted
-        or len(prefix + converted) > 253
-        or not all(_LABEL.match(label) for label in labels)
-    ):
-        raise InvalidInput(f"Not a domain name: {name!r:.100}")
-    return prefix + converted
-
-
-def _to_alabel(name: str) -> str:
-    try:
-        import idna
-    except ImportError:  # pragma: no cover - idna ships with requests, a dependency
-        try:
-            return name.encode("idna").decode("ascii").lower()
-        except UnicodeError as error:
-            raise InvalidInput(f"Cannot convert {name!r:.100} to an A-label: {error}") from None
-    try:
-        return idna.encode(name, uts46=True).decode("ascii").lower()
-    except idna.IDNAError as error:
-        raise InvalidInput(f"Cannot convert {name!r:.100} to an A-label: {error}") from None
 
 
 def general_name(identifier: Any) -> x509.GeneralName:
@@ -189,11 +74,11 @@ def general_name(identifier: Any) -> x509.GeneralName:
     if isinstance(identifier, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return x509.IPAddress(identifier)
     if not isinstance(identifier, str):
-        raise InvalidInput(f"Not a domain name or IP address: {identifier!r:.100}")
-    ip = parse_ip(identifier)
+        raise errors.InvalidArgument(f"Not a domain name or IP address: {identifier!r:.100}")
+    ip = identifiers.parse_ip(identifier)
     if ip is not None:
         return x509.IPAddress(ip)
-    return x509.DNSName(dns_name(identifier))
+    return x509.DNSName(identifiers.dns_name(identifier))
 
 
 def tls_alpn01_cert(identifier: Any, digest: bytes, key: PrivateKey) -> x509.Certificate:
@@ -204,7 +89,7 @@ def tls_alpn01_cert(identifier: Any, digest: bytes, key: PrivateKey) -> x509.Cer
     the SHA-256 of the key authorization.
     """
     if not isinstance(digest, bytes) or len(digest) != 32:
-        raise InvalidInput("The acmeIdentifier value must be a 32 byte SHA-256 digest")
+        raise errors.InvalidArgument("The acmeIdentifier value must be a 32 byte SHA-256 digest")
     san = general_name(identifier)
     text = str(san.value)
     # A CN longer than 64 characters is not allowed (RFC 5280 ub-common-name); with an empty

@@ -15,7 +15,6 @@ account nobody holds the key of. A key rollover stages the new key next to the o
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from acme._wire.timestamps import utcnow
 from acme.cli._files import (
     PrivateKey,
     load_private_key,
@@ -109,7 +109,7 @@ class AccountStore:
             "directory": account.directory_url,
             "uri": uri,
             "contact": list(contact),
-            "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "saved": utcnow().isoformat(timespec="seconds"),
         }
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         write_file(
@@ -134,7 +134,7 @@ class AccountStore:
 
     def retire(self, account: StoredAccount) -> Path:
         """Move a deactivated account's folder aside, so the next run starts a new account."""
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
         target = account.folder.with_name(f"{account.folder.name}.deactivated-{stamp}")
         os.rename(account.folder, target)
         return target

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ipaddress
 import re
 from collections.abc import Callable
+
+from acme._wire import identifiers
 
 __all__ = [
     "count",
@@ -45,10 +46,7 @@ def port(value: str) -> int:
 
 def loopback(value: str) -> str:
     """A loopback IP address (127.0.0.0/8 or ::1): where the test CA may listen."""
-    try:
-        address = ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        address = None
+    address = identifiers.parse_ip(value.strip("[]"))
     if address is None or not address.is_loopback:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a loopback address: the test CA listens on loopback only "

@@ -16,12 +16,14 @@ from cryptography.hazmat.primitives import hashes
 from josepy import b64
 
 from acme import messages
+from acme._wire.coercion import coerce_jwk
+from acme._wire.order import REVOCATION_REASONS
+from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
     describe_key,
     generate_key,
-    jwk_for,
     load_certificate,
     load_private_key,
 )
@@ -31,7 +33,6 @@ from acme.cli._session import AccountOptions, connect, open_account, resolve_dir
 
 __all__ = [
     "RENEWAL_DUE",
-    "REVOCATION_REASONS",
     "parse_reason",
     "run_account",
     "run_renewal_info",
@@ -40,15 +41,6 @@ __all__ = [
 
 #: ``acme renewal-info``'s exit status when the renewal window has begun (scripts test it).
 RENEWAL_DUE = 3
-
-#: RFC 5280 section 5.3.1 reason codes a subscriber may use (RFC 8555 section 7.6).
-REVOCATION_REASONS = {
-    "unspecified": 0,
-    "keyCompromise": 1,
-    "affiliationChanged": 3,
-    "superseded": 4,
-    "cessationOfOperation": 5,
-}
 
 
 def parse_reason(value: str) -> int:
@@ -106,7 +98,7 @@ def run_renewal_info(args: argparse.Namespace, reporter: Reporter) -> int:
     with acme.net:
         info, ask_again = acme.renewal_info(cert)
     window = info.suggested_window
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = utcnow()
     due = window.start <= now
     if due:
         advice = "yes: the suggested window has begun"
@@ -142,7 +134,7 @@ def _print_account(regr: messages.RegistrationResource, key_text: str, folder: s
 
 def _thumbprint(key: PrivateKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): identifies the key without showing it."""
-    return b64.b64encode(jwk_for(key).thumbprint(hashes.SHA256)).decode("ascii")
+    return b64.b64encode(coerce_jwk(key).thumbprint(hashes.SHA256)).decode("ascii")
 
 
 def run_account(args: argparse.Namespace, reporter: Reporter) -> int:
@@ -184,7 +176,7 @@ def _account_action(
             new_key = generate_key(args.key_type)
             staged = store.stage_key(stored, new_key)
             try:
-                acme.change_key(jwk_for(new_key))
+                acme.change_key(coerce_jwk(new_key))
             except BaseException:
                 staged.unlink(missing_ok=True)
                 raise

@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 from cryptography import x509
 from cryptography.x509 import verification
 
+from acme._wire.order import REVOCATION_REASONS
+from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
-from acme.cli._commands import REVOCATION_REASONS
 from acme.cli._files import (
     describe_key,
     generate_key,
@@ -161,7 +162,7 @@ def run_demo(args: argparse.Namespace, reporter: Reporter) -> int:
         leaf = issued.leaf()
 
         reporter.step("verifying the chain to the test root")
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = utcnow()
         path = _timed(
             timings,
             "verify",

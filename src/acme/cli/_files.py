@@ -16,7 +16,6 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import os
 import re
@@ -28,8 +27,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from josepy import jwk
 
+from acme._wire.timestamps import utcnow
 from acme.cli._output import CLIError
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "check_can_write",
     "describe_key",
     "generate_key",
-    "jwk_for",
     "load_certificate",
     "load_private_key",
     "make_private_dirs",
@@ -67,13 +65,6 @@ def generate_key(key_type: str) -> PrivateKey:
     if key_type.startswith("rsa") and key_type in KEY_TYPES:
         return rsa.generate_private_key(65537, int(key_type[3:]))
     raise CLIError(f"unknown key type {key_type!r} (choose from {', '.join(KEY_TYPES)})", 2)
-
-
-def jwk_for(key: PrivateKey) -> jwk.JWK:
-    """The josepy JWK of an account key (ES256/ES384 for EC, RS256 for RSA, RFC 7518)."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return jwk.JWKEC(key=key)
-    return jwk.JWKRSA(key=key)
 
 
 def private_pem(key: PrivateKey) -> bytes:
@@ -192,7 +183,7 @@ def rescue_pair(state_dir: Path, label: str, key_pem: bytes, chain_pem: bytes) -
     ``state_dir/rescued/<UTC time>-<label>/`` (0700 folders, key 0600), else a fresh private
     temporary folder. Raises ``OSError`` only if neither can be written.
     """
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     name = f"{stamp}-{re.sub(r'[^A-Za-z0-9.-]+', '_', label)[:60]}-{secrets.token_hex(3)}"
     try:
         return _save_pair(make_private_dirs(state_dir / "rescued" / name), key_pem, chain_pem)

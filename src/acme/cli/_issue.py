@@ -1,8 +1,9 @@
 """``acme issue``: order a certificate, answer its challenges, finalize, write key and chain.
 
-`obtain` is the part shared with ``acme demo``: new order (RFC 8555 section 7.4), one challenge
-per pending authorization through a `Solver` (section 7.5.1), polling (7.5.1), finalize and
-download (7.4, 7.4.2), with a progress line per step and the time each phase took.
+`obtain` is the part shared with ``acme demo``: it runs the core's issuance steps
+(`acme._core.issuance.Issuance`: new order, the challenge of each pending authorization,
+validation, finalize and download; RFC 8555 sections 7.4, 7.5.1, 7.4.2), publishes the answers
+through a `Solver`, and prints a progress line per step and the time each phase took.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import datetime
-import ipaddress
 import signal
 import stat
 import threading
@@ -22,7 +21,10 @@ from typing import Any
 
 from cryptography import x509
 
-from acme import client, crypto_util, messages
+from acme import client, crypto_util, errors, messages
+from acme._core.challenges import offered_types
+from acme._core.issuance import Issuance
+from acme._wire import identifiers
 from acme.cli._accounts import AccountStore
 from acme.cli._files import (
     PrivateKey,
@@ -48,10 +50,8 @@ from acme.manager import CertificatePair
 __all__ = [
     "Issued",
     "challenge_type",
-    "check_order_identifiers",
     "make_csr",
     "obtain",
-    "requested_identifiers",
     "run_issue",
     "split_names",
 ]
@@ -81,9 +81,10 @@ def split_names(names: list[str]) -> tuple[list[str], list[str]]:
         name = raw.strip().rstrip(".").lower()
         if not name:
             raise CLIError(f"empty name {raw!r}", 2)
-        try:
-            ips.append(str(ipaddress.ip_address(name.strip("[]"))))
-        except ValueError:
+        address = identifiers.parse_ip(name)
+        if address is not None:
+            ips.append(str(address))
+        else:
             dns.append(name)
     return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
 
@@ -93,61 +94,18 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
     return crypto_util.make_csr(private_pem(key), dns or None, ipaddrs=ips or None)
 
 
-def _identifier_key(typ: str, value: str, wildcard: bool = False) -> tuple[str, str]:
-    """How identifiers compare: DNS names in lower case without a final dot (``*.`` kept
-    for wildcards, RFC 8555 section 7.1.4), addresses in canonical form (RFC 8738 section 3)."""
-    if typ == "ip":
-        try:
-            return typ, str(ipaddress.ip_address(value))
-        except ValueError:
-            return typ, value
-    name = value.rstrip(".").lower()
-    return typ, f"*.{name}" if wildcard and not name.startswith("*.") else name
-
-
-def requested_identifiers(csr_pem: bytes) -> set[tuple[str, str]]:
-    """The (type, value) identifiers an order for ``csr_pem`` asks for: what newOrder sends."""
-    csr = x509.load_pem_x509_csr(csr_pem)
-    dns, ips = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
-    return {_identifier_key("dns", name) for name in dns} | {
-        _identifier_key("ip", str(ip)) for ip in ips
-    }
-
-
-def check_order_identifiers(orderr: messages.OrderResource, csr_pem: bytes) -> None:
-    """Refuse an order whose identifiers or authorizations name something we never asked for.
-
-    Answering such an authorization would prove control of a name for someone else's
-    benefit (or be a CA bug); RFC 8555 section 7.4 ties an order's authorizations to the
-    identifiers of its newOrder request, so any other one is refused before any challenge.
-    """
-    asked = requested_identifiers(csr_pem)
-    shown = ", ".join(f"{typ} {value}" for typ, value in sorted(asked))
-    found = [(ident, False, "the order") for ident in orderr.body.identifiers]
-    found += [
-        (authzr.body.identifier, bool(authzr.body.wildcard), f"an authorization ({authzr.uri})")
-        for authzr in orderr.authorizations or ()
-    ]
-    for ident, wildcard, where in found:
-        if _identifier_key(str(ident.typ), ident.value, wildcard) not in asked:
-            raise CLIError(
-                f"the CA put {ident.typ} identifier {ident.value} in {where}, but this order "
-                f"asked only for {shown}: refusing to answer any challenge"
-            )
-
-
-def _pick(authzr: messages.AuthorizationResource, solver: Solver) -> messages.ChallengeBody:
-    for challb in authzr.body.challenges:
-        if isinstance(challb.chall, solver.challenge_type):
-            return challb
-    offered = sorted({str(c.chall.typ) for c in authzr.body.challenges})
-    hint = ""
-    if offered == ["dns-01"] and solver.label != "dns-01":
-        hint = "; dns-01 needs --dns-hook CMD to publish its TXT records"
-    raise CLIError(
-        f"the CA offers no {solver.label} challenge for {authzr.body.identifier.value} "
-        f"(it offers: {', '.join(offered) or 'none'}){hint}"
-    )
+def _dns_hook_hint(issuance: Issuance, solver: Solver) -> str:
+    """What to add when the CA offers only dns-01 for a name and we cannot answer it."""
+    if solver.label == "dns-01" or issuance.plan_or_none is not None:
+        return ""
+    try:
+        orderr = issuance.order_resource
+    except errors.ClientError:
+        return ""
+    for authzr in orderr.authorizations or ():
+        if authzr.body.status == messages.STATUS_PENDING and offered_types(authzr) == ["dns-01"]:
+            return "; dns-01 needs --dns-hook CMD to publish its TXT records"
+    return ""
 
 
 def obtain(
@@ -160,41 +118,49 @@ def obtain(
     profile: str | None = None,
     replaces: Any = None,
 ) -> Issued:
-    """Run one order to a downloaded certificate; the solver is started and cleaned up here."""
+    """Run one order to a downloaded certificate; the solver is started and cleaned up here.
+
+    The steps and every protocol decision in them (which challenge, which authorizations need
+    one) are the core's `Issuance`; this function publishes the answers and reports progress.
+    """
     timings: dict[str, float] = {}
-    deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=timeout)
     account_key = acme.net.key
     assert account_key is not None
+    issuance = Issuance(
+        acme._flows,  # the client's operations; acme._run drives them with its sleep
+        csr_pem,
+        [solver.challenge_type],
+        timeout,  # seconds from now, for all the steps together
+        profile=profile,
+        replaces=replaces,
+    )
 
     began = time.monotonic()
     reporter.phase = "order"
-    orderr = acme.new_order(csr_pem, profile=profile, replaces=replaces)
-    check_order_identifiers(orderr, csr_pem)
-    names = ", ".join(a.body.identifier.value for a in orderr.authorizations or ())
+    try:
+        plan = acme._run(issuance.order())
+    except errors.ClientError as error:
+        hint = _dns_hook_hint(issuance, solver)
+        if not hint:
+            raise
+        raise CLIError(f"{error}{hint}") from error
+    names = ", ".join(a.body.identifier.value for a in issuance.order_resource.authorizations or ())
     reporter.step(f"order created for {names}")
     timings["order"] = time.monotonic() - began
 
     began = time.monotonic()
     with solver:
-        answered = []
-        for authzr in orderr.authorizations or ():
-            status = authzr.body.status
-            ident = authzr.body.identifier
-            if status == messages.STATUS_VALID:
-                reporter.step(f"  {ident.value}: already authorized")
-                continue
-            if status != messages.STATUS_PENDING:
-                raise CLIError(f"authorization for {ident.value} is {status}, cannot answer it")
-            challb = _pick(authzr, solver)
-            solver.add(ident, challb, account_key)
-            answered.append((ident, challb))
+        for authzr in plan.valid:
+            reporter.step(f"  {authzr.body.identifier.value}: already authorized")
+        for authzr, challb in plan.answer:
+            solver.add(authzr.body.identifier, challb, account_key)
         solver.ready()
-        for ident, challb in answered:
-            acme.answer_challenge(challb, challb.response(account_key))
-            reporter.step(f"  {ident.value}: {solver.label} challenge answered")
+        acme._run(issuance.answer())
+        for authzr, _ in plan.answer:
+            reporter.step(f"  {authzr.body.identifier.value}: {solver.label} challenge answered")
         reporter.phase = "validation"
-        reporter.step(f"waiting for the CA to validate {len(answered)} authorization(s)")
-        orderr = acme.poll_authorizations(orderr, deadline)
+        reporter.step(f"waiting for the CA to validate {len(plan.answer)} authorization(s)")
+        orderr = acme._run(issuance.validate())
     timings["validation"] = time.monotonic() - began
     for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
@@ -202,7 +168,7 @@ def obtain(
     began = time.monotonic()
     reporter.phase = "finalization"
     reporter.step("finalizing the order")
-    orderr = acme.finalize_order(orderr, deadline)
+    orderr = acme._run(issuance.finalize())
     timings["finalization"] = time.monotonic() - began
     reporter.step("certificate downloaded")
     return Issued(orderr, timings)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from acme._wire.timestamps import utcnow
 from acme.cli._files import make_private_dirs
 from acme.cli._output import CLIError
 
@@ -66,7 +66,7 @@ def state_lock(config_dir: Path, command: str) -> Iterator[None]:
                 f"another acme run is using {config_dir}: {_holder(fd)}; wait for it to "
                 "finish (or stop it), then try again"
             ) from None
-        since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        since = utcnow().strftime("%Y-%m-%d %H:%M:%S UTC")
         record = {"pid": os.getpid(), "command": command, "since": since}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode("utf-8") + b"\n", 0)

@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
+from acme._wire.order import REVOCATION_REASONS
 from acme.cli._accounts import default_config_dir
 from acme.cli._argtypes import port as _port
 from acme.cli._argtypes import seconds as _seconds
-from acme.cli._commands import REVOCATION_REASONS, parse_reason
+from acme.cli._commands import parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line, terminal_safe
 from acme.cli._serve_args import add_serve_test_ca

@@ -18,22 +18,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import ipaddress
 import signal
 import threading
 from typing import Any, TextIO
 
+from acme._wire import identifiers
 from acme.cli._output import CLIError, Reporter, SafeWriter, result
 
 __all__ = ["run_serve_test_ca", "server_options"]
 
 
 def _loopback(name: str, address: str) -> str:
-    try:
-        loopback = ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not identifiers.is_loopback(address):
         raise CLIError(f"--resolve {name}={address}: the test CA only validates on loopback", 2)
     return address
 

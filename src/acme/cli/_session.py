@@ -3,6 +3,10 @@
 The client is `acme.client.ClientV2` with one change: its ``sleep`` (poll back-off,
 ``Retry-After``) goes through the `Reporter` first, so the user sees a progress line for every
 wait. The CLI is a shell (layer 5+), so it may sleep.
+
+`open_account` keeps the CLI's policy (when to register, the saved files, the flags); what
+the CA's answers mean (no account for the key, a key that already has one) is decided by the
+core's account flows (``ClientFlows.find_account`` and ``register_or_adopt``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from acme import client, errors, messages
+from acme import client, messages
+from acme._wire.coercion import coerce_jwk
 from acme.cli._accounts import AccountStore, StoredAccount
-from acme.cli._files import KEY_TYPES, PrivateKey, generate_key, jwk_for
+from acme.cli._files import KEY_TYPES, PrivateKey, generate_key
 from acme.cli._output import CLIError, Reporter
 from acme.cli._version import version
 
@@ -76,7 +81,7 @@ def connect(
 ) -> client.ClientV2:
     """A `ClientV2` for ``directory_url`` signing with ``key`` (the directory is fetched)."""
     net = client.ClientNetwork(
-        jwk_for(key) if key is not None else None,
+        coerce_jwk(key) if key is not None else None,
         verify_ssl=_verify(ca_bundle),
         user_agent=USER_AGENT,
         timeout=timeout,
@@ -125,12 +130,20 @@ def open_account(
     key = stored.key if stored is not None else fresh_key
     assert key is not None
     acme = connect(directory_url, reporter, key=key, ca_bundle=ca_bundle)
+    flows = acme._flows  # the client's operations, run with acme._run (its sleep reports)
     try:
         if stored is not None and stored.uri is not None:
             reporter.step(f"using the saved account {stored.uri}")
-            found = _find_saved(acme, stored, store, create is not None)
+            found = acme._run(flows.find_account())
             if found is not None:
+                if found.uri != stored.uri or found.body.contact != stored.contact:
+                    store.save_registration(stored, found.uri, found.body.contact)
                 return acme, stored, found
+            if create is None:
+                raise CLIError(
+                    f"the CA has no account for the key saved in {stored.folder} "
+                    "(register again with `acme account register`)"
+                )
             reporter.step("the CA does not know the saved account key; registering it again")
         if create is None:
             folder = stored.folder if stored else store.folder(directory_url)
@@ -140,41 +153,14 @@ def open_account(
             assert fresh_key is not None
             stored = store.create(directory_url, fresh_key)  # key on disk before the CA has it
         reporter.step(f"registering a new account at {directory_url}")
-        try:
-            regr = acme.new_account(registration)
-        except errors.ConflictError as conflict:  # this key already has an account: adopt it
-            reporter.step(f"the key already has an account at {conflict.location}; reusing it")
-            regr = acme.query_registration(
-                messages.RegistrationResource(body=messages.Registration(), uri=conflict.location)
-            )
+        regr, adopted = acme._run(flows.register_or_adopt(registration))
+        if adopted:
+            reporter.step(f"the key already has an account at {regr.uri}; reusing it")
         store.save_registration(stored, regr.uri, regr.body.contact)
         return acme, stored, regr
     except BaseException:
         acme.net.close()
         raise
-
-
-def _find_saved(
-    acme: client.ClientV2, stored: StoredAccount, store: AccountStore, may_register: bool
-) -> messages.RegistrationResource | None:
-    """The saved key's account (RFC 8555 section 7.3.1), or None if the CA has none for it and
-    ``may_register`` (e.g. a test CA restarted on the same URL); then the caller registers."""
-    try:
-        regr = acme.query_registration(
-            messages.RegistrationResource(body=messages.Registration(), uri=stored.uri or "")
-        )
-    except messages.Error as error:
-        if error.code != "accountDoesNotExist":
-            raise
-        if may_register:
-            return None
-        raise CLIError(
-            f"the CA has no account for the key saved in {stored.folder} "
-            "(register again with `acme account register`)"
-        ) from error
-    if regr.uri != stored.uri or regr.body.contact != stored.contact:
-        store.save_registration(stored, regr.uri, regr.body.contact)
-    return regr
 
 
 def _new_registration(acme: client.ClientV2, options: AccountOptions) -> messages.NewRegistration:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from typing import Any
 
 from josepy import jwk
 
 from acme import challenges, errors
+from acme._wire.timestamps import utcnow
 from acme.dns._types import TXTCheck, TXTRecord
 
 __all__ = ["challenge_record", "persist_check"]
@@ -55,7 +55,7 @@ def persist_check(
                 account_hash_prefix=account_hash_prefix,
                 domain=domain,
                 wildcard=wildcard,
-                now=datetime.datetime.now(datetime.timezone.utc),
+                now=utcnow(),
             )
         except errors.Error:
             return False

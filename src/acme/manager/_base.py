@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from acme._wire.timestamps import utcnow
 from acme.manager import _policy
 from acme.manager._challenges import Solver, StoreSolver
 from acme.manager._errors import HookError, LineageError, ManagerError, RateLimited, StorageError
@@ -29,10 +30,6 @@ __all__ = ["LINEAGES", "ManagerBase", "run_hook_sync"]
 logger = logging.getLogger("acme.manager")
 LINEAGES = "lineages/"
 EventCallback = Callable[[Event], None]
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def default_owner() -> str:
@@ -97,7 +94,7 @@ class ManagerBase:
         *,
         solver: Solver | None = None,
         policy: _policy.Policy | None = None,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         rng: random.Random | None = None,
         owner: str | None = None,
         lease_ttl: float = 600.0,
@@ -191,7 +188,7 @@ class ManagerBase:
             now=now,
             rng=self.rng,
             account_key=account_key,
-            deadline=_utcnow() + datetime.timedelta(seconds=self.timeout),
+            deadline=utcnow() + datetime.timedelta(seconds=self.timeout),
             ca_has_ari=has_ari,
             ca_blocked_until=self.backoff.blocked_until(record.directory_url, now),
             account_url=account_url,

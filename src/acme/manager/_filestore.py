@@ -35,6 +35,7 @@ import urllib.parse
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
+from acme._wire.timestamps import utcnow
 from acme.manager._errors import LeaseLost, LockHeld, StorageError
 from acme.manager._store import Lease, Storage, check_key, one_group, split_key
 
@@ -50,10 +51,6 @@ def default_store_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME", "")
     root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
     return root / "acme-python-cli" / "store"
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -322,7 +319,7 @@ class FileStore(Storage):
         try:
             previous = self._lease_record(name).get("token", 0)
             token = (previous if isinstance(previous, int) else 0) + 1
-            lease = Lease(name, owner, token, _utcnow() + datetime.timedelta(seconds=ttl))
+            lease = Lease(name, owner, token, utcnow() + datetime.timedelta(seconds=ttl))
             self._save_lease(record_path, lease)
         except BaseException:
             os.close(fd)
@@ -348,7 +345,7 @@ class FileStore(Storage):
         """Record a later expiry for a lease we still hold (`LeaseLost` otherwise)."""
         self._check_fence(lease)
         renewed = Lease(
-            lease.name, lease.owner, lease.token, _utcnow() + datetime.timedelta(seconds=ttl)
+            lease.name, lease.owner, lease.token, utcnow() + datetime.timedelta(seconds=ttl)
         )
         self._save_lease(self._lock_paths(lease.name)[1], renewed)
         return renewed
@@ -362,7 +359,7 @@ class FileStore(Storage):
             del self._held[lease.name]
         fd = held[0]
         try:
-            released = Lease(lease.name, "", lease.token, _utcnow())
+            released = Lease(lease.name, "", lease.token, utcnow())
             self._save_lease(self._lock_paths(lease.name)[1], released)
         finally:
             os.close(fd)

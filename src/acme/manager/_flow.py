@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import logging
 import random
 from collections.abc import Generator
@@ -32,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
 
 from acme import challenges, crypto_util, errors, messages
+from acme._core.issuance import check_order_identifiers, plan_challenges
+from acme._wire import identifiers
 from acme.manager import _policy
 from acme.manager._challenges import ChallengeAnswer
 from acme.manager._errors import HookError, LineageError, LockHeld, RateLimited
@@ -174,9 +175,10 @@ def generate_key(key_type: str) -> bytes:
 def _split(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     dns, ips = [], []
     for name in names:
-        try:
-            ips.append(str(ipaddress.ip_address(name)))
-        except ValueError:
+        address = identifiers.parse_ip(name)
+        if address is not None:
+            ips.append(str(address))
+        else:
             dns.append(name)
     return dns, ips
 
@@ -211,17 +213,14 @@ def _obtain(
     dns, ips = _split(record.names)
     csr = crypto_util.make_csr(key_pem, dns or None, ipaddrs=ips or None)
     order = yield Call("new_order", (csr,), {"profile": record.profile, "replaces": replaces})
+    # The core decides: a stray identifier is refused, valid authorizations need nothing, each
+    # pending one gets the lineage's challenge type (RFC 8555 sections 7.4, 7.1.4, 7.5.1).
+    check_order_identifiers(order, order.csr_pem)
+    plan = plan_challenges(order, [challenges.Challenge.TYPES[record.challenge]])
     answered: list[tuple[messages.ChallengeBody, ChallengeAnswer]] = []
     try:
-        for authzr in order.authorizations:
-            if authzr.body.status == messages.STATUS_VALID:
-                continue  # authorized earlier (RFC 8555 section 7.1.4)
+        for authzr, challb in plan.answer:
             ident = authzr.body.identifier.value
-            challb = next(
-                (c for c in authzr.body.challenges if c.chall.typ == record.challenge), None
-            )
-            if challb is None:
-                raise errors.Error(f"The CA offers no {record.challenge} challenge for {ident}")
             answer = _answer(challb, ident, ctx.account_key, record.id)
             yield Solve("present", answer)
             answered.append((challb, answer))

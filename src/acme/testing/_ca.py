@@ -21,6 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from acme import errors
+from acme._wire.identifiers import is_ip
+from acme._wire.timestamps import utcnow
+
 __all__ = ["CertificateAuthority", "PublicKey"]
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -98,7 +102,7 @@ class CertificateAuthority:
         alternate_chains: int = 0,
         name: str = "acme.testing",
     ) -> None:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or utcnow()
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = _name(f"{name} root")
         self.root = _ca_certificate(root_name, self.root_key, root_name, self.root_key, now, None)
@@ -141,7 +145,7 @@ class CertificateAuthority:
         names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
         if not names:
-            raise ValueError("A certificate needs at least one DNS name or IP address")
+            raise errors.InvalidArgument("A certificate needs at least one DNS name or IP address")
         subject = x509.Name([])
         if dns_names and len(dns_names[0]) <= 64:  # RFC 5280 ub-common-name
             subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])])
@@ -190,10 +194,10 @@ class CertificateAuthority:
         self, hosts: Sequence[str], now: datetime.datetime | None = None
     ) -> tuple[str, str]:
         """A certificate for the listener itself: ``(chain PEM, private key PEM)``."""
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or utcnow()
         key = ec.generate_private_key(ec.SECP256R1())
-        dns = [host for host in hosts if not _is_ip(host)]
-        ips = [host for host in hosts if _is_ip(host)]
+        dns = [host for host in hosts if not is_ip(host)]
+        ips = [host for host in hosts if is_ip(host)]
         cert = self.issue(
             key.public_key(),
             dns,
@@ -208,11 +212,3 @@ class CertificateAuthority:
             serialization.NoEncryption(),
         ).decode("ascii")
         return self.chains(cert)[0], key_pem
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

@@ -7,7 +7,6 @@ RFC 8555 sections 7.4 (finalize, CSR checks), 7.4.2 (download, alternate chains)
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from typing import Any, cast
 
 from cryptography import x509
@@ -16,18 +15,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from acme._core import states
+from acme._core.http import PEM_CHAIN_CONTENT_TYPE
+from acme._wire.identifiers import is_ip
+from acme._wire.order import REVOCATION_REASONS
+from acme.fields import format_rfc3339
 from acme.testing import _lifecycle, _orders
 from acme.testing._jose import b64decode_strict
-from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move, rfc3339
-from acme.testing._problems import PEM_CHAIN, Problem, Reply
+from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move
+from acme.testing._problems import Problem, Reply
 from acme.testing._state import ServerCore
 
 __all__ = ["certificate", "finalize", "renewal_info", "revoke"]
 
 _MIN_RSA_BITS = 2048
 _CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
-# RFC 5280 section 5.3.1 reasons a subscriber may give (not certificateHold or the CA ones).
-_ALLOWED_REASONS = frozenset({0, 1, 3, 4, 5})
+_ALLOWED_REASONS = frozenset(REVOCATION_REASONS.values())  # RFC 8555 section 7.6
 
 
 def _spki(key: Any) -> bytes:
@@ -55,17 +57,9 @@ def _csr_identifiers(csr: x509.CertificateSigningRequest) -> set[tuple[str, str]
             raise Problem("badCSR", f"The CSR asks for an unsupported name {name!r:.100}")
     for attribute in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         value = str(attribute.value)
-        kind = "ip" if _is_ip(value) else "dns"
+        kind = "ip" if is_ip(value) else "dns"
         found.add((kind, value))
     return found
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _check_csr(record: Order, account: Account, csr_b64: Any) -> x509.CertificateSigningRequest:
@@ -130,7 +124,7 @@ def certificate(core: ServerCore, signed: SignedRequest) -> Reply:
         raise Problem("malformed", "No such alternate chain", 404)
     urls = [record.url] + [f"{record.url}/{n}" for n in range(1, len(record.chains))]
     headers = [("Link", f'<{url}>;rel="alternate"') for n, url in enumerate(urls) if n != index]
-    return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN, headers)
+    return Reply(200, record.chains[index].encode("ascii"), PEM_CHAIN_CONTENT_TYPE, headers)
 
 
 def revoke(core: ServerCore, signed: SignedRequest) -> Reply:
@@ -195,5 +189,5 @@ def renewal_info(core: ServerCore, cert_id: str) -> Reply:
         lifetime = record.certificate.not_valid_after_utc - not_before
         start, end = not_before + lifetime * 2 / 3, not_before + lifetime * 5 / 6
     end = max(end, start + datetime.timedelta(seconds=1))  # end must follow start
-    window = {"start": rfc3339(start), "end": rfc3339(end)}
+    window = {"start": format_rfc3339(start), "end": format_rfc3339(end)}
     return Reply.json({"suggestedWindow": window}, retry_after=core.renewal_retry_after)

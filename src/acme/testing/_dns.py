@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from acme.testing._validation import DNSRecordStore
+from acme.testing._validation import DNSRecordStore, check_loopback
 
 __all__ = ["DNSResponder", "answer_query"]
 
@@ -283,8 +283,7 @@ class DNSResponder:
     def __init__(
         self, host: str, port: int, store: DNSRecordStore, resolve: Resolver, *, tries: int = 20
     ) -> None:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"acme.testing only listens on loopback, not {host!r}")
+        check_loopback(host)
         for attempt in range(tries if port == 0 else 1):
             udp = _UDPServer((host, port), store, resolve)
             try:

@@ -10,6 +10,8 @@ import dataclasses
 import random
 from collections.abc import Set as AbstractSet
 
+from acme import errors
+
 __all__ = ["FaultDice", "Faults", "RateLimit"]
 
 
@@ -44,11 +46,13 @@ class Faults:
         for name in ("bad_nonce_rate", "error_rate", "drop_response_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"Faults.{name} must be between 0 and 1, got {rate!r}")
+                raise errors.InvalidArgument(f"Faults.{name} must be between 0 and 1, got {rate!r}")
         if self.error_status != 429 and not 500 <= self.error_status <= 599:
-            raise ValueError(f"Faults.error_status must be 429 or 5xx, got {self.error_status}")
+            raise errors.InvalidArgument(
+                f"Faults.error_status must be 429 or 5xx, got {self.error_status}"
+            )
         if self.delay_seconds < 0:
-            raise ValueError("Faults.delay_seconds must not be negative")
+            raise errors.InvalidArgument("Faults.delay_seconds must not be negative")
         object.__setattr__(self, "resources", frozenset(self.resources))
 
 
@@ -84,4 +88,4 @@ class RateLimit:
 
     def __post_init__(self) -> None:
         if self.limit < 0 or self.retry_after < 1:
-            raise ValueError("RateLimit needs limit >= 0 and retry_after >= 1")
+            raise errors.InvalidArgument("RateLimit needs limit >= 0 and retry_after >= 1")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import http.server
-import ipaddress
 import json
 import logging
 import socket
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acme import errors
-from acme.testing._validation import DNSRecordStore
+from acme.testing._validation import DNSRecordStore, check_loopback
 
 __all__ = ["ManagementAPI", "RequestLog"]
 
@@ -177,8 +176,7 @@ class ManagementAPI:
         set_window: WindowSetter,
         request_log: RequestLog | None = None,
     ) -> None:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"acme.testing only listens on loopback, not {host!r}")
+        check_loopback(host)
         self.records = records
         self._set_window = set_window
         endpoints: dict[str, Callable[[dict[str, Any]], None]] = {

@@ -19,6 +19,7 @@ from josepy import jwk
 
 from acme._core import states
 from acme._core.http import Headers
+from acme.fields import format_rfc3339
 from acme.testing._problems import Problem
 
 __all__ = [
@@ -30,13 +31,7 @@ __all__ = [
     "SignedRequest",
     "check_identifier",
     "move",
-    "rfc3339",
 ]
-
-
-def rfc3339(when: datetime.datetime) -> str:
-    """An aware datetime as an RFC 3339 UTC timestamp (RFC 8555 section 7.1)."""
-    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def move(kind: str, record: Any, new: str) -> None:
@@ -132,7 +127,7 @@ class Challenge:
         if self.issuer_domain_names is not None:
             obj["issuerDomainNames"] = list(self.issuer_domain_names)
         if self.validated is not None:
-            obj["validated"] = rfc3339(self.validated)
+            obj["validated"] = format_rfc3339(self.validated)
         if self.error is not None:
             obj["error"] = self.error
         return obj
@@ -154,7 +149,7 @@ class Authorization:
         obj: dict[str, Any] = {
             "identifier": {"type": self.type, "value": self.value},
             "status": self.status,
-            "expires": rfc3339(self.expires),
+            "expires": format_rfc3339(self.expires),
             "challenges": [chall.to_json() for chall in self.challenges],
         }
         if self.wildcard:  # RFC 8555 section 7.1.4: present only for wildcard names
@@ -183,7 +178,7 @@ class Order:
     def to_json(self, authz_urls: list[str], cert_url: str | None) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "status": self.status,
-            "expires": rfc3339(self.expires),
+            "expires": format_rfc3339(self.expires),
             "identifiers": [{"type": typ, "value": value} for typ, value in self.identifiers],
             "authorizations": authz_urls,
             "finalize": f"{self.url}/finalize",
@@ -191,8 +186,8 @@ class Order:
         optional = {
             "profile": self.profile,
             "replaces": self.replaces,
-            "notBefore": self.not_before and rfc3339(self.not_before),
-            "notAfter": self.not_after and rfc3339(self.not_after),
+            "notBefore": self.not_before and format_rfc3339(self.not_before),
+            "notAfter": self.not_after and format_rfc3339(self.not_after),
             "error": self.error,
             "certificate": cert_url,
         }

@@ -12,12 +12,9 @@ import json
 from typing import Any
 
 from acme import messages
+from acme._core.http import JSON_CONTENT_TYPE, JSON_ERROR_CONTENT_TYPE
 
-__all__ = ["JSON", "PEM_CHAIN", "PROBLEM_JSON", "Problem", "Reply", "problem_json"]
-
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"  # RFC 7807 section 3
-PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 section 9.1
+__all__ = ["Problem", "Reply", "problem_json"]
 
 
 class Problem(Exception):
@@ -51,7 +48,7 @@ class Problem(Exception):
 
     def reply(self) -> Reply:
         body = json.dumps(self.to_json()).encode()
-        return Reply(self.status, body, PROBLEM_JSON, list(self.headers))
+        return Reply(self.status, body, JSON_ERROR_CONTENT_TYPE, list(self.headers))
 
 
 def problem_json(code: str, detail: str, status: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -89,4 +86,4 @@ class Reply:
         headers.extend(("Link", f'<{url}>;rel="{rel}"') for url, rel in links)
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
-        return cls(status, json.dumps(obj, indent=2).encode(), JSON, headers)
+        return cls(status, json.dumps(obj, indent=2).encode(), JSON_CONTENT_TYPE, headers)

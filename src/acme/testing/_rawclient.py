@@ -19,12 +19,10 @@ from cryptography.x509.oid import NameOID
 from josepy import b64, json_util, jwa, jwk
 
 from acme import jws
-from acme._core.http import HTTPRequest, HTTPResponse
+from acme._core.http import JOSE_CONTENT_TYPE, HTTPRequest, HTTPResponse
 from acme._wire.keys import alg_for_key
 
 __all__ = ["RawClient", "csr_b64"]
-
-JOSE = "application/jose+json"
 
 
 class RawClient:
@@ -93,7 +91,7 @@ class RawClient:
         *,
         key: jwk.JWK | None = None,
         use_jwk: bool = False,
-        content_type: str = JOSE,
+        content_type: str = JOSE_CONTENT_TYPE,
         **sign_options: Any,
     ) -> HTTPResponse:
         """POST ``payload`` signed with the account ``kid`` (or the ``jwk`` if asked)."""

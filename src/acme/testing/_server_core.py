@@ -35,9 +35,10 @@ from typing import Any
 
 from josepy import jwk
 
-from acme import messages
-from acme._core.http import Headers, HTTPRequest, HTTPResponse
+from acme import errors, messages
+from acme._core.http import JOSE_CONTENT_TYPE, Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
+from acme._wire.timestamps import utcnow
 from acme.testing import _accounts, _certs, _jose, _orders
 from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import FaultDice, Faults, RateLimit
@@ -102,10 +103,6 @@ _JWK_RESOURCES = frozenset({"newAccount", "revokeCert"})  # RFC 8555 section 6.2
 _MAX_NONCES = 10_000
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def always_valid(
     challenge_type: str,
     identifier: messages.Identifier,
@@ -152,7 +149,7 @@ class ACMEServerCore:
         base_url: str,
         *,
         validator: Validator | None = None,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         rng: random.Random | None = None,
         ca: CertificateAuthority | None = None,
         alternate_chains: int = 0,
@@ -182,7 +179,7 @@ class ACMEServerCore:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+            raise errors.InvalidArgument(f"base_url must be an http(s) URL, got {base_url!r}")
         self.clock = clock
         self.now()  # fail early on a naive clock
         self.validator: Validator = validator or always_valid
@@ -195,7 +192,7 @@ class ACMEServerCore:
         if default_profile == "":
             default_profile = next(iter(self.profiles), None)
         if default_profile is not None and default_profile not in self.profiles:
-            raise ValueError(f"default_profile {default_profile!r} is not in profiles")
+            raise errors.InvalidArgument(f"default_profile {default_profile!r} is not in profiles")
         self.default_profile = default_profile
         self.eab_keys = {
             kid: _jose.b64decode_strict(key, "EAB key") if isinstance(key, str) else bytes(key)
@@ -210,7 +207,7 @@ class ACMEServerCore:
         self.dns_lookup = dns_lookup
         self.issuer_domain_names = tuple(issuer_domain_names)
         if not 1 <= len(self.issuer_domain_names) <= 10:  # draft section 3.1
-            raise ValueError("issuer_domain_names must hold 1 to 10 names")
+            raise errors.InvalidArgument("issuer_domain_names must hold 1 to 10 names")
         self.validation_delay_polls = validation_delay_polls
         self.processing_polls = processing_polls
         self.orders_page_size = orders_page_size
@@ -262,7 +259,7 @@ class ACMEServerCore:
         """The injected clock's time; a naive datetime is refused."""
         now = self.clock()
         if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("The test server's clock returned a naive datetime")
+            raise errors.InvalidArgument("The test server's clock returned a naive datetime")
         return now
 
     def url(self, path: str) -> str:
@@ -311,7 +308,7 @@ class ACMEServerCore:
     ) -> None:
         """Make renewalInfo suggest ``[start, end)`` for ``cert`` (RFC 9773 section 4.2)."""
         if end <= start:
-            raise ValueError("A renewal window must end after it starts (RFC 9773 4.2)")
+            raise errors.InvalidArgument("A renewal window must end after it starts (RFC 9773 4.2)")
         with self._lock:
             self.certificate_record(cert).window = (start, end)
 
@@ -446,10 +443,10 @@ class ACMEServerCore:
         """Every check of RFC 8555 section 6.2-6.5 on a POST; returns the verified request."""
         headers = Headers(dict(request.headers))
         content_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if content_type != "application/jose+json":
+        if content_type != JOSE_CONTENT_TYPE:
             raise Problem(
                 "malformed",
-                f"Content-Type must be application/jose+json, not {content_type[:60]!r}",
+                f"Content-Type must be {JOSE_CONTENT_TYPE}, not {content_type[:60]!r}",
                 415,
             )
         parsed = _jose.parse_jws(request.body or b"")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import ipaddress
 import logging
 import os
 import socket
@@ -39,9 +38,9 @@ from acme.testing._faults import Faults
 from acme.testing._management import ManagementAPI
 from acme.testing._server_core import ACMEServerCore, Validator
 from acme.testing._server_core import always_valid as _always_valid
-from acme.testing._validation import ChallengeValidator, DNSRecordStore
+from acme.testing._validation import ChallengeValidator, DNSRecordStore, check_loopback
 
-__all__ = ["ACMETestServer", "check_loopback"]
+__all__ = ["ACMETestServer"]
 
 logger = logging.getLogger(__name__)
 _MAX_BODY = 1024 * 1024
@@ -188,21 +187,6 @@ class _Server(http.server.ThreadingHTTPServer):
         for conn in live:
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(conn, socket.SHUT_RDWR)
-
-
-def check_loopback(host: str) -> str:
-    """``host`` if it is a loopback IP address (127.0.0.0/8 or ::1), else a ``ValueError``
-    that says so: a test CA must never be reachable from another machine, and a name such as
-    ``localhost`` could resolve anywhere."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"acme.testing listens on a loopback address only (127.0.0.1 or ::1), not {host!r}"
-        )
-    return host
 
 
 class ACMETestServer:

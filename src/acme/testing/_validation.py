@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
@@ -23,13 +22,26 @@ from collections.abc import Mapping
 from cryptography import x509
 from josepy import b64, jwk
 
-from acme import challenges, messages
-from acme._wire.ip_names import reverse_name
+from acme import challenges, errors, messages
+from acme._core.challenges import http01_body_matches
+from acme._net.tls import client_context
+from acme._wire import identifiers
 
-__all__ = ["ChallengeValidator", "DNSRecordStore"]
+__all__ = ["ChallengeValidator", "DNSRecordStore", "check_loopback"]
 
 _MAX_BODY = 8192
 _MAX_REDIRECTS = 5
+
+
+def check_loopback(host: str) -> str:
+    """``host`` if it is a loopback IP address (127.0.0.0/8 or ::1), else an
+    `acme.errors.InvalidArgument` (a ``ValueError``) that says so: a test CA must never be
+    reachable from another machine, and a name such as ``localhost`` could resolve anywhere."""
+    if not identifiers.is_loopback(host):
+        raise errors.InvalidArgument(
+            f"acme.testing listens on a loopback address only (127.0.0.1 or ::1), not {host!r}"
+        )
+    return host
 
 
 class DNSRecordStore:
@@ -101,7 +113,7 @@ class ChallengeValidator:
     def resolve(self, identifier_type: str, value: str) -> str:
         """The loopback address to contact for an identifier (``ValueError`` otherwise)."""
         address = value if identifier_type == "ip" else self.hosts.get(value, self.default_address)
-        if not ipaddress.ip_address(address).is_loopback:
+        if not identifiers.is_loopback(address):
             raise ValueError(f"{address} is not a loopback address; acme.testing stays local")
         return address
 
@@ -167,7 +179,7 @@ class ChallengeValidator:
                 if target.scheme != "http" or not target.hostname:
                     return _problem("connection", f"unsupported redirect to {location}", identifier)
                 try:
-                    kind = "ip" if _is_ip(target.hostname) else "dns"
+                    kind = "ip" if identifiers.is_ip(target.hostname) else "dns"
                     address = self.resolve(kind, target.hostname)
                 except ValueError as error:
                     return _problem("connection", str(error), identifier)
@@ -178,12 +190,10 @@ class ChallengeValidator:
                 return _problem(
                     "unauthorized", f"GET {path} answered {response.status}", identifier
                 )
-            text = body.decode("utf-8", "replace").rstrip(
-                challenges.HTTP01Response.WHITESPACE_CUTSET
-            )
-            if text != key_authorization:
+            cutset = challenges.HTTP01Response.WHITESPACE_CUTSET
+            if not http01_body_matches(body, key_authorization, cutset):
                 return _problem(
-                    "incorrectResponse", f"GET {path} returned {text[:100]!r}", identifier
+                    "incorrectResponse", f"GET {path} returned {body[:100]!r}", identifier
                 )
             return None
         return _problem("connection", "too many redirects", identifier)
@@ -192,13 +202,10 @@ class ChallengeValidator:
         self, identifier: messages.Identifier, address: str, key_authorization: str
     ) -> messages.Error | None:
         """RFC 8737 section 3: handshake with ALPN acme-tls/1 and SNI, check the certificate."""
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # the challenge certificate is self-signed
         protocol = challenges.TLSALPN01Response.ACME_TLS_1_PROTOCOL
-        context.set_alpn_protocols([protocol])
+        context = client_context([protocol])  # unverified: the certificate is self-signed
         is_ip = str(identifier.typ) == "ip"
-        server_name = reverse_name(identifier.value) if is_ip else identifier.value  # RFC 8738 s6
+        server_name = identifiers.reverse_name(identifier.value) if is_ip else identifier.value
         try:
             with (
                 socket.create_connection((address, self.tls_port), timeout=self.timeout) as raw,
@@ -216,11 +223,3 @@ class ChallengeValidator:
         if not response.verify_cert(identifier.value, x509.load_der_x509_certificate(der)):
             return _problem("incorrectResponse", "wrong tls-alpn-01 certificate", identifier)
         return None
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
