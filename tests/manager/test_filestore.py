@@ -20,13 +20,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from acme import errors
 from acme.manager import (
     Certificate,
     CertificatePair,
+    ChallengeAnswer,
     FileStore,
     LeaseLost,
     LockHeld,
     StorageError,
+    StoreHTTP01Resources,
+    StoreSolver,
 )
 
 UTC = datetime.timezone.utc
@@ -299,3 +303,18 @@ def test_random_kills_never_leave_a_key_beside_the_wrong_chain(tmp_path: Path) -
         time.sleep(rng.uniform(0.05, 0.3))
         _kill(child)
         _check_lineage(tmp_path, pairs)
+
+
+def test_store_solver_serves_http01_answers_and_refuses_dns01(store: FileStore) -> None:
+    """http-01 answers go into the store (any node serves them); dns-01 needs a DNS provider."""
+    token = "A" * 43
+    answer = ChallengeAnswer("http-01", "a.test", token, "ka", value=f"{token}.thumb")
+    solver = StoreSolver(store)
+    solver.present(answer)
+    served = [(r.chall.encode("token"), r.validation) for r in StoreHTTP01Resources(store)]
+    assert served == [(token, f"{token}.thumb")]
+    solver.cleanup(answer)
+    assert list(StoreHTTP01Resources(store)) == []
+    dns = ChallengeAnswer("dns-01", "a.test", token, "ka", value="digest")
+    with pytest.raises(errors.InvalidArgument, match="DNS provider"):
+        solver.present(dns)

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from acme.manager._base import LINEAGES, ManagerBase, hook_environment
+from acme.manager._base import (
+    LINEAGES,
+    ManagerBase,
+    Turn,
+    hook_environment,
+    name_lock,
+    stored_files,
+)
 from acme.manager._errors import HookError, LineageError, LockHeld, StorageError
 from acme.manager._events import Event, RunReport
 from acme.manager._flow import (
@@ -25,23 +31,14 @@ from acme.manager._flow import (
     Persist,
     RunHook,
     Solve,
-    lineage_flow,
 )
-from acme.manager._record import PRIVATE_FILES, Certificate, lineage_group
+from acme.manager._record import lineage_group
 from acme.manager._store import Lease
-from acme.manager._sync import name_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from acme.asyncio_client import AsyncClientV2
 
 __all__ = ["AsyncManager"]
-
-
-class _Turn:
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.names: list[Lease] = []
-        self.since = time.monotonic()  # when the lease was taken or last extended
 
 
 class AsyncManager(ManagerBase):
@@ -156,33 +153,31 @@ class AsyncManager(ManagerBase):
         reschedule: bool = False,
     ) -> None:
         lineage_id = group.rpartition("/")[2]
-        turn = _Turn(lease)
+        turn = Turn(lease)
         try:
+            started: tuple[Flow, Any] | Outcome | None
             try:
                 files = await asyncio.to_thread(self.store.read_group, group)
-                if not files:
-                    return
-                record = Certificate.from_files(files)
-                client = self.clients[record.directory_url]
-            except KeyError:
-                outcome = self.failed(lineage_id, "no client for its CA", None)
             except StorageError as error:
-                outcome = self.failed(lineage_id, f"unreadable record: {error}", error)
+                started = self.failed(lineage_id, f"unreadable record: {error}", error)
             else:
-                account = client.net.account
-                ctx = self.context(
-                    record, client.net.key, account.uri if account else None,
-                    "renewalInfo" in client.directory, force, dry_run,
+                started = self.start_turn(
+                    lineage_id, files, self.clients,
+                    force=force, dry_run=dry_run, reschedule=reschedule,
                 )  # fmt: skip
-                ctx.reschedule = reschedule
-                outcome = await self._drive(lineage_flow(record, ctx), client, turn)
+            if started is None:
+                return  # deleted meanwhile
+            if isinstance(started, Outcome):
+                outcome = started
+            else:
+                outcome = await self._drive(*started, turn)
             self.finish(outcome, report)
         finally:
             for held in turn.names:
                 await asyncio.to_thread(self.store.unlock, held)
             await asyncio.to_thread(self.store.unlock, turn.lease)
 
-    async def _drive(self, flow: Flow, client: AsyncClientV2, turn: _Turn) -> Outcome:
+    async def _drive(self, flow: Flow, client: AsyncClientV2, turn: Turn) -> Outcome:
         try:
             effect = next(flow)
             while True:
@@ -198,7 +193,7 @@ class AsyncManager(ManagerBase):
         finally:
             flow.close()
 
-    async def _execute(self, effect: Any, client: AsyncClientV2, turn: _Turn) -> Any:
+    async def _execute(self, effect: Any, client: AsyncClientV2, turn: Turn) -> Any:
         if isinstance(effect, Call):
             return await getattr(client, effect.method)(*effect.args, **effect.kwargs)
         if isinstance(effect, Solve):
@@ -206,9 +201,10 @@ class AsyncManager(ManagerBase):
         if isinstance(effect, RunHook):
             return await self._hook(effect)
         if isinstance(effect, KeepLease):
-            if time.monotonic() - turn.since > self.lease_ttl / 3:
-                turn.lease = await asyncio.to_thread(self.store.renew, turn.lease, self.lease_ttl)
-                turn.since = time.monotonic()
+            if turn.lease_needs_renewal(self.lease_ttl):
+                turn.lease_renewed(
+                    await asyncio.to_thread(self.store.renew, turn.lease, self.lease_ttl)
+                )
             return None
         if isinstance(effect, LockNames):
             for name in sorted(set(effect.names)):
@@ -219,8 +215,7 @@ class AsyncManager(ManagerBase):
             return None
         if isinstance(effect, Persist):
             record = effect.record
-            items = {f"{record.group}/{name}": data for name, data in record.files().items()}
-            private = [f"{record.group}/{name}" for name in PRIVATE_FILES]
+            items, private = stored_files(record)
             await asyncio.to_thread(
                 self.store.write, items, private=private, fence=turn.lease, due=effect.due
             )

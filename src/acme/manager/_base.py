@@ -11,8 +11,10 @@ import os
 import random
 import socket
 import subprocess
+import time
+import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from acme.manager import _policy
 from acme.manager._challenges import Solver, StoreSolver
 from acme.manager._errors import HookError, LineageError, ManagerError, RateLimited, StorageError
 from acme.manager._events import Event, RunReport
-from acme.manager._flow import Context, Outcome
+from acme.manager._flow import Context, Flow, Outcome, lineage_flow
 from acme.manager._record import PRIVATE_FILES, Certificate, Hooks, lineage_group
 from acme.manager._store import Lease, Storage
 
@@ -64,6 +66,34 @@ def run_hook_sync(
     if done.returncode != 0:
         tail = done.stderr.decode("utf-8", "replace").strip()[-300:]
         raise HookError(lineage, f"{hook} hook exited {done.returncode}: {tail}", hook)
+
+
+def name_lock(name: str) -> str:
+    """The lock that allows one issuance at a time for ``name``."""
+    return "names/" + urllib.parse.quote(name.lower(), safe="")
+
+
+def stored_files(record: Certificate) -> tuple[dict[str, bytes], list[str]]:
+    """A lineage's files as store keys, and which of them are private (mode 0600)."""
+    items = {f"{record.group}/{name}": data for name, data in record.files().items()}
+    return items, [f"{record.group}/{name}" for name in PRIVATE_FILES]
+
+
+class Turn:
+    """The leases held during one lineage's turn."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.names: list[Lease] = []
+        self.since = time.monotonic()  # when the lease was taken or last extended
+
+    def lease_needs_renewal(self, ttl: float) -> bool:
+        """Whether a third of the lease's time has passed since it was taken or extended."""
+        return time.monotonic() - self.since > ttl / 3
+
+    def lease_renewed(self, lease: Lease) -> None:
+        self.lease = lease
+        self.since = time.monotonic()
 
 
 class ManagerBase:
@@ -145,8 +175,7 @@ class ManagerBase:
 
     def save(self, record: Certificate, lease: Lease | None = None) -> None:
         """Write a lineage as one group, scheduled for its next action."""
-        items = {f"{record.group}/{name}": data for name, data in record.files().items()}
-        private = [f"{record.group}/{name}" for name in PRIVATE_FILES]
+        items, private = stored_files(record)
         self.store.write(items, private=private, fence=lease, due=record.due_at(self.now()))
 
     def add(self, record: Certificate) -> None:
@@ -200,9 +229,39 @@ class ManagerBase:
         )
 
     def store_path(self, group: str) -> Path | None:
-        """The `Context` of one lineage's turn with this manager's settings."""
+        """The folder of ``group`` when the store is a `FileStore`, else None (hook variables)."""
         root = getattr(self.store, "root", None)
         return Path(root) / group if isinstance(root, Path) else None
+
+    def start_turn(
+        self,
+        lineage_id: str,
+        files: dict[str, bytes],
+        clients: Mapping[str, Any],
+        *,
+        force: bool,
+        dry_run: bool,
+        reschedule: bool,
+    ) -> tuple[Flow, Any] | Outcome | None:
+        """What one lineage's turn runs, from its stored ``files``: its flow and its CA's
+        client; an `Outcome` when it cannot start (unknown CA, unreadable record); None when
+        the lineage was deleted meanwhile. Both drivers start their turns here."""
+        if not files:
+            return None
+        try:
+            record = Certificate.from_files(files)
+            client = clients[record.directory_url]
+        except KeyError:
+            return self.failed(lineage_id, "no client for its CA", None)
+        except StorageError as error:
+            return self.failed(lineage_id, f"unreadable record: {error}", error)
+        account = client.net.account
+        ctx = self.context(
+            record, client.net.key, account.uri if account else None,
+            "renewalInfo" in client.directory, force, dry_run,
+        )  # fmt: skip
+        ctx.reschedule = reschedule
+        return lineage_flow(record, ctx), client
 
     def failed(self, lineage_id: str, message: str, cause: BaseException | None) -> Outcome:
         """The outcome of a lineage that could not even start (unknown CA, unreadable)."""

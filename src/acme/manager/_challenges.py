@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from josepy import b64
 
-from acme import challenges
+from acme import challenges, errors
 from acme.manager._store import Storage
 
 __all__ = [
@@ -74,7 +74,9 @@ def _answer_key(answer: ChallengeAnswer) -> str:
         return _HTTP01 + answer.token
     if answer.kind == "tls-alpn-01":
         return _TLSALPN01 + urllib.parse.quote(answer.identifier.lower(), safe="")
-    raise NotImplementedError(f"{answer.kind} answers cannot be served from a store")
+    raise errors.InvalidArgument(
+        f"{answer.kind} answers cannot be served from a store: publish them with a DNS provider"
+    )
 
 
 class StoreSolver(Solver):

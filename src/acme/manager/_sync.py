@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from acme.manager._base import LINEAGES, ManagerBase, run_hook_sync
+from acme.manager._base import (
+    LINEAGES,
+    ManagerBase,
+    Turn,
+    name_lock,
+    run_hook_sync,
+    stored_files,
+)
 from acme.manager._errors import HookError, LineageError, LockHeld, StorageError
 from acme.manager._events import Event, RunReport
 from acme.manager._flow import (
@@ -19,29 +24,14 @@ from acme.manager._flow import (
     Persist,
     RunHook,
     Solve,
-    lineage_flow,
 )
-from acme.manager._record import PRIVATE_FILES, Certificate, lineage_group
+from acme.manager._record import lineage_group
 from acme.manager._store import Lease
 
 if TYPE_CHECKING:  # pragma: no cover
     from acme.client import ClientV2
 
-__all__ = ["Manager", "name_lock"]
-
-
-def name_lock(name: str) -> str:
-    """The lock that allows one issuance at a time for ``name``."""
-    return "names/" + urllib.parse.quote(name.lower(), safe="")
-
-
-class _Turn:
-    """The leases held during one lineage's turn."""
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.names: list[Lease] = []
-        self.since = time.monotonic()  # when the lease was taken or last extended
+__all__ = ["Manager"]
 
 
 class Manager(ManagerBase):
@@ -130,33 +120,28 @@ class Manager(ManagerBase):
         reschedule: bool = False,
     ) -> None:
         lineage_id = group.rpartition("/")[2]
-        turn = _Turn(lease)
+        turn = Turn(lease)
         try:
+            started: tuple[Flow, Any] | Outcome | None
             try:
                 files = self.store.read_group(group)
-                if not files:
-                    return  # deleted meanwhile
-                record = Certificate.from_files(files)
-                client = self.clients[record.directory_url]
-            except KeyError:
-                outcome = self.failed(lineage_id, "no client for its CA", None)
             except StorageError as error:
-                outcome = self.failed(lineage_id, f"unreadable record: {error}", error)
+                started = self.failed(lineage_id, f"unreadable record: {error}", error)
             else:
-                account = client.net.account
-                ctx = self.context(
-                    record, client.net.key, account.uri if account else None,
-                    "renewalInfo" in client.directory, force, dry_run,
+                started = self.start_turn(
+                    lineage_id, files, self.clients,
+                    force=force, dry_run=dry_run, reschedule=reschedule,
                 )  # fmt: skip
-                ctx.reschedule = reschedule
-                outcome = self._drive(lineage_flow(record, ctx), client, turn)
+            if started is None:
+                return  # deleted meanwhile
+            outcome = started if isinstance(started, Outcome) else self._drive(*started, turn)
             self.finish(outcome, report)
         finally:
             for held in turn.names:
                 self.store.unlock(held)
             self.store.unlock(turn.lease)
 
-    def _drive(self, flow: Flow, client: ClientV2, turn: _Turn) -> Outcome:
+    def _drive(self, flow: Flow, client: ClientV2, turn: Turn) -> Outcome:
         try:
             effect = next(flow)
             while True:
@@ -172,7 +157,7 @@ class Manager(ManagerBase):
         finally:
             flow.close()
 
-    def _execute(self, effect: Any, client: ClientV2, turn: _Turn) -> Any:
+    def _execute(self, effect: Any, client: ClientV2, turn: Turn) -> Any:
         if isinstance(effect, Call):
             return getattr(client, effect.method)(*effect.args, **effect.kwargs)
         if isinstance(effect, Solve):
@@ -183,9 +168,8 @@ class Manager(ManagerBase):
                 lineage, effect.hook, effect.command, effect.env, self.hook_timeout
             )
         if isinstance(effect, KeepLease):
-            if time.monotonic() - turn.since > self.lease_ttl / 3:  # else it is fresh enough
-                turn.lease = self.store.renew(turn.lease, self.lease_ttl)
-                turn.since = time.monotonic()
+            if turn.lease_needs_renewal(self.lease_ttl):  # else it is fresh enough
+                turn.lease_renewed(self.store.renew(turn.lease, self.lease_ttl))
             return None
         if isinstance(effect, LockNames):
             for name in sorted(set(effect.names)):
@@ -195,8 +179,7 @@ class Manager(ManagerBase):
             return None
         if isinstance(effect, Persist):
             record = effect.record
-            items = {f"{record.group}/{name}": data for name, data in record.files().items()}
-            private = [f"{record.group}/{name}" for name in PRIVATE_FILES]
+            items, private = stored_files(record)
             self.store.write(items, private=private, fence=turn.lease, due=effect.due)
             if effect.new_pair and self.on_saved is not None:
                 try:
