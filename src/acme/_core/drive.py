@@ -204,12 +204,23 @@ def _signing_as(net: Any, effect: Post | Get | Head) -> Iterator[None]:
         net.account = previous
 
 
-def _bound(effect: Post | Get | Head, clock: Clock) -> contextvars.Token[Any] | None:
-    """Refuse ``effect`` past its deadline; else set `CALL_DEADLINE` for it (if it has one)."""
-    if effect.deadline is None:
-        return None
-    time_left(effect, clock)
-    return CALL_DEADLINE.set((effect.deadline, clock))
+@contextlib.contextmanager
+def _net_call_for(
+    net: Any, effect: Post | Get | Head, clock: Clock
+) -> Iterator[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:
+    """Everything around one network call, for both drivers: refuse ``effect`` past its
+    deadline, set `CALL_DEADLINE` while it runs, sign newAccount with ``jwk``; yields the
+    method and arguments to call (`_net_call`)."""
+    token = None
+    if effect.deadline is not None:
+        time_left(effect, clock)  # raises past the deadline
+        token = CALL_DEADLINE.set((effect.deadline, clock))
+    try:
+        with _signing_as(net, effect):
+            yield _net_call(net, effect)
+    finally:
+        if token is not None:
+            CALL_DEADLINE.reset(token)
 
 
 def run_net_sync(
@@ -225,14 +236,8 @@ def run_net_sync(
                 effect = flow.send(None)
                 continue
             try:
-                token = _bound(effect, clock)
-                try:
-                    method, args, kwargs = _net_call(net, effect)
-                    with _signing_as(net, effect):
-                        raw = method(*args, **kwargs)
-                finally:
-                    if token is not None:
-                        CALL_DEADLINE.reset(token)
+                with _net_call_for(net, effect, clock) as (method, args, kwargs):
+                    raw = method(*args, **kwargs)
                 response = response_from(raw, effect.url)
             except Exception as error:
                 effect = flow.throw(_failure(effect, clock, error))
@@ -259,14 +264,8 @@ async def run_net_async(
                 effect = flow.send(None)
                 continue
             try:
-                token = _bound(effect, clock)
-                try:
-                    method, args, kwargs = _net_call(net, effect)
-                    with _signing_as(net, effect):
-                        raw = await method(*args, **kwargs)
-                finally:
-                    if token is not None:
-                        CALL_DEADLINE.reset(token)
+                with _net_call_for(net, effect, clock) as (method, args, kwargs):
+                    raw = await method(*args, **kwargs)
                 response = response_from(raw, effect.url)
             except Exception as error:
                 effect = flow.throw(_failure(effect, clock, error))
