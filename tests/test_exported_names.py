@@ -1,4 +1,4 @@
-"""The public names we owe users (shared/design/API.md), module by module.
+"""The public names we owe users (acme 1.x and 5.x, plus our additions), module by module.
 
 Each list is typed in from API.md: the names it gives for the module, whether marked [5]
 (unmarked entries are the 5.x baseline), [1] (legacy, may warn on use) or [new]. ``__all__``

@@ -1,6 +1,6 @@
 """Wire format of acme.messages against the JSON examples of the RFCs themselves.
 
-Each example is copied from /work/shared/specs (RFC 8555, RFC 9773, draft-ietf-acme-profiles)
+Each example is copied from the texts of RFC 8555, RFC 9773 and draft-ietf-acme-profiles
 as a JSON literal, parsed with ``from_json``, re-serialized, and compared with the original as
 parsed JSON. Timestamps are compared as instants: RFC 3339 allows several spellings of one
 instant (``07.99Z``, ``07.990000Z``, ``+04:00`` offsets) and acme.fields writes UTC ``Z``.
