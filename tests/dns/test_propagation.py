@@ -161,3 +161,22 @@ def test_a_server_that_is_not_authoritative_does_not_count(two_servers: Servers)
     assert where == f"ns2.example.test (127.0.0.1:{stranger.port})"
     assert last == "answered REFUSED"
     assert (NAME + ".", "TXT", False) in stranger.queries
+
+
+def test_given_servers_are_asked_without_discovery(two_servers: Servers) -> None:
+    """``servers=`` skips the zone walk: no resolver is needed, and only those are asked."""
+    first, second = two_servers
+    first.set_txt(NAME, "given")
+    port = first.port
+    seen: list[Progress] = []
+    # No resolver at all: the closed port 1 would fail any discovery query.
+    checker = PropagationChecker(resolver=[("127.0.0.1", 1)], servers=[("127.0.0.1", port)])
+    checker.wait([TXTRecord(NAME, "given")], timeout=10, progress=seen.append)
+    assert [(str(p.server), p.seen) for p in seen] == [(f"127.0.0.1:{port}", True)]
+    assert second.queries == []  # ns2 was never asked: it was not given
+    assert [q[:2] for q in first.queries] == [(NAME + ".", "TXT")]  # no SOA, NS or A query
+    # A given server that lacks the record is waited for, and named in the timeout.
+    with pytest.raises(PropagationTimeout, match=rf"127\.0\.0\.2:{port}: serves no TXT record"):
+        PropagationChecker(servers=[("127.0.0.2", port)], interval=0.1).wait(
+            [TXTRecord(NAME, "given")], timeout=0.6
+        )

@@ -15,7 +15,9 @@ Theory of operation:
    query the pending pairs again; past the deadline raise `PropagationTimeout` naming them.
 
 Addresses and ports are injectable (``resolver``, ``port``, ``nameservers``) so tests run
-against name servers on loopback high ports.
+against name servers on loopback high ports. ``servers`` replaces steps 1 and 2 altogether:
+the record names are asked of exactly those servers (a hidden primary, a split-horizon view,
+or the one server a provider updates).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class PropagationChecker:
     :param ipv6: also query the name servers' IPv6 addresses.
     :param query_timeout: seconds one query may take.
     :param interval: first pause between rounds, growing by half up to ``max_interval``.
+    :param servers: ask these ``(address, port)`` servers and skip discovery (no CNAME is
+        followed then: the names asked are the records' own).
     """
 
     def __init__(
@@ -84,7 +88,9 @@ class PropagationChecker:
         interval: float = 0.5,
         max_interval: float = 10.0,
         max_workers: int = 16,
+        servers: Sequence[Address] | None = None,
     ) -> None:
+        self._fixed_servers = [NameServer(host, (host, port)) for host, port in servers or ()]
         self._resolver_addresses = list(resolver) if resolver is not None else None
         self.port = port
         self.nameservers = {
@@ -201,8 +207,12 @@ class PropagationChecker:
         deadline = began + timeout
         pending: dict[tuple[Expectation, NameServer], tuple[dns.name.Name, str]] = {}
         for record in dict.fromkeys(records):
-            target = self._target(record.name, deadline)
-            for server in self._servers(target, deadline):
+            if self._fixed_servers:
+                target, servers = dns.name.from_text(record.name), self._fixed_servers
+            else:
+                target = self._target(record.name, deadline)
+                servers = self._servers(target, deadline)
+            for server in servers:
                 pending[(record, server)] = (target, "not asked yet")
         delay = self.interval
         workers = max(1, min(self.max_workers, len(pending)))

@@ -75,15 +75,16 @@ Expectation = TXTRecord | TXTCheck
 
 @dataclasses.dataclass(frozen=True)
 class NameServer:
-    """One authoritative server of a zone: its NS name and the address queried."""
+    """One authoritative server of a zone: its NS name (or, for a server given by address,
+    that address) and the address queried."""
 
     name: str
     address: Address
 
     def __str__(self) -> str:
         host, port = self.address
-        shown = f"[{host}]" if ":" in host else host
-        return f"{self.name} ({shown}:{port})"
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return shown if self.name == host else f"{self.name} ({shown})"
 
 
 @dataclasses.dataclass(frozen=True)
