@@ -37,6 +37,7 @@ from acme._wire.identifiers import parse_ip
 __all__ = [
     "ChallengePlan",
     "Issuance",
+    "challenge_response",
     "check_order_identifiers",
     "plan_challenges",
     "requested_identifiers",
@@ -96,7 +97,7 @@ def check_order_identifiers(orderr: messages.OrderResource, csr: Any) -> None:
 
 
 def plan_challenges(
-    orderr: messages.OrderResource, accepted: Sequence[type[challenges.KeyAuthorizationChallenge]]
+    orderr: messages.OrderResource, accepted: Sequence[type[challenges.Challenge]]
 ) -> ChallengePlan:
     """The `ChallengePlan` for ``orderr`` (its authorizations fetched, as `new_order` returns).
 
@@ -125,6 +126,18 @@ def plan_challenges(
     return ChallengePlan(tuple(answer), tuple(valid))
 
 
+def challenge_response(
+    challb: messages.ChallengeBody, account_key: Any
+) -> challenges.ChallengeResponse:
+    """The response that tells the CA ``challb`` is ready: a key-authorization challenge's
+    (RFC 8555 section 8.1) or dns-persist-01's (draft-ietf-acme-dns-persist section 4); both
+    are sent as ``{}``."""
+    chall = challb.chall
+    if isinstance(chall, (challenges.KeyAuthorizationChallenge, challenges.DNSPersist01)):
+        return chall.response(account_key)
+    raise errors.ClientError(f"Cannot answer a {chall.typ} challenge")
+
+
 class Issuance:
     """The state of one issuance between its steps; each step method returns a flow.
 
@@ -138,7 +151,7 @@ class Issuance:
         self,
         flows: ClientFlows,
         csr_pem: Any,
-        accepted: Sequence[type[challenges.KeyAuthorizationChallenge]],
+        accepted: Sequence[type[challenges.Challenge]],
         deadline: Any,
         *,
         profile: str | None = None,
@@ -190,10 +203,7 @@ class Issuance:
             raise errors.ClientError("Answering a challenge needs the account key")
         answered = []
         for _, challb in self.plan.answer:
-            chall = challb.chall
-            if not isinstance(chall, challenges.KeyAuthorizationChallenge):  # pragma: no cover
-                raise errors.ClientError(f"Cannot answer a {chall.typ} challenge")
-            response = chall.response(key)
+            response = challenge_response(challb, key)
             answered.append((yield from self.flows.answer_challenge(challb, response)))
         return answered
 
