@@ -8,7 +8,9 @@ PostgreSQL one) every node can answer for every other:
 - tls-alpn-01 (RFC 8737): ``challenges/tls-alpn-01/<name>`` holds the challenge certificate and
   its key (PEM); `StoreTLSALPN01Certs` is a live mapping for ``acme.standalone``'s
   ``TLSALPN01Server``.
-- dns-01 (RFC 8555 section 8.4) needs a DNS provider: pass your own `Solver`.
+- dns-01 (RFC 8555 section 8.4) and dns-account-01 need a DNS provider: pass your own
+  `Solver`. dns-persist-01 needs none: its record is published once, outside any order, and
+  the manager only answers the challenge.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -41,12 +43,15 @@ _HTTP01, _TLSALPN01 = "challenges/http-01/", "challenges/tls-alpn-01/"
 class ChallengeAnswer:
     """What to publish for one challenge.
 
-    :ivar kind: ``http-01``, ``tls-alpn-01`` or ``dns-01``.
+    :ivar kind: ``http-01``, ``tls-alpn-01``, ``dns-01`` or ``dns-account-01``.
     :ivar identifier: the name or IP address being validated.
     :ivar key_authorization: RFC 8555 section 8.1.
-    :ivar value: http-01: the key authorization; dns-01: the TXT record value (for the name
-        ``_acme-challenge.<identifier>``); tls-alpn-01: the challenge certificate and its key
-        as one PEM text.
+    :ivar value: http-01: the key authorization; dns-01 and dns-account-01: the TXT record
+        value (at `record_name`); tls-alpn-01: the challenge certificate and its key as one
+        PEM text.
+    :ivar record_name: dns-01 and dns-account-01: where the TXT record goes, no final dot
+        (``_acme-challenge.<identifier>``; dns-account-01 puts the account's label first,
+        draft-ietf-acme-dns-account-label section 3.2); empty for the others.
     """
 
     kind: str
@@ -55,6 +60,7 @@ class ChallengeAnswer:
     key_authorization: str
     value: str = dataclasses.field(repr=False)
     lineage: str = ""
+    record_name: str = ""
 
 
 class Solver(abc.ABC):
@@ -67,6 +73,10 @@ class Solver(abc.ABC):
     @abc.abstractmethod
     def cleanup(self, answer: ChallengeAnswer) -> None:
         """Remove what `present` published (also after a failure)."""
+
+    def ready(self, answers: Sequence[ChallengeAnswer]) -> None:  # noqa: B027 - optional
+        """Called once every answer of an order is presented, before any is answered: a
+        solver can wait here until they are visible (DNS propagation). Does nothing."""
 
 
 def _answer_key(answer: ChallengeAnswer) -> str:

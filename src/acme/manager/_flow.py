@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy import jwk
 
 from acme import challenges, crypto_util, errors, messages
-from acme._core.issuance import check_order_identifiers, plan_challenges
+from acme._core.issuance import challenge_response, check_order_identifiers, plan_challenges
 from acme._wire import identifiers
 from acme.manager import _policy
 from acme.manager._challenges import ChallengeAnswer
@@ -63,10 +63,11 @@ class Call:
 
 @dataclasses.dataclass(frozen=True)
 class Solve:
-    """``solver.present(answer)`` or ``solver.cleanup(answer)``."""
+    """``solver.present(answer)``, ``solver.cleanup(answer)``, or ``solver.ready(answers)``
+    (``answer`` is then the tuple of an order's answers)."""
 
-    action: Literal["present", "cleanup"]
-    answer: ChallengeAnswer
+    action: Literal["present", "cleanup", "ready"]
+    answer: ChallengeAnswer | tuple[ChallengeAnswer, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,13 +185,20 @@ def _split(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def _answer(
-    challb: messages.ChallengeBody, identifier: str, account_key: jwk.JWK, lineage: str
+    challb: messages.ChallengeBody, identifier: str, ctx: Context, lineage: str
 ) -> ChallengeAnswer:
     chall = challb.chall
     assert isinstance(chall, challenges.KeyAuthorizationChallenge)
+    account_key = ctx.account_key
     key_authorization = chall.key_authorization(account_key)
     value: str
-    if isinstance(chall, challenges.TLSALPN01):
+    record_name = ""
+    if isinstance(chall, challenges.DNSAccount01):
+        if not ctx.account_url:
+            raise errors.Error("dns-account-01 needs the account URL")
+        value = chall.validation(account_key)
+        record_name = chall.validation_domain_name(identifier, ctx.account_url)
+    elif isinstance(chall, challenges.TLSALPN01):
         cert, key = chall.validation(account_key, domain=identifier)
         value = key.private_bytes(
             serialization.Encoding.PEM,
@@ -199,10 +207,13 @@ def _answer(
         ).decode("ascii") + cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
     elif isinstance(chall, challenges.DNS01):
         value = chall.validation(account_key)
+        record_name = chall.validation_domain_name(identifier)
     else:
         value = key_authorization
     token = chall.encode("token")
-    return ChallengeAnswer(str(chall.typ), identifier, token, key_authorization, value, lineage)
+    return ChallengeAnswer(
+        str(chall.typ), identifier, token, key_authorization, value, lineage, record_name
+    )
 
 
 def _obtain(
@@ -220,12 +231,16 @@ def _obtain(
     answered: list[tuple[messages.ChallengeBody, ChallengeAnswer]] = []
     try:
         for authzr, challb in plan.answer:
+            if isinstance(challb.chall, challenges.DNSPersist01):
+                continue  # its record was published once, outside any order (draft section 4)
             ident = authzr.body.identifier.value
-            answer = _answer(challb, ident, ctx.account_key, record.id)
+            answer = _answer(challb, ident, ctx, record.id)
             yield Solve("present", answer)
             answered.append((challb, answer))
-        for challb, _ in answered:
-            yield Call("answer_challenge", (challb, challb.response(ctx.account_key)))
+        if answered:
+            yield Solve("ready", tuple(answer for _, answer in answered))
+        for _, challb in plan.answer:
+            yield Call("answer_challenge", (challb, challenge_response(challb, ctx.account_key)))
         order = yield Call("poll_authorizations", (order, ctx.deadline))
         order = yield Call("finalize_order", (order, ctx.deadline))
     finally:

@@ -33,7 +33,8 @@ __all__ = ["KEY_TYPES", "Certificate", "CertificatePair", "Hooks", "lineage_grou
 
 #: Certificate key types a lineage may ask for.
 KEY_TYPES = ("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096")
-CHALLENGES = ("http-01", "tls-alpn-01", "dns-01")
+#: Challenge types a lineage may be validated by (the last two: the DNS drafts).
+CHALLENGES = ("http-01", "tls-alpn-01", "dns-01", "dns-account-01", "dns-persist-01")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}\Z")
 _RECORD, _KEY, _CHAIN = "record.json", "key.pem", "chain.pem"
 _PREV_KEY, _PREV_CHAIN = "previous-key.pem", "previous-chain.pem"
