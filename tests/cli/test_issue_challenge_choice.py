@@ -1,4 +1,5 @@
-"""``acme issue --challenge``: dns-01 is only offered with a way to publish its records.
+"""``acme issue --challenge``: dns-01 and dns-account-01 are only offered with a way to
+publish their records; dns-persist-01 publishes nothing; ``--dns-check`` is for DNS only.
 
 Refusals are usage errors (exit status 2, one line) raised before any file is written or any
 request is sent; the accepted combinations are shown end to end against ``acme.testing``.
@@ -28,13 +29,15 @@ NOWHERE = ["--directory", "https://127.0.0.1:1/directory"]  # never reached: ref
         ),
         (
             ["*.a.test"],
-            "acme issue: error: *.a.test: wildcard names are validated by dns-01 only (RFC 8555 "
-            "section 7.1.3); add --dns-hook CMD to publish the TXT records; see acme issue --help",
+            "acme issue: error: *.a.test: wildcard names are validated through DNS only (RFC "
+            "8555 section 7.1.3); add --dns-hook CMD to publish the TXT records, or use "
+            "--challenge dns-persist-01; see acme issue --help",
         ),
         (
             ["--challenge", "tls-alpn-01", "a.test", "*.a.test"],
-            "acme issue: error: *.a.test: wildcard names are validated by dns-01 only (RFC 8555 "
-            "section 7.1.3); add --dns-hook CMD to publish the TXT records; see acme issue --help",
+            "acme issue: error: *.a.test: wildcard names are validated through DNS only (RFC "
+            "8555 section 7.1.3); add --dns-hook CMD to publish the TXT records, or use "
+            "--challenge dns-persist-01; see acme issue --help",
         ),
         (
             ["--challenge", "http-01", "--dns-hook", "true", "a.test"],
@@ -49,7 +52,39 @@ NOWHERE = ["--directory", "https://127.0.0.1:1/directory"]  # never reached: ref
         (
             ["--challenge", "dns-02", "a.test"],
             "acme issue: error: argument --challenge: invalid choice: 'dns-02' (choose from "
-            "'http-01', 'tls-alpn-01', 'dns-01'); see acme issue --help",
+            "'http-01', 'tls-alpn-01', 'dns-01', 'dns-account-01', 'dns-persist-01'); "
+            "see acme issue --help",
+        ),
+        (
+            ["--challenge", "dns-account-01", "a.test"],
+            "acme issue: error: dns-account-01 needs a way to publish TXT records: add "
+            "--dns-hook CMD (run as `CMD present NAME VALUE` and `CMD cleanup NAME VALUE`); "
+            "see acme issue --help",
+        ),
+        (
+            ["--challenge", "dns-persist-01", "--dns-hook", "true", "a.test"],
+            "acme issue: error: --challenge dns-persist-01 contradicts --dns-hook, which answers "
+            "dns-01; see acme issue --help",
+        ),
+        (
+            ["--dns-check", "a.test"],
+            "acme issue: error: --dns-check and its options apply to DNS challenges, not "
+            "http-01; see acme issue --help",
+        ),
+        (
+            ["--webroot", ".", "--dns-check-server", "127.0.0.1:5353", "a.test"],
+            "acme issue: error: --dns-check and its options apply to DNS challenges, not "
+            "http-01; see acme issue --help",
+        ),
+        (
+            ["--challenge", "dns-persist-01", "--dns-resolver", "ns1.example", "a.test"],
+            "acme issue: error: argument --dns-resolver: not an IP address: 'ns1.example' "
+            "(in 'ns1.example'); see acme issue --help",
+        ),
+        (
+            ["--challenge", "dns-persist-01", "--dns-check-server", "[::1]:99999", "a.test"],
+            "acme issue: error: argument --dns-check-server: port out of range 0-65535: 99999; "
+            "see acme issue --help",
         ),
     ],
 )

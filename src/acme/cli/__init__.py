@@ -53,6 +53,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Reporter], int]:
         "revoke": _commands.run_revoke,
         "renewal-info": _commands.run_renewal_info,
         "account": _commands.run_account,
+        "dns-persist-record": _commands.run_dns_persist_record,
     }
     return handlers[command]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import re
 from collections.abc import Callable
 
@@ -23,6 +24,8 @@ __all__ = [
     "port",
     "rate",
     "seconds",
+    "server_address",
+    "timestamp",
 ]
 
 
@@ -124,3 +127,35 @@ def name_value(what: str) -> Callable[[str], tuple[str, str]]:
         return name, rest
 
     return parse
+
+
+def server_address(value: str) -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` of a DNS server (``[ADDRESS]:PORT`` for IPv6), port 53 by default."""
+    host, port_text = value, "53"
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise argparse.ArgumentTypeError(f"expected [ADDRESS]:PORT, got {value!r}")
+        port_text = rest[1:] or port_text
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+    address = identifiers.parse_ip(host)
+    if address is None:
+        raise argparse.ArgumentTypeError(f"not an IP address: {host!r} (in {value!r})")
+    number = port(port_text)
+    if number == 0:
+        raise argparse.ArgumentTypeError(f"port 0 is not a server's port: {value!r}")
+    return str(address), number
+
+
+def timestamp(value: str) -> datetime.datetime:
+    """An ISO 8601 date or date and time, as an aware datetime (UTC unless it says)."""
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or time: {value!r} (e.g. 2027-06-30 or 2027-06-30T12:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed

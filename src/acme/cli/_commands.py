@@ -1,25 +1,30 @@
-"""``acme revoke``, ``acme renewal-info`` and ``acme account ...``.
+"""``acme revoke``, ``acme renewal-info``, ``acme dns-persist-record`` and ``acme account ...``.
 
 Revocation (RFC 8555 section 7.6) is signed by the saved account, or with ``--cert-key`` by the
 certificate's own key (embedded ``jwk``, no account needed). Renewal information (RFC 9773) is
-an unsigned GET. Account actions follow RFC 8555 section 7.3 (register, find with
-``onlyReturnExisting``, update contacts, key rollover 7.3.5, deactivation 7.3.6).
+an unsigned GET. A dns-persist-01 record (draft-ietf-acme-dns-persist section 4.1) is computed
+from the saved account and the directory's ``meta``: only the account is looked up. Account
+actions follow RFC 8555 section 7.3 (register, find with ``onlyReturnExisting``, update
+contacts, key rollover 7.3.5, deactivation 7.3.6).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from josepy import b64
+from josepy import errors as jose_errors
 
-from acme import messages
+from acme import challenges, messages
 from acme._wire.coercion import coerce_jwk
 from acme._wire.order import REVOCATION_REASONS
 from acme._wire.timestamps import utcnow
 from acme.cli._accounts import AccountStore
+from acme.cli._dns_solvers import persist_record, zone_line
 from acme.cli._files import (
     PrivateKey,
     describe_key,
@@ -27,14 +32,17 @@ from acme.cli._files import (
     load_certificate,
     load_private_key,
 )
+from acme.cli._issue import split_names
 from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, result
 from acme.cli._session import AccountOptions, connect, open_account, resolve_directory
+from acme.cli._solvers import Answering
 
 __all__ = [
     "RENEWAL_DUE",
     "parse_reason",
     "run_account",
+    "run_dns_persist_record",
     "run_renewal_info",
     "run_revoke",
 ]
@@ -189,4 +197,50 @@ def _account_action(
             return 0
     key_text = f"{describe_key(stored.key)}, SHA-256 thumbprint {_thumbprint(stored.key)}"
     _print_account(regr, key_text, str(stored.folder))
+    return 0
+
+
+def run_dns_persist_record(args: argparse.Namespace, reporter: Reporter) -> int:
+    """``acme dns-persist-record NAME...``: the records to publish once (see its --help)."""
+    dns, ips = split_names(args.names)
+    if ips:
+        raise CLIError(f"{ips[0]}: dns-persist-01 validates DNS names only", 2)
+    directory_url = resolve_directory(args.directory)
+    with state_lock(args.config_dir, invocation(args)):
+        acme, _, regr = open_account(
+            AccountStore(args.config_dir), directory_url, reporter, ca_bundle=args.ca_bundle
+        )
+    with acme.net:
+        key = acme.net.key
+        assert key is not None
+        meta = acme.directory.meta.to_partial_json()
+    issuers = meta.get("issuerDomainNames")
+    if not issuers:
+        raise CLIError(
+            "the CA's directory lists no meta.issuerDomainNames: it does not offer "
+            "dns-persist-01 (draft-ietf-acme-dns-persist section 3.2)"
+        )
+    try:  # the same checks as the issuerDomainNames of a challenge (section 3.1)
+        template = challenges.DNSPersist01.from_json(
+            {"type": challenges.DNSPersist01.typ, "issuerDomainNames": issuers}
+        )
+    except jose_errors.DeserializationError as error:
+        raise CLIError(f"the CA's meta.issuerDomainNames is not usable: {error}") from error
+    account = Answering(key, regr.uri, meta)
+    records = []
+    for name in dns:
+        wildcard = args.wildcard or name.startswith("*.")
+        record_name, record = persist_record(
+            template,
+            name.removeprefix("*."),
+            account,
+            issuer_domain_name=args.issuer,
+            wildcard=wildcard,
+            persist_until=args.persist_until,
+        )
+        records.append({"name": record_name, "value": record.to_text()})
+    if args.json:
+        result(json.dumps(records, indent=2))
+    else:
+        result("\n".join(zone_line(item["name"], item["value"]) for item in records))
     return 0

@@ -26,6 +26,13 @@ from acme._core.challenges import offered_types
 from acme._core.issuance import Issuance
 from acme._wire import identifiers
 from acme.cli._accounts import AccountStore
+from acme.cli._dns_solvers import (
+    DNS_CHALLENGES,
+    DNSHook,
+    PersistCheck,
+    dns_check_requested,
+    propagation_checker,
+)
 from acme.cli._files import (
     PrivateKey,
     describe_key,
@@ -44,7 +51,7 @@ from acme.cli._pair import (
     replace_pair_atomically,
 )
 from acme.cli._session import AccountOptions, open_account, resolve_directory
-from acme.cli._solvers import DNSHook, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
+from acme.cli._solvers import Answering, Solver, StandaloneHTTP01, StandaloneTLSALPN01, Webroot
 from acme.manager import CertificatePair
 
 __all__ = [
@@ -96,7 +103,7 @@ def make_csr(key: PrivateKey, dns: list[str], ips: list[str]) -> bytes:
 
 def _dns_hook_hint(issuance: Issuance, solver: Solver) -> str:
     """What to add when the CA offers only dns-01 for a name and we cannot answer it."""
-    if solver.label == "dns-01" or issuance.plan_or_none is not None:
+    if solver.label in DNS_CHALLENGES or issuance.plan_or_none is not None:
         return ""
     try:
         orderr = issuance.order_resource
@@ -124,8 +131,10 @@ def obtain(
     one) are the core's `Issuance`; this function publishes the answers and reports progress.
     """
     timings: dict[str, float] = {}
-    account_key = acme.net.key
-    assert account_key is not None
+    account_key, account = acme.net.key, acme.net.account
+    if account_key is None or account is None or not account.uri:
+        raise CLIError("an account is needed to answer challenges")
+    answering = Answering(account_key, account.uri, acme.directory.meta.to_partial_json())
     issuance = Issuance(
         acme._flows,  # the client's operations; acme._run drives them with its sleep
         csr_pem,
@@ -153,14 +162,20 @@ def obtain(
         for authzr in plan.valid:
             reporter.step(f"  {authzr.body.identifier.value}: already authorized")
         for authzr, challb in plan.answer:
-            solver.add(authzr.body.identifier, challb, account_key)
+            solver.add(authzr, challb, answering)
         solver.ready()
         acme._run(issuance.answer())
         for authzr, _ in plan.answer:
             reporter.step(f"  {authzr.body.identifier.value}: {solver.label} challenge answered")
         reporter.phase = "validation"
         reporter.step(f"waiting for the CA to validate {len(plan.answer)} authorization(s)")
-        orderr = acme._run(issuance.validate())
+        try:
+            orderr = acme._run(issuance.validate())
+        except errors.ValidationError as error:
+            hint = solver.hint()
+            if not hint:
+                raise
+            raise CLIError(f"{describe(error)}{hint}") from error
     timings["validation"] = time.monotonic() - began
     for authzr in orderr.authorizations or ():
         reporter.step(f"  {authzr.body.identifier.value}: {authzr.body.status}")
@@ -175,7 +190,7 @@ def obtain(
 
 
 _NO_DNS_HOOK = (
-    "dns-01 needs a way to publish TXT records: add --dns-hook CMD (run as `CMD present NAME "
+    "{kind} needs a way to publish TXT records: add --dns-hook CMD (run as `CMD present NAME "
     "VALUE` and `CMD cleanup NAME VALUE`)"
 )
 
@@ -183,8 +198,10 @@ _NO_DNS_HOOK = (
 def challenge_type(args: argparse.Namespace, dns: list[str]) -> str:
     """The challenge type ``acme issue`` answers, or a usage error (status 2).
 
-    dns-01 is only ever chosen with a hook that can publish its records; wildcard names can
-    only be validated by dns-01 (RFC 8555 section 7.1.3), so they need one too.
+    dns-01 and dns-account-01 are only ever chosen with a hook that can publish their records
+    (``--dns-hook`` alone means dns-01); dns-persist-01 publishes nothing per order, so it
+    takes no hook. Wildcard names can only be validated through DNS (RFC 8555 section 7.1.3;
+    the drafts' sections on wildcards), and ``--dns-check`` only applies there.
     """
     implied = {
         "--webroot": ("http-01", args.webroot is not None),
@@ -193,26 +210,43 @@ def challenge_type(args: argparse.Namespace, dns: list[str]) -> str:
     }
     chosen = args.challenge
     for flag, (kind, given) in implied.items():
+        if flag == "--dns-hook" and chosen == "dns-account-01":
+            continue  # the hook publishes dns-account-01 records as well
         if given and chosen is not None and chosen != kind:
             raise CLIError(f"--challenge {chosen} contradicts {flag}, which answers {kind}", 2)
         if given:
             chosen = kind
-    chosen = chosen or "http-01"
-    if chosen == "dns-01" and args.dns_hook is None:
-        raise CLIError(_NO_DNS_HOOK, 2)
+    chosen = str(chosen or "http-01")
+    if chosen in ("dns-01", "dns-account-01") and args.dns_hook is None:
+        raise CLIError(_NO_DNS_HOOK.format(kind=chosen), 2)
     wildcards = [name for name in dns if name.startswith("*.")]
-    if wildcards and chosen != "dns-01":
+    if wildcards and chosen not in DNS_CHALLENGES:
         raise CLIError(
-            f"{wildcards[0]}: wildcard names are validated by dns-01 only (RFC 8555 section "
-            "7.1.3); add --dns-hook CMD to publish the TXT records",
+            f"{wildcards[0]}: wildcard names are validated through DNS only (RFC 8555 section "
+            "7.1.3); add --dns-hook CMD to publish the TXT records, or use --challenge "
+            "dns-persist-01",
             2,
         )
-    return str(chosen)
+    if chosen not in DNS_CHALLENGES and dns_check_requested(args):
+        raise CLIError(f"--dns-check and its options apply to DNS challenges, not {chosen}", 2)
+    return chosen
 
 
 def _solver(args: argparse.Namespace, kind: str, reporter: Reporter) -> Solver:
-    if kind == "dns-01":
-        return DNSHook(args.dns_hook, reporter, timeout=args.dns_hook_timeout)
+    if kind in DNS_CHALLENGES:
+        checker = propagation_checker(args)
+        if kind == "dns-persist-01":
+            return PersistCheck(
+                reporter, checker=checker, propagation_timeout=args.dns_check_timeout
+            )
+        return DNSHook(
+            args.dns_hook,
+            reporter,
+            kind=kind,
+            timeout=args.dns_hook_timeout,
+            checker=checker,
+            propagation_timeout=args.dns_check_timeout,
+        )
     if kind == "tls-alpn-01":
         return StandaloneTLSALPN01(args.bind, args.tls_port)
     if args.webroot is not None:
@@ -300,7 +334,8 @@ def run_issue(args: argparse.Namespace, reporter: Reporter) -> int:
         raise CLIError("--key-file and --chain-file must differ", 2)
     check_pair_writable(key_file, chain_file, force=args.force)  # before anything is ordered
     replaces = load_certificate(args.replaces) if args.replaces is not None else None
-    solver = _solver(args, challenge_type(args, dns), reporter)
+    args.challenge = challenge_type(args, dns)  # also what the lineage records for renewals
+    solver = _solver(args, args.challenge, reporter)
     cert_key = generate_key(args.key_type)
     csr_pem = make_csr(cert_key, dns, ips)
 

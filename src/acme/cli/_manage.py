@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from josepy import b64
 
-from acme import challenges, client, standalone
+from acme import challenges, client, errors, standalone
+from acme.cli import _argtypes
 from acme.cli._accounts import AccountStore
+from acme.cli._dns_solvers import dns_check_requested
 from acme.cli._files import write_file
 from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, emit, result
@@ -80,15 +83,35 @@ def _lineage_id(name: str) -> str:
     return cleaned[:128] or "certificate"
 
 
+def _dns_check_options(args: argparse.Namespace) -> dict[str, str]:
+    """``--dns-check`` and its options, as saved strings (empty without a check)."""
+    if not dns_check_requested(args):
+        return {}
+
+    def joined(addresses: list[tuple[str, int]] | None) -> str:
+        return " ".join(f"[{host}]:{port}" for host, port in addresses or ())
+
+    return {
+        "dns_check": "1",
+        "dns_check_timeout": str(args.dns_check_timeout),
+        "dns_resolvers": joined(args.dns_resolver),
+        "dns_check_servers": joined(args.dns_check_server),
+    }
+
+
 def solver_options(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
-    """The challenge type and solver settings of ``acme issue`` (saved for ``acme renew``)."""
+    """The challenge type and solver settings of ``acme issue`` (saved for ``acme renew``);
+    ``args.challenge`` is the type ``acme issue`` chose."""
     if args.webroot is not None:
         return "http-01", {"solver": "webroot", "webroot": str(Path(args.webroot).resolve())}
+    if args.challenge == "dns-persist-01":
+        return "dns-persist-01", {"solver": "dns-persist", **_dns_check_options(args)}
     if args.dns_hook is not None:
-        return "dns-01", {
+        return args.challenge or "dns-01", {
             "solver": "dns-hook",
             "dns_hook": args.dns_hook,
             "dns_hook_timeout": str(args.dns_hook_timeout),
+            **_dns_check_options(args),
         }
     if args.tls_alpn:
         return "tls-alpn-01", {"solver": "tls-alpn", "bind": args.bind, "port": str(args.tls_port)}
@@ -153,6 +176,8 @@ class CLISolver(Solver):
             key = (kind, options["dns_hook"])
             timeout = float(options.get("dns_hook_timeout", "300"))
             make = lambda: _hook_provider(options["dns_hook"], timeout)  # noqa: E731
+        elif kind == "dns-persist":
+            raise CLIError(f"{answer.lineage}: dns-persist-01 publishes nothing per order")
         elif kind == "tls-alpn":
             key = (kind, options.get("bind", ""), options.get("port", "443"))
             make = lambda: StandaloneTLSALPN01(key[1], int(key[2]))  # noqa: E731
@@ -185,8 +210,30 @@ class CLISolver(Solver):
             path.chmod(0o644)  # the web server's user must be able to read it
             self._files[(answer.lineage, answer.token)] = path
         else:
-            self.reporter.step(f"dns hook: present _acme-challenge.{answer.identifier}")
-            solver.publish(f"_acme-challenge.{answer.identifier}", answer.value)
+            self.reporter.step(f"dns hook: present {answer.record_name}")
+            solver.publish(answer.record_name, answer.value)
+
+    def ready(self, answers: Sequence[ChallengeAnswer]) -> None:
+        """With the lineage's saved ``--dns-check``: wait until every authoritative server
+        serves the order's TXT records, all at once."""
+        records = [answer for answer in answers if answer.record_name]
+        if not records:
+            return
+        options = self.lineages[records[0].lineage].options
+        checker = _saved_checker(options)
+        if checker is None:
+            return
+        from acme.dns import DNSError, TXTRecord
+
+        expected = [TXTRecord(answer.record_name, answer.value) for answer in records]
+        try:
+            checker.wait(expected, float(options.get("dns_check_timeout", "300")), self._seen)
+        except DNSError as error:
+            raise CLIError(str(error)) from error
+
+    def _seen(self, progress: Any) -> None:
+        if progress.seen:
+            self.reporter.step(f"dns: {progress.record.name} visible on {progress.server}")
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
         solver = self._solver(answer)
@@ -201,7 +248,7 @@ class CLISolver(Solver):
             if path is not None:
                 path.unlink(missing_ok=True)
         else:
-            solver.cleanup(f"_acme-challenge.{answer.identifier}", answer.value)
+            solver.cleanup(answer.record_name, answer.value)
 
     def close(self) -> None:
         """Stop every listener (and hook) started for this run."""
@@ -211,6 +258,21 @@ class CLISolver(Solver):
             else:
                 solver.cleanup()
         self._solvers.clear()
+
+
+def _saved_checker(options: dict[str, str]) -> Any:
+    """The `acme.dns.PropagationChecker` a lineage's saved ``--dns-check`` options describe."""
+    if options.get("dns_check") != "1":
+        return None
+    parse = _argtypes.server_address
+    resolvers = [parse(text) for text in options.get("dns_resolvers", "").split()]
+    servers = [parse(text) for text in options.get("dns_check_servers", "").split()]
+    from acme import dns as acme_dns
+
+    try:
+        return acme_dns.PropagationChecker(resolver=resolvers or None, servers=servers or None)
+    except errors.DependencyError as error:
+        raise CLIError(f"--dns-check: {error}") from error
 
 
 def _hook_provider(command: str, timeout: float) -> DNSProvider:

@@ -15,6 +15,8 @@ from acme._wire.order import REVOCATION_REASONS
 from acme.cli._accounts import default_config_dir
 from acme.cli._argtypes import port as _port
 from acme.cli._argtypes import seconds as _seconds
+from acme.cli._argtypes import server_address as _server_address
+from acme.cli._argtypes import timestamp as _timestamp
 from acme.cli._commands import parse_reason
 from acme.cli._files import KEY_TYPES
 from acme.cli._output import one_line, terminal_safe
@@ -24,7 +26,7 @@ from acme.cli._version import DISTRIBUTION, version
 __all__ = ["CHALLENGE_TYPES", "build_parser"]
 
 #: What ``acme issue --challenge`` offers.
-CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01", "dns-account-01", "dns-persist-01")
 
 _DESCRIPTION = """\
 Get, check and revoke TLS certificates from any ACME (RFC 8555) CA, e.g. Let's Encrypt.
@@ -216,14 +218,16 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
     how.add_argument(
         "--dns-hook",
         metavar="CMD",
-        help="dns-01: run `CMD present NAME VALUE` to publish each TXT record and "
-        "`CMD cleanup NAME VALUE` after",
+        help="dns-01 and dns-account-01: run `CMD present NAME VALUE` to publish each TXT "
+        "record and `CMD cleanup NAME VALUE` after",
     )
     parser.add_argument(
         "--challenge",
         choices=CHALLENGE_TYPES,
         help="challenge type to answer (default: dns-01 with --dns-hook, tls-alpn-01 with "
-        "--tls-alpn, else http-01); dns-01 needs --dns-hook to publish its records",
+        "--tls-alpn, else http-01); dns-01 and dns-account-01 need --dns-hook to publish "
+        "their records; dns-persist-01 uses a record published once (see "
+        "`acme dns-persist-record`)",
     )
     parser.add_argument(
         "--http-port", type=_port, default=80, help="http-01 server port (default: 80)"
@@ -244,6 +248,7 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="SECONDS",
         help="how long one hook call may take (default: 300)",
     )
+    _dns_check_options(parser)
     parser.add_argument(
         "--key-file",
         type=Path,
@@ -293,6 +298,40 @@ def _issue(sub: argparse._SubParsersAction[_Parser]) -> None:
     _account_creation(parser)
 
 
+def _dns_check_options(parser: argparse.ArgumentParser) -> None:
+    """The propagation check of the DNS challenges (``acme.dns.PropagationChecker``)."""
+    parser.add_argument(
+        "--dns-check",
+        action="store_true",
+        help="before answering a DNS challenge, wait until every authoritative name server "
+        "of each record's zone serves the record, asking them directly (needs the `dns` "
+        "extra: dnspython)",
+    )
+    parser.add_argument(
+        "--dns-check-timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long --dns-check waits for every server (default: 300)",
+    )
+    parser.add_argument(
+        "--dns-resolver",
+        action="append",
+        type=_server_address,
+        metavar="ADDRESS[:PORT]",
+        help="find the zone's name servers through this resolver, not the system's "
+        "(repeatable; implies --dns-check)",
+    )
+    parser.add_argument(
+        "--dns-check-server",
+        action="append",
+        type=_server_address,
+        metavar="ADDRESS[:PORT]",
+        help="ask this authoritative server instead of the zone's NS records, e.g. a hidden "
+        "primary (repeatable; implies --dns-check)",
+    )
+
+
 def _revoke(sub: argparse._SubParsersAction[_Parser]) -> None:
     reasons = ", ".join(f"{name} ({code})" for name, code in REVOCATION_REASONS.items())
     parser = sub.add_parser(
@@ -323,6 +362,42 @@ def _renewal_info(sub: argparse._SubParsersAction[_Parser]) -> None:
         "status 0: not due yet; 3: the window has begun (renew now); 1: error.",
     )
     parser.add_argument("certificate", type=Path, metavar="CERT", help="PEM certificate file")
+
+
+def _dns_persist_record(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "dns-persist-record",
+        parents=[_common()],
+        help="print the dns-persist-01 TXT record to publish once for NAMES",
+        description="Print, for each NAME, the TXT record that lets the CA at --directory "
+        "validate NAME for the saved account with dns-persist-01 "
+        "(draft-ietf-acme-dns-persist), as a zone file line. Publish it once and leave it: "
+        "every later `acme issue --challenge dns-persist-01` and `acme renew` only read it. "
+        "After `acme account rollover`, run this again and replace the records (the CA may "
+        "stop accepting values made with the old key).",
+    )
+    parser.add_argument("names", nargs="+", metavar="NAME", help="DNS names (no IP addresses)")
+    parser.add_argument(
+        "--wildcard",
+        action="store_true",
+        help="add policy=wildcard: the record also covers *.NAME and names below NAME",
+    )
+    parser.add_argument(
+        "--persist-until",
+        type=_timestamp,
+        metavar="WHEN",
+        help="CAs stop relying on the record after this ISO 8601 date or time",
+    )
+    parser.add_argument(
+        "--issuer",
+        metavar="NAME",
+        help="which of the CA's issuer domain names to name (default: its first)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print a JSON list of {"name", "value"} objects instead of zone file lines',
+    )
 
 
 def _account(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -391,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     _issue(sub)
     _revoke(sub)
     _renewal_info(sub)
+    _dns_persist_record(sub)
     _lineage_commands(sub)
     _account(sub)
     add_serve_test_ca(sub, _common(quiet_only=True))

@@ -3,11 +3,7 @@
 - http-01 (RFC 8555 section 8.3): our `acme.standalone` server, or files in a webroot folder
   that an existing web server publishes at ``/.well-known/acme-challenge/<token>``.
 - tls-alpn-01 (RFC 8737): our `acme.standalone` TLS-ALPN server.
-- dns-01 (RFC 8555 section 8.4): a hook command (`acme.dns.HookProvider`), run as
-  ``CMD present NAME VALUE`` before the challenges are answered (for all records of the order
-  at once, in parallel) and ``CMD cleanup NAME VALUE`` afterwards, where NAME is the TXT
-  record's name (``_acme-challenge.<domain>``, no final dot) and VALUE its content. The hook
-  must return once the record is published (exit status 0), within ``timeout`` seconds.
+- dns-01, dns-account-01 and dns-persist-01: `acme.cli._dns_solvers`.
 
 Each solver is a context manager: leaving it removes every file, record and listener it made,
 also when issuance failed.
@@ -16,18 +12,26 @@ also when issuance failed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from josepy import jwk
 
 from acme import challenges, messages, standalone
-from acme.cli._output import CLIError, Reporter
+from acme.cli._output import CLIError
 
-__all__ = ["DNSHook", "Solver", "StandaloneHTTP01", "StandaloneTLSALPN01", "Webroot"]
+__all__ = [
+    "Answering",
+    "Solver",
+    "StandaloneHTTP01",
+    "StandaloneTLSALPN01",
+    "Webroot",
+    "typed_challenge",
+]
 
 # RFC 8555 section 8.1: a token is base64url without padding; anything else could escape the
 # webroot (a hostile server sending "../x"), so it is refused.
@@ -38,7 +42,16 @@ _POLL_INTERVAL = 0.05  # seconds; socketserver's default 0.5 s would add that mu
 C = TypeVar("C", bound=challenges.Challenge)
 
 
-def _typed(challb: messages.ChallengeBody, kind: type[C]) -> C:
+@dataclasses.dataclass(frozen=True)
+class Answering:
+    """Who answers: the account's key and URL, and the CA's directory ``meta`` (as JSON)."""
+
+    key: jwk.JWK
+    url: str
+    directory_meta: Mapping[str, Any]
+
+
+def typed_challenge(challb: messages.ChallengeBody, kind: type[C]) -> C:
     """``challb.chall`` as ``kind`` (the solver picked it by that type)."""
     chall = challb.chall
     if not isinstance(chall, kind):
@@ -49,17 +62,24 @@ def _typed(challb: messages.ChallengeBody, kind: type[C]) -> C:
 class Solver:
     """Base class: answers one challenge type for a set of identifiers."""
 
-    challenge_type: type[challenges.KeyAuthorizationChallenge] = challenges.HTTP01
+    challenge_type: type[challenges.Challenge] = challenges.HTTP01
     label = "http-01"
 
     def start(self) -> None:
         """Get ready (bind listeners) before any `add`; a second call does nothing."""
 
     def add(
-        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+        self,
+        authzr: messages.AuthorizationResource,
+        challb: messages.ChallengeBody,
+        account: Answering,
     ) -> None:
-        """Publish the answer to ``challb`` for ``identifier``."""
+        """Publish the answer to ``challb``, chosen for ``authzr``."""
         raise CLIError(f"{type(self).__name__} cannot answer {challb.chall.typ} challenges", 1)
+
+    def hint(self) -> str:
+        """Advice to add to a validation failure (``"; ..."``), or ``""``."""
+        return ""
 
     def ready(self) -> None:
         """Called once every `add` of an order is done, before any challenge is answered
@@ -181,9 +201,12 @@ class StandaloneHTTP01(_Standalone):
         )
 
     def add(
-        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+        self,
+        authzr: messages.AuthorizationResource,
+        challb: messages.ChallengeBody,
+        account: Answering,
     ) -> None:
-        response, validation = challb.response_and_validation(account_key)
+        response, validation = challb.response_and_validation(account.key)
         self.resources.add(
             standalone.HTTP01RequestHandler.HTTP01Resource(
                 chall=challb.chall, response=response, validation=validation
@@ -211,11 +234,15 @@ class StandaloneTLSALPN01(_Standalone):
         )
 
     def add(
-        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+        self,
+        authzr: messages.AuthorizationResource,
+        challb: messages.ChallengeBody,
+        account: Answering,
     ) -> None:
-        chall = _typed(challb, challenges.TLSALPN01)
-        cert, key = chall.validation(account_key, domain=identifier.value)
-        self.certs[identifier.value] = (key, cert)
+        chall = typed_challenge(challb, challenges.TLSALPN01)
+        domain = authzr.body.identifier.value
+        cert, key = chall.validation(account.key, domain=domain)
+        self.certs[domain] = (key, cert)
 
     def cleanup(self) -> None:
         self.certs.clear()
@@ -233,9 +260,12 @@ class Webroot(Solver):
         self._made_dirs: list[Path] = []
 
     def add(
-        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
+        self,
+        authzr: messages.AuthorizationResource,
+        challb: messages.ChallengeBody,
+        account: Answering,
     ) -> None:
-        chall = _typed(challb, challenges.HTTP01)
+        chall = typed_challenge(challb, challenges.HTTP01)
         token = chall.encode("token")
         if not isinstance(token, str) or not _TOKEN.match(token):
             raise CLIError(f"the CA sent an http-01 token that is not base64url: {token!r:.80}")
@@ -246,7 +276,7 @@ class Webroot(Solver):
                 parent.chmod(0o755)  # whatever the umask: the web server must traverse it
                 self._made_dirs.append(parent)
         path = folder / token
-        path.write_text(chall.validation(account_key), encoding="ascii")
+        path.write_text(chall.validation(account.key), encoding="ascii")
         path.chmod(0o644)  # the web server's user must be able to read it
         self._files.append(path)
 
@@ -258,68 +288,3 @@ class Webroot(Solver):
             with contextlib.suppress(OSError):  # not empty: someone else uses it
                 folder.rmdir()
         self._made_dirs.clear()
-
-
-class DNSHook(Solver):
-    """dns-01 TXT records published by a user command (see the module docstring).
-
-    The command is an `acme.dns.HookProvider`; `ready` publishes the order's records in
-    parallel and, given a ``checker`` (`acme.dns.PropagationChecker`), waits until every
-    authoritative server has them (within ``propagation_timeout`` seconds).
-    """
-
-    challenge_type = challenges.DNS01
-    label = "dns-01"
-
-    def __init__(
-        self,
-        command: str,
-        reporter: Reporter,
-        timeout: float = 300.0,
-        checker: Any = None,
-        propagation_timeout: float = 300.0,
-    ) -> None:
-        from acme import dns as acme_dns
-
-        try:
-            provider = acme_dns.HookProvider(command, timeout=timeout)
-        except acme_dns.DNSError as error:
-            raise CLIError(f"--dns-hook: {error}", 2) from error
-        self.reporter = reporter
-        self._records: list[Any] = []
-        self._session = acme_dns.DNSChallenges(
-            provider,
-            checker,
-            timeout=propagation_timeout,
-            progress=self._progress,
-            on_publish=lambda record: reporter.step(f"dns hook: present {record.name}"),
-        )
-
-    def _progress(self, progress: Any) -> None:
-        if progress.seen:
-            self.reporter.step(f"dns: {progress.record.name} visible on {progress.server}")
-
-    def add(
-        self, identifier: messages.Identifier, challb: messages.ChallengeBody, account_key: jwk.JWK
-    ) -> None:
-        from acme.dns import challenge_record
-
-        self._records.append(
-            challenge_record(_typed(challb, challenges.DNS01), identifier.value, account_key)
-        )
-
-    def ready(self) -> None:
-        from acme.dns import DNSError
-
-        records, self._records = self._records, []
-        try:
-            self._session.publish(records)
-        except DNSError as error:
-            raise CLIError(str(error)) from error
-
-    def cleanup(self) -> None:
-        self._records = []
-        self._session.cleanup()
-        errors, self._session.cleanup_errors = self._session.cleanup_errors, []
-        for error in errors:
-            self.reporter.warn(f"{error} (remove the TXT record yourself)")
