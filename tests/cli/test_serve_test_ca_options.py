@@ -13,7 +13,6 @@ import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import dns.message
 import dns.query
@@ -23,23 +22,11 @@ from cryptography import x509
 
 from support.cli import assert_one_line_error, run
 from support.served_ca import ServedCA
+from support.served_ca import issue_with_webroot as _issue
 
 EAB_KID = "kid-1"
 EAB_KEY = "c2VjcmV0LWtleS1mb3ItdGhlLXRlc3QtY2EtMTIzNDU2"  # base64url, no padding
 LINE = re.compile(r"(GET|HEAD|POST) /\S* \d{3}( \(response dropped\))?\Z")
-
-
-def _issue(
-    capsys: pytest.CaptureFixture[str], ca: ServedCA, tmp_path: Path, name: str, *more: Any
-) -> tuple[int, str, str]:
-    """``acme issue NAME`` answering http-01 through a webroot (for --always-valid CAs)."""
-    root = tmp_path / "www"
-    root.mkdir(exist_ok=True)
-    files = tmp_path / name
-    return run(
-        capsys, "issue", *ca.ca_args(tmp_path / "cfg"), "--agree-tos", "--webroot", root,
-        "--key-file", f"{files}.key", "--chain-file", f"{files}.pem", "--force", *more, name,
-    )  # fmt: skip
 
 
 def test_first_lines_name_directory_bundle_management_and_dns(

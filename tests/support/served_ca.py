@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HOOK_SOURCE", "ServedCA", "clean_env", "start_served_ca"]
+import pytest
+
+from support.cli import run
+
+__all__ = ["HOOK_SOURCE", "ServedCA", "clean_env", "issue_with_webroot", "start_served_ca"]
 
 
 START_TIMEOUT = 30.0
@@ -127,3 +131,17 @@ def start_served_ca(workdir: Path, *options: Any) -> ServedCA:
         process.wait(timeout=STOP_TIMEOUT)
         raise
     return ServedCA(process, lines, stdout_path, stderr_path)
+
+
+def issue_with_webroot(
+    capsys: pytest.CaptureFixture[str], ca: ServedCA, workdir: Path, name: str, *more: Any
+) -> tuple[int, str, str]:
+    """``acme issue NAME`` in-process, answering http-01 through a webroot (for CAs started
+    with --always-valid); key and chain go to ``workdir/NAME.key`` and ``workdir/NAME.pem``."""
+    root = workdir / "www"
+    root.mkdir(exist_ok=True)
+    files = workdir / name
+    return run(
+        capsys, "issue", *ca.ca_args(workdir / "cfg"), "--agree-tos", "--webroot", root,
+        "--key-file", f"{files}.key", "--chain-file", f"{files}.pem", "--force", *more, name,
+    )  # fmt: skip

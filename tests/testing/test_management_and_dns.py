@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy import jwk
 
-from acme import challenges, client, crypto_util, messages
+from acme import challenges, client, crypto_util, fields, messages
+from acme._wire.renewal_id import certificate_identifier
 from acme.testing import ACMETestServer
 from acme.testing._dns import DNSResponder, answer_query
 from acme.testing._management import ManagementAPI
@@ -298,3 +299,76 @@ def test_ipv6_companions() -> None:
         assert post(server.management_url, "/set-txt", {"host": "a.test", "value": "v"})[0] == 200
         response = query(server, "a.test.", "TXT")
         assert txt_values(response) == ["v"]
+
+
+def _issue_pems(server: ACMETestServer, *names: str) -> list[str]:
+    """One certificate per name from an always-valid ``server``; the leaves as PEM."""
+    key = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+    leaves = []
+    with client.ClientNetwork(key, verify_ssl=server.ca_bundle_path) as net:
+        acme = client.ClientV2(client.ClientV2.get_directory(server.directory_url, net), net)
+        acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
+        for name in names:
+            cert_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            order = acme.new_order(crypto_util.make_csr(cert_key, [name]))
+            for authz in order.authorizations:
+                http01 = next(
+                    c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)
+                )
+                acme.answer_challenge(http01, http01.response(key))
+            deadline = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30)
+            done = acme.poll_and_finalize(order, deadline)
+            assert done.fullchain_pem is not None
+            leaf = x509.load_pem_x509_certificates(done.fullchain_pem.encode())[0]
+            leaves.append(leaf.public_bytes(serialization.Encoding.PEM).decode())
+    return leaves
+
+
+def _window(server: ACMETestServer, pem: str) -> tuple[datetime.datetime, datetime.datetime]:
+    """renewalInfo's window for ``pem``, fetched over HTTPS (no client-side expiry rule)."""
+    ari_id = certificate_identifier(pem.encode())
+    url = server.directory_url.replace("/directory", f"/renewal-info/{ari_id}")
+    answer = requests.get(url, verify=server.ca_bundle_path, timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    window = answer.json()["suggestedWindow"]
+    decode = fields.RFC3339Field.default_decoder
+    return decode(window["start"]), decode(window["end"])
+
+
+def test_renewal_drill_moves_windows_into_the_past() -> None:
+    now = [datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)]
+    day = datetime.timedelta(days=1)
+    with ACMETestServer(always_valid=True, management_port=0, clock=lambda: now[0]) as server:
+        url = server.management_url
+        assert url is not None
+        first, second = _issue_pems(server, "a.test", "b.test")
+        default = _window(server, second)
+        assert default[0] > now[0]  # 2/3 of 90 days ahead
+
+        assert post(url, "/renewal-drill", {"certificate": first}) == (200, "1\n")  # by PEM
+        assert _window(server, first) == (now[0] - 2 * day, now[0] - day)
+        assert _window(server, second) == default  # only the one named
+        second_id = certificate_identifier(second.encode())
+        assert post(url, "/renewal-drill", {"certificate": second_id}) == (200, "1\n")  # by id
+        assert _window(server, second) == (now[0] - 2 * day, now[0] - day)
+
+        drilled = now[0]
+        now[0] += 91 * day  # both have expired: a drill for all leaves them alone
+        (third,) = _issue_pems(server, "c.test")
+        assert post(url, "/renewal-drill", {}) == (200, "1\n")
+        assert _window(server, third) == (now[0] - 2 * day, now[0] - day)
+        assert _window(server, first) == (drilled - 2 * day, drilled - day)
+
+        unknown = post(url, "/renewal-drill", {"certificate": "AAAA.AAAA"})
+        assert unknown == (404, "No certificate 'AAAA.AAAA' was issued by this server\n")
+        bad = post(url, "/renewal-drill", {"certificate": 7})
+        assert bad == (400, '"certificate" must be a non-empty string\n')
+        garbled = post(url, "/renewal-drill", {"certificate": "-----BEGIN CERTIFICATE-----\nx"})
+        assert garbled[0] == 400
+        got = requests.get(url + "/renewal-drill", timeout=TIMEOUT)
+        assert (got.status_code, got.headers["Allow"]) == (405, "POST")
+        assert server.core.internal_errors == []

@@ -10,6 +10,7 @@ import base64
 import datetime
 import re
 from collections.abc import Callable
+from typing import Literal
 
 from acme._wire import identifiers
 
@@ -23,6 +24,7 @@ __all__ = [
     "optional_count",
     "port",
     "rate",
+    "renewal_window",
     "seconds",
     "server_address",
     "timestamp",
@@ -104,6 +106,32 @@ def rate(value: str) -> float:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"a rate is a share from 0 to 1, not {value}")
     return number
+
+
+_WINDOW_FORM = "START,END (fractions like 0.5,0.75 or percentages like 50%,75%) or 'due'"
+
+
+def _share(value: str) -> float:
+    """A fraction (``0.5``) or a percentage (``50%``) as a fraction."""
+    text = value.strip()
+    percent = text.endswith("%")
+    number = _number(text[:-1] if percent else text, "a fraction or percentage")
+    return number / 100 if percent else number
+
+
+def renewal_window(value: str) -> tuple[float, float] | Literal["due"]:
+    """A renewal window as ``START,END`` shares of a certificate's lifetime, or ``due``."""
+    if value.strip().lower() == "due":
+        return "due"
+    parts = value.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected {_WINDOW_FORM}, got {value!r}")
+    start, end = _share(parts[0]), _share(parts[1])
+    if not 0.0 <= start < end <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"the window must have 0 <= START < END <= 1 (0% to 100%), got {value!r}"
+        )
+    return start, end
 
 
 def eab_key(value: str) -> tuple[str, bytes]:

@@ -101,6 +101,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "processing_polls",
         "poll_retry_after",
         "renewal_retry_after",
+        "renewal_window",
         "orders_page_size",
     ):
         if getattr(args, name) is not None:

@@ -19,6 +19,7 @@ from acme.cli._argtypes import (
     optional_count,
     port,
     rate,
+    renewal_window,
 )
 
 __all__ = ["add_serve_test_ca"]
@@ -37,7 +38,9 @@ def add_serve_test_ca(
         "PEM), management (an HTTP API on loopback, no authentication: POST /set-txt "
         '{"host","value"} and /clear-txt {"host"} publish and remove dns-01 TXT records as '
         "with pebble-challtestsrv; /set-renewal-window "
-        '{"certificate","start","end"} sets what renewalInfo suggests) and dns (HOST:PORT '
+        '{"certificate","start","end"} sets what renewalInfo suggests; /renewal-drill {} or '
+        '{"certificate"} moves the renewal window of every unexpired certificate, or of that '
+        "one, into the past, so ARI clients renew at once) and dns (HOST:PORT "
         "of a DNS server answering those records). It validates http-01 on --http-port and "
         "tls-alpn-01 on --tls-port of 127.0.0.1, dns-01 from the published records. "
         "FOR TESTS AND DEMOS ONLY.",
@@ -162,6 +165,16 @@ def add_serve_test_ca(
         type=count,
         metavar="SECONDS",
         help="Retry-After of renewalInfo answers (default: 21600)",
+    )
+    ca.add_argument(
+        "--renewal-window",
+        type=renewal_window,
+        metavar="START,END|due",
+        help="renewalInfo suggests renewing from START to END of each certificate's lifetime, "
+        "as fractions (0.5,0.75) or percentages (50%%,75%%; default: 2/3 to 5/6); 'due': "
+        "every window lies in the past when asked for, so every ARI client renews at once "
+        "(a renewal drill). A window set for one certificate (/set-renewal-window, "
+        "/renewal-drill) takes precedence",
     )
     ca.add_argument(
         "--orders-page-size", type=count, metavar="N", help="orders per page of an orders list"

@@ -12,8 +12,10 @@ certificates chain to a throwaway root, and nothing is audited or persisted.
   With ``management_port`` it also serves a pebble-challtestsrv-like HTTP API (``/set-txt``,
   ``/clear-txt``) so other processes can publish dns-01 records, and with ``dns_port`` a DNS
   server answering them; ``acme serve-test-ca`` runs it from the command line.
-- Knobs for renewal tests: `ACMEServerCore.move_windows_into_past` (a CA's revocation
-  drill, RFC 9773), ``rate_limit`` (`RateLimit`: ``rateLimited`` with ``Retry-After`` after a
+- Knobs for renewal tests: ``renewal_window`` (`RenewalWindow`: the default window as
+  fractions of each certificate's lifetime, or ``"due"`` for a drill that makes every ARI
+  client renew), `ACMEServerCore.move_windows_into_past` (a CA's revocation drill, RFC 9773),
+  ``rate_limit`` (`RateLimit`: ``rateLimited`` with ``Retry-After`` after a
   count) and ``reject_replaces`` (refuse every order that carries ``replaces``).
 - The pytest plugin (`acme.testing.pytest_plugin`, registered as a ``pytest11`` entry point)
   provides the ``acme_test_server`` and ``acme_test_server_factory`` fixtures.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import Faults, RateLimit
+from acme.testing._renewal import RenewalWindow
 from acme.testing._server_core import (
     DEFAULT_PROFILES,
     RESOURCES,
@@ -43,6 +46,7 @@ __all__ = [
     "DNSRecordStore",
     "Faults",
     "RateLimit",
+    "RenewalWindow",
     "Validator",
     "always_valid",
 ]

@@ -6,7 +6,6 @@ RFC 8555 sections 7.4 (finalize, CSR checks), 7.4.2 (download, alternate chains)
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, cast
 
 from cryptography import x509
@@ -19,7 +18,7 @@ from acme._core.http import PEM_CHAIN_CONTENT_TYPE
 from acme._wire.identifiers import is_ip
 from acme._wire.order import REVOCATION_REASONS
 from acme.fields import format_rfc3339
-from acme.testing import _lifecycle, _orders
+from acme.testing import _lifecycle, _orders, _renewal
 from acme.testing._jose import b64decode_strict
 from acme.testing._model import Account, IssuedCertificate, Order, SignedRequest, move
 from acme.testing._problems import Problem, Reply
@@ -179,15 +178,6 @@ def renewal_info(core: ServerCore, cert_id: str) -> Reply:
     record = next((c for c in core.certificates.values() if c.ari_id == cert_id), None)
     if record is None:
         raise Problem("malformed", f"No certificate {cert_id[:100]!r} was issued here", 404)
-    now = core.now()
-    if record.window is not None:
-        start, end = record.window
-    elif record.revoked:  # renew now: the window lies in the past (RFC 9773 section 4.2)
-        start, end = now - datetime.timedelta(days=1), now - datetime.timedelta(seconds=1)
-    else:
-        not_before = record.certificate.not_valid_before_utc
-        lifetime = record.certificate.not_valid_after_utc - not_before
-        start, end = not_before + lifetime * 2 / 3, not_before + lifetime * 5 / 6
-    end = max(end, start + datetime.timedelta(seconds=1))  # end must follow start
+    start, end = _renewal.suggested_window(record, core.renewal_window, core.now())
     window = {"start": format_rfc3339(start), "end": format_rfc3339(end)}
     return Reply.json({"suggestedWindow": window}, retry_after=core.renewal_retry_after)

@@ -4,7 +4,7 @@ FOR TESTS AND DEMOS ONLY: there is no authentication, which is why it only ever 
 loopback address. It lets a process other than the test (a DNS hook script, lego's ``exec``
 provider, a shell with ``curl``) publish the TXT records the CA's dns-01 checks read, and set
 what renewalInfo answers. Every endpoint takes a POSTed JSON object and answers 200 with an
-empty body, or 4xx with a one-line ``text/plain`` reason:
+empty body (``/renewal-drill``: a count), or 4xx with a one-line ``text/plain`` reason:
 
 - ``/set-txt`` ``{"host": NAME, "value": TEXT}``: add a TXT value at NAME (a final dot is
   optional; ``/add-txt``, challtestsrv's older name, is the same). Values accumulate, so a
@@ -12,6 +12,11 @@ empty body, or 4xx with a one-line ``text/plain`` reason:
 - ``/clear-txt`` ``{"host": NAME}``: remove every value at NAME; with ``"value"`` only that one.
 - ``/set-renewal-window`` ``{"certificate": PEM or RFC 9773 id, "start": RFC 3339, "end": RFC
   3339}``: what renewalInfo suggests for an issued certificate (RFC 9773 section 4.2).
+- ``/renewal-drill`` ``{}`` or ``{"certificate": PEM or RFC 9773 id}``: move the renewal
+  window of every unexpired certificate (or of that one) into the past, as a CA does in a
+  revocation drill, so ARI clients renew at once (RFC 9773 section 4.2). The body of the
+  answer is the number of certificates moved. An unknown certificate is a 404, as with
+  ``/set-renewal-window``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from acme import errors
 from acme.testing._validation import DNSRecordStore, check_loopback
 
-__all__ = ["ManagementAPI", "RequestLog"]
+__all__ = ["ManagementAPI", "RenewalDrill", "RequestLog", "WindowSetter"]
 
 logger = logging.getLogger(__name__)
 _MAX_BODY = 64 * 1024
@@ -39,6 +44,10 @@ _TIMEOUT = 10.0
 RequestLog = Callable[[str, str, int], None]
 #: ``set_window(certificate, start, end)``, `ACMEServerCore.set_renewal_window`.
 WindowSetter = Callable[[Any, datetime.datetime, datetime.datetime], None]
+#: ``drill(*certificates)``, `ACMEServerCore.move_windows_into_past`: how many were moved.
+RenewalDrill = Callable[..., int]
+#: An endpoint: the POSTed object in, the answer's body text (None: empty) out.
+_Endpoint = Callable[[dict[str, Any]], str | None]
 
 
 class _BadRequest(Exception):
@@ -66,6 +75,13 @@ def _host(payload: dict[str, Any]) -> str:
     return host
 
 
+def _certificate(payload: dict[str, Any]) -> str | bytes:
+    """``"certificate"``: PEM text (as bytes, which the CA parses) or an RFC 9773 id."""
+    text = _text(payload, "certificate")
+    assert text is not None
+    return text.encode("ascii", "replace") if "-----" in text else text
+
+
 def _time(payload: dict[str, Any], field: str) -> datetime.datetime:
     text = _text(payload, field)
     assert text is not None
@@ -89,11 +105,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         try:
             payload = self._payload()
-            endpoint(payload)
+            answer = endpoint(payload)
         except _BadRequest as error:
             self._reply(error.status, error.reason)
             return
-        self._reply(200, "")
+        self._reply(200, answer or "")
 
     def do_GET(self) -> None:
         known = self.path.partition("?")[0] in self.server.endpoints
@@ -143,7 +159,7 @@ class _Server(http.server.ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        endpoints: dict[str, Callable[[dict[str, Any]], None]],
+        endpoints: dict[str, _Endpoint],
         request_log: RequestLog | None,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -166,6 +182,8 @@ class ManagementAPI:
     :param records: where ``/set-txt`` and ``/clear-txt`` write (the CA's dns-01 records).
     :param set_window: sets a certificate's renewal window (``/set-renewal-window``).
     :param request_log: told of every request answered.
+    :param renewal_drill: moves renewal windows into the past (``/renewal-drill``; not served
+        when None).
     """
 
     def __init__(
@@ -175,16 +193,21 @@ class ManagementAPI:
         records: DNSRecordStore,
         set_window: WindowSetter,
         request_log: RequestLog | None = None,
+        *,
+        renewal_drill: RenewalDrill | None = None,
     ) -> None:
         check_loopback(host)
         self.records = records
         self._set_window = set_window
-        endpoints: dict[str, Callable[[dict[str, Any]], None]] = {
+        self._drill = renewal_drill
+        endpoints: dict[str, _Endpoint] = {
             "/set-txt": self._set_txt,
             "/add-txt": self._set_txt,
             "/clear-txt": self._clear_txt,
             "/set-renewal-window": self._set_renewal_window,
         }
+        if renewal_drill is not None:
+            endpoints["/renewal-drill"] = self._renewal_drill
         self._httpd = _Server((host, port), endpoints, request_log)
         authority = f"[{host}]" if ":" in host else host
         self.url = f"http://{authority}:{self._httpd.server_port}"
@@ -200,23 +223,34 @@ class ManagementAPI:
     def port(self) -> int:
         return self._httpd.server_port
 
-    def _set_txt(self, payload: dict[str, Any]) -> None:
+    def _set_txt(self, payload: dict[str, Any]) -> str | None:
         value = _text(payload, "value", required=False)
         if value is None:
             raise _BadRequest('"value" must be a string')
         self.records.add_txt(_host(payload), value)
+        return None
 
-    def _clear_txt(self, payload: dict[str, Any]) -> None:
+    def _clear_txt(self, payload: dict[str, Any]) -> str | None:
         host = _host(payload)
         self.records.remove_txt(host, _text(payload, "value", required=False))
+        return None
 
-    def _set_renewal_window(self, payload: dict[str, Any]) -> None:
-        text = _text(payload, "certificate")
-        assert text is not None
+    def _set_renewal_window(self, payload: dict[str, Any]) -> str | None:
+        certificate = _certificate(payload)
         start, end = _time(payload, "start"), _time(payload, "end")
-        certificate: str | bytes = text.encode("ascii", "replace") if "-----" in text else text
         try:
             self._set_window(certificate, start, end)
+        except KeyError as error:
+            raise _BadRequest(str(error.args[0]), 404) from None
+        except (ValueError, errors.Error) as error:
+            raise _BadRequest(f"{error}") from None
+        return None
+
+    def _renewal_drill(self, payload: dict[str, Any]) -> str | None:
+        assert self._drill is not None
+        certificates = [_certificate(payload)] if "certificate" in payload else []
+        try:
+            return f"{self._drill(*certificates)}"
         except KeyError as error:
             raise _BadRequest(str(error.args[0]), 404) from None
         except (ValueError, errors.Error) as error:

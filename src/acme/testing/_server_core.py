@@ -44,6 +44,12 @@ from acme.testing._ca import CertificateAuthority
 from acme.testing._faults import FaultDice, Faults, RateLimit
 from acme.testing._model import Account, Authorization, IssuedCertificate, Order, SignedRequest
 from acme.testing._problems import Problem, Reply
+from acme.testing._renewal import (
+    DEFAULT_RENEWAL_WINDOW,
+    RenewalWindow,
+    check_renewal_window,
+    past_window,
+)
 from acme.testing._state import Validator
 
 __all__ = ["DEFAULT_PROFILES", "RESOURCES", "ACMEServerCore", "Validator", "always_valid"]
@@ -142,6 +148,11 @@ class ACMEServerCore:
         server passes its `DNSRecordStore`).
     :param issuer_domain_names: the dns-persist-01 issuer domain names (directory and
         challenges, draft-ietf-acme-dns-persist sections 3.1 and 3.2).
+    :param renewal_window: what renewalInfo suggests for a certificate without a window of
+        its own (RFC 9773 section 4.2): ``(start, end)`` fractions of its lifetime, with
+        ``0 <= start < end <= 1`` (default ``(2/3, 5/6)``), or ``"due"``, a renewal drill:
+        every such window lies in the past when asked for, so every ARI client renews at
+        once, including for certificates issued later. See `renewal_window`.
     """
 
     def __init__(
@@ -174,6 +185,7 @@ class ACMEServerCore:
         orders_page_size: int = 10,
         poll_retry_after: int | None = None,
         renewal_retry_after: int = 21600,
+        renewal_window: RenewalWindow = DEFAULT_RENEWAL_WINDOW,
         certificate_lifetime: datetime.timedelta = datetime.timedelta(days=90),
         faults: Faults | None = None,
     ) -> None:
@@ -213,6 +225,7 @@ class ACMEServerCore:
         self.orders_page_size = orders_page_size
         self.poll_retry_after = poll_retry_after
         self.renewal_retry_after = renewal_retry_after
+        self.renewal_window = renewal_window
         self.certificate_lifetime = certificate_lifetime
         self._faults = faults or Faults()
         self.dice = FaultDice(self._faults)
@@ -244,6 +257,18 @@ class ACMEServerCore:
         """Replace the fault knobs; their random streams restart from the seed."""
         self._faults = value
         self.dice = FaultDice(value)
+
+    @property
+    def renewal_window(self) -> RenewalWindow:
+        """The default renewal window: ``(start, end)`` fractions of a certificate's lifetime,
+        or ``"due"`` (always in the past). A certificate's own window (`set_renewal_window`,
+        `move_windows_into_past`) or its revocation takes precedence. Setting a value that is
+        neither raises `acme.errors.InvalidArgument`."""
+        return self._renewal_window
+
+    @renewal_window.setter
+    def renewal_window(self, value: RenewalWindow) -> None:
+        self._renewal_window = check_renewal_window(value)
 
     @property
     def directory_url(self) -> str:
@@ -327,7 +352,7 @@ class ACMEServerCore:
                     if record.certificate.not_valid_after_utc > now
                 ]
             for record in records:
-                record.window = (now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))
+                record.window = past_window(now)
             return len(records)
 
     def is_revoked(self, cert: Any) -> bool:

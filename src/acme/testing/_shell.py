@@ -11,9 +11,10 @@ the request took effect). A body it will not read (over 1 MiB, or without a Cont
 is refused like any other request: a ``malformed`` problem with a ``Replay-Nonce``.
 
 Optional companions on the same loopback address: a management API (pebble-challtestsrv's
-``/set-txt`` and ``/clear-txt``, see `acme.testing._management`) so other processes can
-publish dns-01 records, a DNS responder serving those records (`acme.testing._dns`), and a
-request log of one ``METHOD PATH STATUS`` line per request.
+``/set-txt`` and ``/clear-txt``, plus ``/set-renewal-window`` and ``/renewal-drill``, see
+`acme.testing._management`) so other processes can publish dns-01 records and steer
+renewals, a DNS responder serving those records (`acme.testing._dns`), and a request log of
+one ``METHOD PATH STATUS`` line per request.
 """
 
 from __future__ import annotations
@@ -206,7 +207,8 @@ class ACMETestServer:
         ``host`` (`dns_address`; 0 picks a free one); None (the default) serves none.
     :param request_log: write one ``METHOD PATH STATUS`` line per request answered (ACME and
         management API) to this text stream.
-    :param core_options: passed to `ACMEServerCore` (profiles, eab_keys, fault knobs, ...).
+    :param core_options: passed to `ACMEServerCore` (profiles, eab_keys, renewal_window,
+        renewal_retry_after, ...).
     """
 
     def __init__(
@@ -276,7 +278,12 @@ class ACMETestServer:
         try:
             if management_port is not None:
                 self.management = ManagementAPI(
-                    host, management_port, self.dns, self.core.set_renewal_window, self._log
+                    host,
+                    management_port,
+                    self.dns,
+                    self.core.set_renewal_window,
+                    self._log,
+                    renewal_drill=self.core.move_windows_into_past,
                 )
             if dns_port is not None:
                 self.dns_responder = DNSResponder(host, dns_port, self.dns, self._resolve)

@@ -17,6 +17,7 @@ from josepy import jwk
 from acme import messages
 from acme.testing._ca import CertificateAuthority
 from acme.testing._model import Account, Authorization, IssuedCertificate, Order
+from acme.testing._renewal import RenewalWindow
 
 __all__ = ["ServerCore", "Validator"]
 
@@ -42,6 +43,7 @@ class ServerCore(Protocol):
     orders_page_size: int
     poll_retry_after: int | None
     renewal_retry_after: int
+    renewal_window: RenewalWindow
     validator: Validator
     dns_lookup: Callable[[str], Sequence[str]] | None
     issuer_domain_names: tuple[str, ...]
