@@ -167,6 +167,11 @@ def test_dns_persist01_record_printed_published_once_then_only_read(
     record = _persist_record(capsys, ca, tmp_path, "--wildcard")
     assert record["name"] == PERSIST_NAME
     assert out.strip() == f'{PERSIST_NAME}. IN TXT "{record["value"]}"'
+    # A name given as *.NAME asks for the same record.
+    status, out_wild, err = run(
+        capsys, "dns-persist-record", *ca.ca_args(tmp_path / "cfg"), "*.example.test"
+    )
+    assert (status, out_wild) == (0, out), err
     account_url = _account_url(capsys, ca, tmp_path)
     parsed = challenges.DNSPersist01Record.from_text(record["value"])
     assert parsed.issuer_domain_name == "acme-testing.invalid"
@@ -260,3 +265,30 @@ def test_dns_check_waits_for_a_record_that_appears_after_the_hook_returned(
     )
     assert status == 0, err
     assert f"dns: _acme-challenge.example.test visible on {host}:{port}" in err
+
+
+def test_dns_persist_record_refusals(
+    capsys: pytest.CaptureFixture[str], ca: ServedCA, tmp_path: Path
+) -> None:
+    cfg = ca.ca_args(tmp_path / "cfg")
+    status, out, err = run(capsys, "dns-persist-record", *cfg, "example.test")
+    assert (status, out) == (1, "")
+    assert "no saved account for" in err.splitlines()[-1]
+    assert run(capsys, "account", "register", "--agree-tos", *cfg)[0] == 0
+    status, out, err = run(capsys, "dns-persist-record", *cfg, "127.0.0.1")
+    assert (status, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "acme dns-persist-record: error: 127.0.0.1: dns-persist-01 validates DNS names only; "
+        "see acme dns-persist-record --help"
+    )
+    status, out, err = run(capsys, "dns-persist-record", *cfg, "--issuer", "other.ca", "a.test")
+    assert (status, out) == (1, "")
+    assert "'other.ca' is not one of this challenge's issuer domain names" in err
+    status, _, err = run(capsys, "dns-persist-record", *cfg, "--persist-until", "soon", "a.test")
+    assert status == 2
+    assert "not an ISO 8601 date or time: 'soon'" in err
+    status, out, err = run(
+        capsys, "dns-persist-record", *cfg, "--persist-until", "2030-01-02", "a.test"
+    )
+    assert status == 0, err
+    assert "persistUntil=1893542400" in out  # 2030-01-02T00:00:00Z (draft section 4.1)

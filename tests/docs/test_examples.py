@@ -70,6 +70,16 @@ def test_issue_with_each_challenge_type() -> None:
     ]
 
 
+def test_draft_dns_challenges() -> None:
+    assert run_example("dns_drafts.py").splitlines() == [
+        "dns-account-01: ['*.example.com']",
+        "publish once: _validation-persist.example.org",
+        "dns-persist-01: ['example.org', '*.example.org']",
+        "dns-persist-01: ['example.org']",
+        "changed by a rollover: True",
+    ]
+
+
 def test_renewal_with_ari_and_replaces() -> None:
     lines = run_example("renew_ari.py").splitlines()
     assert lines[0].startswith("renew now: False - ask again after ")

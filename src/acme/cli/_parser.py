@@ -380,7 +380,8 @@ def _dns_persist_record(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--wildcard",
         action="store_true",
-        help="add policy=wildcard: the record also covers *.NAME and names below NAME",
+        help="add policy=wildcard, needed for the wildcard of NAME (implied by a NAME "
+        "given as `*.NAME`)",
     )
     parser.add_argument(
         "--persist-until",
