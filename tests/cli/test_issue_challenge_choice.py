@@ -82,6 +82,24 @@ NOWHERE = ["--directory", "https://127.0.0.1:1/directory"]  # never reached: ref
             "(in 'ns1.example'); see acme issue --help",
         ),
         (
+            ["--challenge", "dns-persist-01", "--dns-check-server", "[::1]:", "a.test"],
+            "acme issue: error: argument --dns-check-server: not a port number: ''; "
+            "see acme issue --help",
+        ),
+        (
+            [
+                "--challenge",
+                "dns-persist-01",
+                "--dns-resolver",
+                "127.0.0.1",
+                "--dns-check-server",
+                "127.0.0.1",
+                "a.test",
+            ],
+            "acme issue: error: argument --dns-check-server: not allowed with argument "
+            "--dns-resolver; see acme issue --help",
+        ),
+        (
             ["--challenge", "dns-persist-01", "--dns-check-server", "[::1]:99999", "a.test"],
             "acme issue: error: argument --dns-check-server: port out of range 0-65535: 99999; "
             "see acme issue --help",
@@ -158,3 +176,33 @@ def test_a_dns01_only_authorization_names_the_missing_hook(
         "acme: error: the CA offers no http-01 challenge for only-dns.test (it offers: dns-01); "
         "dns-01 needs --dns-hook CMD to publish its TXT records"
     )
+
+
+def test_the_chosen_challenge_is_what_the_lineage_records() -> None:
+    """``acme renew`` answers what ``acme issue`` chose, also when chosen by --challenge."""
+    from acme.cli._issue import challenge_type
+    from acme.cli._manage import solver_options
+    from acme.cli._parser import build_parser
+
+    def recorded(*argv: str) -> tuple[str, dict[str, str]]:
+        args = build_parser().parse_args(["issue", *argv, "a.test"])
+        args.challenge = challenge_type(args, ["a.test"])
+        return solver_options(args)
+
+    assert recorded("--challenge", "tls-alpn-01", "--tls-port", "8443") == (
+        "tls-alpn-01",
+        {"solver": "tls-alpn", "bind": "", "port": "8443"},
+    )
+    assert recorded("--challenge", "dns-account-01", "--dns-hook", "h", "--dns-check") == (
+        "dns-account-01",
+        {
+            "solver": "dns-hook", "dns_hook": "h", "dns_hook_timeout": "300.0",
+            "dns_check": "1", "dns_check_timeout": "300.0", "dns_resolvers": "",
+            "dns_check_servers": "",
+        },
+    )  # fmt: skip
+    assert recorded("--challenge", "dns-persist-01", "--dns-check-server", "::1") == (
+        "dns-persist-01",
+        {"solver": "dns-persist"},
+    )
+    assert recorded()[0] == "http-01"

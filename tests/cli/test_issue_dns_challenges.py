@@ -19,8 +19,13 @@ import dns.message
 import dns.query
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from josepy import jwk
 
-from acme import challenges
+from acme import challenges, messages
+from acme.cli._dns_solvers import PersistCheck, zone_line
+from acme.cli._output import Reporter
+from acme.cli._solvers import Answering
 from support.cli import run
 from support.served_ca import HOOK_SOURCE, ServedCA
 
@@ -284,6 +289,14 @@ def test_dns_persist_record_refusals(
     status, out, err = run(capsys, "dns-persist-record", *cfg, "--issuer", "other.ca", "a.test")
     assert (status, out) == (1, "")
     assert "'other.ca' is not one of this challenge's issuer domain names" in err
+    status, _, err = run(
+        capsys, "dns-persist-record", *cfg, "--persist-until", "2001-02-03", "a.test"
+    )
+    assert status == 2
+    assert err.splitlines()[-1] == (
+        "acme dns-persist-record: error: --persist-until 2001-02-03T00:00:00Z has passed; "
+        "see acme dns-persist-record --help"
+    )
     status, _, err = run(capsys, "dns-persist-record", *cfg, "--persist-until", "soon", "a.test")
     assert status == 2
     assert "not an ISO 8601 date or time: 'soon'" in err
@@ -292,3 +305,33 @@ def test_dns_persist_record_refusals(
     )
     assert status == 0, err
     assert "persistUntil=1893542400" in out  # 2030-01-02T00:00:00Z (draft section 4.1)
+
+
+def test_zone_line_quotes_and_splits_long_values() -> None:
+    assert zone_line("_v.a.test", 'ca.test; x="y\\z"') == (
+        '_v.a.test. IN TXT "ca.test; x=\\"y\\\\z\\""'
+    )
+    line = zone_line("_v.a.test", "a" * 300)
+    assert line == f'_v.a.test. IN TXT "{"a" * 255}" "{"a" * 45}"'
+
+
+def test_the_publish_hint_names_the_wildcard_record_whatever_the_order() -> None:
+    """A name and its wildcard share one record name: the hint must show the record with
+    policy=wildcard, which validates both, even when the base name came first."""
+    key = jwk.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+    meta = {"accountHashPrefix": "https://ca.test/h/", "issuerDomainNames": ["ca.test"]}
+    account = Answering(key, "https://ca.test/acct/1", meta)
+    chall = challenges.DNSPersist01(issuer_domain_names=("ca.test",))
+    challb = messages.ChallengeBody(chall=chall, uri="https://ca.test/chall/1", status="pending")
+    hints = []
+    for wildcards in ([False, True], [True, False]):
+        solver = PersistCheck(Reporter(quiet=True))
+        for wildcard in wildcards:
+            identifier = messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.test")
+            body = messages.Authorization(
+                identifier=identifier, challenges=[challb], wildcard=wildcard or None
+            )
+            solver.add(messages.AuthorizationResource(body=body, uri="u"), challb, account)
+        hints.append(solver.hint())
+    assert hints[0] == hints[1]
+    assert "policy=wildcard" in hints[0]

@@ -29,6 +29,7 @@ class CASolver(Solver):
     def __init__(self, ca: ACMETestServer) -> None:
         self.ca = ca
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.answered_before_ready: list[int] = []
 
     def present(self, answer: ChallengeAnswer) -> None:
         self.calls.append(("present", (answer.kind, answer.record_name)))
@@ -36,6 +37,14 @@ class CASolver(Solver):
 
     def ready(self, answers: Sequence[ChallengeAnswer]) -> None:
         self.calls.append(("ready", tuple(answer.record_name for answer in answers)))
+        # Called before any challenge is answered: every challenge the CA issued is pending.
+        answered = [
+            challenge.status
+            for authz in self.ca.core.authorizations.values()
+            for challenge in authz.challenges
+            if challenge.status != "pending"
+        ]
+        self.answered_before_ready.append(len(answered))
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
         self.calls.append(("cleanup", (answer.kind, answer.record_name)))
@@ -86,6 +95,9 @@ def test_dns01_and_dns_account01_present_then_ready_once_then_cleanup(
             ("cleanup", (kind, name)),
         ]
     assert len(solver.calls) == 10
+    # No challenge of the first order was answered before its ready; the second order's
+    # ready saw only the first order's two challenges answered.
+    assert solver.answered_before_ready == [0, 2]
     assert real_ca.dns.txt(expected["a"][1]) == []
 
 

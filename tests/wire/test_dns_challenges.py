@@ -198,6 +198,11 @@ def test_dns_persist01_directory_consistency() -> None:
     with pytest.raises(errors.Error, match="caaIdentities"):
         chall.check_directory({"caaIdentities": ["authority.example"]})
     chall.check_directory({"caaIdentities": ["AUTHORITY.example.", "ca.example.net"]})
+    # The same check on what a client holds: Directory.meta.to_partial_json() (tuples).
+    meta = messages.Directory.Meta(caa_identities=["authority.example"]).to_partial_json()
+    assert isinstance(meta["caaIdentities"], tuple)
+    with pytest.raises(errors.Error, match="caaIdentities"):
+        chall.check_directory(meta)
 
 
 # -- dns-persist-01: hashed account URI and record --------------------------------------------

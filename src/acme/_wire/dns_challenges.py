@@ -420,7 +420,8 @@ class DNSPersist01(Challenge):
             missing = sorted(advertised - offered)
             raise errors.Error(f"dns-persist-01 challenge lacks directory issuer names {missing}")
         caa = meta.get("caaIdentities")
-        if isinstance(caa, list) and all(isinstance(name, str) for name in caa):
+        # A list in JSON; a tuple in ``Directory.meta.to_partial_json()``.
+        if isinstance(caa, (list, tuple)) and all(isinstance(name, str) for name in caa):
             identities = {name.lower().rstrip(".") for name in caa}
             if offered - identities:
                 raise errors.Error(

@@ -164,7 +164,7 @@ def server_address(value: str) -> tuple[str, int]:
         host, bracket, rest = value[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise argparse.ArgumentTypeError(f"expected [ADDRESS]:PORT, got {value!r}")
-        port_text = rest[1:] or port_text
+        port_text = rest[1:] if rest else port_text
     elif value.count(":") == 1:
         host, _, port_text = value.partition(":")
     address = identifiers.parse_ip(host)

@@ -205,6 +205,9 @@ def run_dns_persist_record(args: argparse.Namespace, reporter: Reporter) -> int:
     dns, ips = split_names(args.names)
     if ips:
         raise CLIError(f"{ips[0]}: dns-persist-01 validates DNS names only", 2)
+    if args.persist_until is not None and args.persist_until <= utcnow():
+        when = args.persist_until.astimezone(datetime.timezone.utc)
+        raise CLIError(f"--persist-until {when:%Y-%m-%dT%H:%M:%SZ} has passed", 2)
     directory_url = resolve_directory(args.directory)
     with state_lock(args.config_dir, invocation(args)):
         acme, _, regr = open_account(

@@ -151,9 +151,15 @@ def persist_record(
 
 
 def zone_line(name: str, value: str) -> str:
-    """``NAME. IN TXT "VALUE"`` as a zone file (RFC 1035 section 5.1) holds it."""
-    quoted = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{name}. IN TXT "{quoted}"'
+    """``NAME. IN TXT "VALUE"`` as a zone file (RFC 1035 section 5.1) holds it; a value over
+    255 octets is split into several strings, which readers join (section 3.3.14)."""
+    from acme.dns import split_txt
+
+    strings = []
+    for chunk in split_txt(value):
+        text = chunk.decode("utf-8", "replace")
+        strings.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return f"{name}. IN TXT {' '.join(strings)}"
 
 
 class PersistCheck(Solver):
@@ -184,7 +190,8 @@ class PersistCheck(Solver):
         domain = authzr.body.identifier.value
         wildcard = bool(authzr.body.wildcard)
         name, record = persist_record(chall, domain, account, wildcard=wildcard)
-        self._expected.setdefault(name, record.to_text())
+        if wildcard or name not in self._expected:  # policy=wildcard covers both
+            self._expected[name] = record.to_text()
         prefix = str(account.directory_meta["accountHashPrefix"])
         self._checks.append(
             persist_check(

@@ -105,7 +105,9 @@ def solver_options(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
     if args.webroot is not None:
         return "http-01", {"solver": "webroot", "webroot": str(Path(args.webroot).resolve())}
     if args.challenge == "dns-persist-01":
-        return "dns-persist-01", {"solver": "dns-persist", **_dns_check_options(args)}
+        # Nothing to publish, hence nothing to wait for: the record was checked (with
+        # --dns-check) when the lineage was issued, and stays.
+        return "dns-persist-01", {"solver": "dns-persist"}
     if args.dns_hook is not None:
         return args.challenge or "dns-01", {
             "solver": "dns-hook",
@@ -113,7 +115,7 @@ def solver_options(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
             "dns_hook_timeout": str(args.dns_hook_timeout),
             **_dns_check_options(args),
         }
-    if args.tls_alpn:
+    if args.tls_alpn or args.challenge == "tls-alpn-01":
         return "tls-alpn-01", {"solver": "tls-alpn", "bind": args.bind, "port": str(args.tls_port)}
     return "http-01", {"solver": "standalone", "bind": args.bind, "port": str(args.http_port)}
 

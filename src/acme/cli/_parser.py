@@ -314,7 +314,8 @@ def _dns_check_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long --dns-check waits for every server (default: 300)",
     )
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--dns-resolver",
         action="append",
         type=_server_address,
@@ -322,13 +323,14 @@ def _dns_check_options(parser: argparse.ArgumentParser) -> None:
         help="find the zone's name servers through this resolver, not the system's "
         "(repeatable; implies --dns-check)",
     )
-    parser.add_argument(
+    where.add_argument(
         "--dns-check-server",
         action="append",
         type=_server_address,
         metavar="ADDRESS[:PORT]",
         help="ask this authoritative server instead of the zone's NS records, e.g. a hidden "
-        "primary (repeatable; implies --dns-check)",
+        "primary; the record names are asked as they are (no CNAME is followed) "
+        "(repeatable; implies --dns-check)",
     )
 
 
@@ -387,7 +389,8 @@ def _dns_persist_record(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--persist-until",
         type=_timestamp,
         metavar="WHEN",
-        help="CAs stop relying on the record after this ISO 8601 date or time",
+        help="CAs stop relying on the record after this ISO 8601 date or time (UTC unless "
+        "it names a zone)",
     )
     parser.add_argument(
         "--issuer",
