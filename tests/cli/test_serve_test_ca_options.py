@@ -189,6 +189,12 @@ def test_no_profiles_and_no_terms(
     assert "newAuthz" not in directory
 
 
+def test_issuer_domain_names(serve_test_ca: Callable[..., ServedCA]) -> None:
+    ca = serve_test_ca("--issuer-domain-name", "ca.example", "--issuer-domain-name", "b.example")
+    directory = requests.get(ca.directory, verify=ca.ca_bundle, timeout=5).json()
+    assert directory["meta"]["issuerDomainNames"] == ["ca.example", "b.example"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -204,6 +210,7 @@ def test_no_profiles_and_no_terms(
         (["--challenge-types", ","], "--challenge-types needs at least one type"),
         (["--certificate-lifetime", "0"], "argument --certificate-lifetime: days must be in"),
         (["--host", "192.0.2.1"], "argument --host: '192.0.2.1' is not a loopback address"),
+        (["--issuer-domain-name", "Not A Name"], "issuer_domain_names: "),
     ],
 )
 def test_bad_options_are_usage_errors(

@@ -89,6 +89,8 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.terms_of_service is not None:
         tos = args.terms_of_service
         options["terms_of_service"] = None if tos.lower() == "none" else tos
+    if args.issuer_domain_name:
+        options["issuer_domain_names"] = tuple(args.issuer_domain_name)
     if args.certificate_lifetime is not None:
         options["certificate_lifetime"] = datetime.timedelta(days=args.certificate_lifetime)
     if args.challenge_types is not None:

@@ -139,6 +139,13 @@ def add_serve_test_ca(
         "dns-persist-01)",
     )
     ca.add_argument(
+        "--issuer-domain-name",
+        action="append",
+        metavar="NAME",
+        help="a dns-persist-01 issuer domain name the CA accepts in records (repeatable, up to "
+        "10; default: acme-testing.invalid)",
+    )
+    ca.add_argument(
         "--alternate-chains",
         type=count,
         default=0,

@@ -33,9 +33,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from josepy import errors as jose_errors
 from josepy import jwk
 
-from acme import errors, messages
+from acme import challenges, errors, messages
 from acme._core.http import JOSE_CONTENT_TYPE, Headers, HTTPRequest, HTTPResponse
 from acme._wire import renewal_id as _ari
 from acme._wire.timestamps import utcnow
@@ -122,6 +123,20 @@ def always_valid(
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _issuer_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` checked as dns-persist-01 issuer domain names: 1 to 10 normalized domain
+    names (draft-ietf-acme-dns-persist section 3.1), by the clients' own decoder."""
+    if isinstance(names, str) or not 1 <= len(names) <= 10:
+        raise errors.InvalidArgument("issuer_domain_names must hold 1 to 10 names")
+    try:
+        challenges.DNSPersist01.from_json(
+            {"type": challenges.DNSPersist01.typ, "issuerDomainNames": list(names)}
+        )
+    except jose_errors.DeserializationError as error:
+        raise errors.InvalidArgument(f"issuer_domain_names: {error}") from None
+    return tuple(names)
 
 
 class ACMEServerCore:
@@ -217,9 +232,7 @@ class ACMEServerCore:
         self.reuse_authorizations = reuse_authorizations
         self.challenge_types = tuple(challenge_types)
         self.dns_lookup = dns_lookup
-        self.issuer_domain_names = tuple(issuer_domain_names)
-        if not 1 <= len(self.issuer_domain_names) <= 10:  # draft section 3.1
-            raise errors.InvalidArgument("issuer_domain_names must hold 1 to 10 names")
+        self.issuer_domain_names = _issuer_names(issuer_domain_names)
         self.validation_delay_polls = validation_delay_polls
         self.processing_polls = processing_polls
         self.orders_page_size = orders_page_size
