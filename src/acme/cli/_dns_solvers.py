@@ -18,6 +18,7 @@ validates at once must not see a server that has not caught up yet.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from acme import challenges, errors, messages
@@ -29,7 +30,9 @@ __all__ = [
     "DNSHook",
     "PersistCheck",
     "dns_check_requested",
+    "make_checker",
     "persist_record",
+    "progress_reporter",
     "propagation_checker",
     "zone_line",
 ]
@@ -47,13 +50,19 @@ def propagation_checker(args: argparse.Namespace) -> Any:
     """The `acme.dns.PropagationChecker` ``--dns-check`` asks for, or None without it."""
     if not dns_check_requested(args):
         return None
-    resolvers, servers = args.dns_resolver or [], args.dns_check_server or []
+    return make_checker(args.dns_resolver or [], args.dns_check_server or [], status=2)
+
+
+def make_checker(
+    resolvers: Sequence[tuple[str, int]], servers: Sequence[tuple[str, int]], *, status: int = 1
+) -> Any:
+    """A `acme.dns.PropagationChecker`; without dnspython a `CLIError` (exit ``status``)."""
     from acme import dns as acme_dns
 
     try:
         return acme_dns.PropagationChecker(resolver=resolvers or None, servers=servers or None)
     except errors.DependencyError as error:
-        raise CLIError(f"--dns-check: {error}", 2) from error
+        raise CLIError(f"--dns-check: {error}", status) from error
 
 
 class DNSHook(Solver):
@@ -89,7 +98,7 @@ class DNSHook(Solver):
             provider,
             checker,
             timeout=propagation_timeout,
-            progress=_progress_reporter(reporter),
+            progress=progress_reporter(reporter),
             on_publish=lambda record: reporter.step(f"dns hook: present {record.name}"),
         )
 
@@ -220,7 +229,7 @@ class PersistCheck(Solver):
         from acme.dns import DNSError
 
         try:
-            self.checker.wait(checks, self.propagation_timeout, _progress_reporter(self.reporter))
+            self.checker.wait(checks, self.propagation_timeout, progress_reporter(self.reporter))
         except DNSError as error:
             raise CLIError(f"{error}{self.hint()}") from error
 
@@ -228,7 +237,7 @@ class PersistCheck(Solver):
         self._checks = []  # the record stays: it serves every later order (draft section 4)
 
 
-def _progress_reporter(reporter: Reporter) -> Any:
+def progress_reporter(reporter: Reporter) -> Any:
     """A `Progress` callback that reports each server once it serves a record."""
 
     def report(progress: Any) -> None:

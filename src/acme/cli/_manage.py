@@ -33,10 +33,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from josepy import b64
 
-from acme import challenges, client, errors, standalone
+from acme import challenges, client, standalone
 from acme.cli import _argtypes
 from acme.cli._accounts import AccountStore
-from acme.cli._dns_solvers import dns_check_requested
+from acme.cli._dns_solvers import dns_check_requested, make_checker, progress_reporter
 from acme.cli._files import write_file
 from acme.cli._lock import invocation, state_lock
 from acme.cli._output import CLIError, Reporter, emit, result
@@ -229,13 +229,10 @@ class CLISolver(Solver):
 
         expected = [TXTRecord(answer.record_name, answer.value) for answer in records]
         try:
-            checker.wait(expected, float(options.get("dns_check_timeout", "300")), self._seen)
+            timeout = float(options.get("dns_check_timeout", "300"))
+            checker.wait(expected, timeout, progress_reporter(self.reporter))
         except DNSError as error:
             raise CLIError(str(error)) from error
-
-    def _seen(self, progress: Any) -> None:
-        if progress.seen:
-            self.reporter.step(f"dns: {progress.record.name} visible on {progress.server}")
 
     def cleanup(self, answer: ChallengeAnswer) -> None:
         solver = self._solver(answer)
@@ -269,12 +266,7 @@ def _saved_checker(options: dict[str, str]) -> Any:
     parse = _argtypes.server_address
     resolvers = [parse(text) for text in options.get("dns_resolvers", "").split()]
     servers = [parse(text) for text in options.get("dns_check_servers", "").split()]
-    from acme import dns as acme_dns
-
-    try:
-        return acme_dns.PropagationChecker(resolver=resolvers or None, servers=servers or None)
-    except errors.DependencyError as error:
-        raise CLIError(f"--dns-check: {error}") from error
+    return make_checker(resolvers, servers)
 
 
 def _hook_provider(command: str, timeout: float) -> DNSProvider:
